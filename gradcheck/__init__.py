@@ -1,0 +1,1 @@
+"""gradcheck: numerically verify refnet's gradients and optimizer updates (in progress)."""

@@ -1,0 +1,58 @@
+"""Sessions everyone runs: ``nox`` runs tests, lint, typecheck and gradcheck (what CI needs).
+
+``nox -s benchmarks`` and ``nox -s examples`` run on demand.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck", "gradcheck"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, with every warning turned into an error."""
+    session.install("-e", ".[test,plot]")
+    session.run("pytest", "-W", "error", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check + ruff format --check."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on refnet and gradcheck."""
+    session.install("-e", ".", "mypy>=1.8")
+    session.run("mypy")
+
+
+@nox.session
+def gradcheck(session: nox.Session) -> None:
+    """The README's main command: verify every gradient and optimizer update."""
+    session.install("-e", ".")
+    session.run("gradcheck", *session.posargs)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Run every script in examples/ (they assert their own results)."""
+    session.install("-e", ".[examples]")
+    import pathlib
+
+    for script in sorted(pathlib.Path("examples").glob("*.py")):
+        session.run("python", str(script), env={"MPLBACKEND": "Agg", "REFNET_OUT": str(session.create_tmp())})
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """pytest-benchmark suites; saves JSON under .benchmarks/ and prints the ratio table."""
+    session.install("-e", ".[bench]")
+    session.run("pytest", "benchmarks", "--benchmark-autosave", "--benchmark-storage=.benchmarks", *session.posargs)

@@ -1,0 +1,69 @@
+"""refnet: a neural-network library written from scratch in NumPy, to be read and trusted.
+
+Everything public is importable from here, e.g. ``from refnet import Dense, NeuralNetwork``.
+"""
+
+from refnet.base import Layer
+from refnet.batchnorm import BatchNorm
+from refnet.callbacks import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    TerminateOnNaN,
+    cosine_decay,
+    exponential_decay,
+    step_decay,
+)
+from refnet.dropout import Dropout
+from refnet.errors import ModelFileError, ShapeError, TrainingDivergedError
+from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
+from refnet.initializers import glorot_uniform, he_normal
+from refnet.layer import Dense
+from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
+from refnet.network import NeuralNetwork
+from refnet.neuron import Neuron
+from refnet.optimizers import SGD, Adam, Optimizer
+from refnet.regularizers import ElasticNet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MSE",
+    "SGD",
+    "Activation",
+    "Adam",
+    "BatchNorm",
+    "BinaryCrossEntropy",
+    "Callback",
+    "CrossEntropy",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "ElasticNet",
+    "History",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "LearningRateScheduler",
+    "Loss",
+    "ModelCheckpoint",
+    "ModelFileError",
+    "NeuralNetwork",
+    "Neuron",
+    "Optimizer",
+    "ReLU",
+    "ShapeError",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "TerminateOnNaN",
+    "TrainingDivergedError",
+    "cosine_decay",
+    "exponential_decay",
+    "get_activation",
+    "glorot_uniform",
+    "he_normal",
+    "step_decay",
+]

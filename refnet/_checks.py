@@ -1,0 +1,146 @@
+"""Argument validation shared by the public entry points (private).
+
+The math modules stay free of defensive clutter: the public methods call these once,
+at the boundary, and raise an exception a learner can act on.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from refnet.errors import ShapeError
+
+FloatArray = NDArray[np.floating[Any]]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype: DTypeLike, name: str = "dtype") -> np.dtype[Any]:
+    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise ``ValueError``."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from exc
+    if resolved not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def as_array(value: Any, name: str) -> NDArray[Any]:
+    """Turn ``value`` into a numeric ndarray or raise ``TypeError`` saying what it was."""
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}: {exc}") from exc
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must be a numeric array, got an array of dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got an array of dtype {array.dtype}")
+    return array
+
+
+def check_finite(array: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` naming the first non-finite entry of ``array``."""
+    if np.issubdtype(array.dtype, np.integer):
+        return
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        index = tuple(int(i) for i in bad)
+        count = int(array.size - np.count_nonzero(finite))
+        raise ValueError(
+            f"{name} contains {count} non-finite value(s) (NaN or inf); the first is "
+            f"{array[index]} at index {index}. Clean or impute the data before using it."
+        )
+
+
+def as_features(X: Any, name: str, dtype: np.dtype[Any], n_features: int | None) -> FloatArray:
+    """Validate a batch ``X`` of shape (N, n_features) and return it in ``dtype``.
+
+    Integers are converted; float32 and float64 are converted to the network's dtype
+    explicitly here, so no layer ever upcasts silently.
+    """
+    array = as_array(X, name)
+    if array.ndim != 2:
+        hint = " (a single sample needs shape (1, features): use X.reshape(1, -1))" if array.ndim == 1 else ""
+        raise ShapeError(f"{name} must be 2-D with shape (N, features), got shape {array.shape}{hint}")
+    if array.shape[0] == 0:
+        raise ShapeError(f"{name} is empty: got shape {array.shape}, need at least one row")
+    if n_features is not None and array.shape[1] != n_features:
+        raise ShapeError(f"{name} has {array.shape[1]} features but the network expects {n_features}")
+    check_finite(array, name)
+    return array.astype(dtype, copy=False)
+
+
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``float(value)`` if it is a finite number > 0 (or >= 0), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    number = float(value)
+    ok = number >= 0 if allow_zero else number > 0
+    if not (np.isfinite(number) and ok):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return number
+
+
+def check_unit_interval(value: Any, name: str) -> float:
+    """Return ``float(value)`` if it lies in [0, 1), else raise ``ValueError``."""
+    number = check_positive(value, name, allow_zero=True)
+    if number >= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    return number
+
+
+def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` if it is an int >= ``minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def make_rng(rng: np.random.Generator | None, seed: int | None, owner: str) -> np.random.Generator:
+    """The Generator a component draws from: ``rng`` if given, else one made from ``seed``.
+
+    With neither, a fresh Generator seeded from the OS: never the global ``np.random`` state.
+    """
+    if rng is not None and seed is not None:
+        raise ValueError(f"{owner}: pass either rng or seed, not both")
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"{owner}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return rng
+    if seed is not None:
+        check_int(seed, f"{owner}: seed", minimum=0)
+    return np.random.default_rng(seed)
+
+
+def check_layer_input(
+    x: Any,
+    width: int,
+    dtype: np.dtype[Any],
+    layer: object,
+    *,
+    name: str = "x",
+    rows: int | None = None,
+) -> NDArray[Any]:
+    """Cheap shape check for a layer's forward/backward input, cast to the layer dtype.
+
+    Only the shape is checked (no pass over the values), so it costs nothing next to the
+    layer's own work; the network checks values once, at its boundary.
+    """
+    if not isinstance(x, np.ndarray):
+        x = as_array(x, name)
+    if x.ndim != 2 or x.shape[1] != width or (rows is not None and x.shape[0] != rows):
+        expected = f"({rows if rows is not None else 'N'}, {width})"
+        raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
+    return x.astype(dtype, copy=False)

@@ -1,0 +1,108 @@
+"""Batch normalization over the batch axis (Ioffe & Szegedy, 2015).
+
+Training, for x of shape (N, D):
+    mu   = mean_n x                      var = mean_n (x − mu)²      (biased)
+    xhat = (x − mu) / sqrt(var + eps)
+    y    = gamma * xhat + beta
+    running_mean ← 0.9·running_mean + 0.1·mu
+    running_var  ← 0.9·running_var  + 0.1·var·N/(N − 1)            (unbiased)
+Evaluation: the same with running_mean and running_var in place of mu and var.
+
+Backward (training), with g = grad_y and gx = g·gamma:
+    dgamma = Σ_n g·xhat          dbeta = Σ_n g
+    grad_x = (gx − mean_n gx − xhat·mean_n(gx·xhat)) / sqrt(var + eps)
+The gradient flows through mu and var as well as x: that is the two mean terms.
+gamma and beta are never regularized.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from refnet._checks import check_dtype, check_int, check_layer_input, check_positive, check_unit_interval
+from refnet.base import Array, Layer
+from refnet.errors import ShapeError
+
+
+class BatchNorm(Layer):
+    """Normalize each feature over the batch, then scale by gamma and shift by beta.
+
+    Args:
+        num_features: width D of the input.
+        eps: added to the variance before the square root (1e-5).
+        momentum: weight of the new batch in the running statistics (0.1).
+        dtype: float64 (default) or float32.
+    """
+
+    def __init__(
+        self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1, dtype: DTypeLike = np.float64
+    ) -> None:
+        super().__init__()
+        self.num_features = check_int(num_features, "num_features")
+        self.eps = check_positive(eps, "eps")
+        self.momentum = check_unit_interval(momentum, "momentum")
+        resolved = check_dtype(dtype)
+        D = self.num_features
+        self.params = {"gamma": np.ones(D, dtype=resolved), "beta": np.zeros(D, dtype=resolved)}
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.state = {"running_mean": np.zeros(D, dtype=resolved), "running_var": np.ones(D, dtype=resolved)}
+        self._xhat: Array | None = None
+        self._inv_std: Array | None = None
+        self._training = True
+
+    @property
+    def in_features(self) -> int:
+        return self.num_features
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y = gamma * (x − mu) / sqrt(var + eps) + beta; batch statistics when training."""
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        x = check_layer_input(x, self.num_features, gamma.dtype, self)
+        if training:
+            N = x.shape[0]
+            if N < 2:
+                raise ShapeError("BatchNorm: training needs a batch of at least 2 rows, got 1")
+            mu = x.mean(axis=0)
+            centered = x - mu
+            var = np.einsum("nd,nd->d", centered, centered) / N
+            m = gamma.dtype.type(self.momentum)
+            self.state["running_mean"] *= 1 - m
+            self.state["running_mean"] += m * mu
+            self.state["running_var"] *= 1 - m
+            self.state["running_var"] += (m * N / (N - 1)) * var
+        else:
+            centered = x - self.state["running_mean"]
+            var = self.state["running_var"]
+        inv_std = 1.0 / np.sqrt(var + gamma.dtype.type(self.eps))
+        xhat = centered
+        xhat *= inv_std
+        self._xhat, self._inv_std, self._training = xhat, inv_std, training
+        return xhat * gamma + beta
+
+    def backward(self, grad_y: Array) -> Array:
+        """grad_x = (gx − mean(gx) − xhat·mean(gx·xhat)) / sqrt(var + eps), gx = grad_y·gamma."""
+        self._require_forward(self._xhat)
+        assert self._xhat is not None and self._inv_std is not None
+        xhat, gamma = self._xhat, self.params["gamma"]
+        grad_y = check_layer_input(grad_y, self.num_features, gamma.dtype, self, name="grad_y", rows=xhat.shape[0])
+        np.einsum("nd,nd->d", grad_y, xhat, out=self.grads["gamma"])
+        np.sum(grad_y, axis=0, out=self.grads["beta"])
+        gx = grad_y * gamma
+        if not self._training:  # running statistics are constants
+            return gx * self._inv_std
+        N = xhat.shape[0]
+        grad_x = gx - gx.mean(axis=0)
+        grad_x -= xhat * (self.grads["gamma"] * gamma / N)
+        grad_x *= self._inv_std
+        return grad_x
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "dtype": str(self.params["gamma"].dtype),
+        }

@@ -1,0 +1,272 @@
+"""Training callbacks: History, early stopping, learning-rate schedules, checkpoints.
+
+The hooks, called by ``NeuralNetwork.train`` in this order:
+
+    on_train_begin(network)
+    for each epoch:
+        on_epoch_begin(epoch)
+        for each batch: ... on_batch_end(batch, logs)       logs: {"loss", "size"}
+        on_epoch_end(epoch, logs)                           logs: {"loss", "val_loss", "accuracy", ...}
+    on_train_end(logs)
+
+``on_nonfinite_loss(epoch, batch, loss)`` is asked before training raises
+``TrainingDivergedError``; a callback that returns True turns the error into a quiet stop.
+A callback stops training by setting ``network.stop_training = True``. Epochs count from 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from refnet._checks import check_int, check_positive
+
+if TYPE_CHECKING:
+    from refnet.network import NeuralNetwork
+    from refnet.optimizers import Optimizer
+
+Logs = dict[str, float]
+
+
+class Callback:
+    """Base class; every hook does nothing by default."""
+
+    def __init__(self) -> None:
+        self.network: NeuralNetwork | None = None
+        self.optimizer: Optimizer | None = None
+
+    def bind(self, network: NeuralNetwork, optimizer: Optimizer) -> None:
+        """Called by ``train`` before ``on_train_begin``."""
+        self.network, self.optimizer = network, optimizer
+
+    def on_train_begin(self) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        """Before each epoch."""
+
+    def on_batch_end(self, batch: int, logs: Logs) -> None:
+        """After each optimizer step; logs has the batch ``loss`` and ``size``."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        """After each epoch; logs has ``loss`` and, when available, ``val_loss`` and accuracies."""
+
+    def on_train_end(self) -> None:
+        """After the last epoch (also after an early stop)."""
+
+    def on_nonfinite_loss(self, epoch: int, batch: int, loss: float) -> bool:
+        """The batch loss is inf or NaN; return True to stop quietly instead of raising."""
+        return False
+
+
+class History(Callback):
+    """Per-epoch values of every logged quantity: ``history["loss"]``, ``history["val_loss"]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epochs: list[int] = []
+        #: Why training ended early ("early stopping", "non-finite loss", ...), or None.
+        self.stopped_reason: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        self.epochs.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.history
+
+    def plot(self, path: str | Path | None = None, keys: tuple[str, ...] | None = None) -> Any:
+        """Draw the curves (loss and val_loss on one axis, accuracies on another) with matplotlib.
+
+        Saves a PNG to ``path`` when given; returns the matplotlib Figure.
+        """
+        from refnet.plotting import plot_history
+
+        return plot_history(self, path, keys)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epochs)}, keys={list(self.history)})"
+
+
+def _is_better(mode: str, value: float, best: float, min_delta: float) -> bool:
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def _check_mode(monitor: str, mode: str) -> str:
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the network ends with the parameters (and BatchNorm
+    statistics) of its best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.patience = check_int(patience, "patience", minimum=0)
+        self.min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
+        self.mode = _check_mode(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._wait = 0
+        self._best_arrays: dict[str, np.ndarray] | None = None
+
+    def on_train_begin(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch, self.stopped_epoch, self._wait, self._best_arrays = None, None, 0, None
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, but the logs only have {sorted(logs)}")
+        value = logs[self.monitor]
+        assert self.network is not None
+        if _is_better(self.mode, value, self.best, self.min_delta):
+            self.best, self.best_epoch, self._wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_arrays = self.network.get_arrays()
+            return
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.network.stop_training = True
+            self.network.stop_reason = f"early stopping: no {self.monitor} improvement for {self._wait} epochs"
+
+    def on_train_end(self) -> None:
+        if self.restore_best_weights and self._best_arrays is not None and self.network is not None:
+            self.network.set_arrays(self._best_arrays)
+
+
+Schedule = Callable[[int, float], float]
+
+
+def step_decay(drop: float = 0.5, every: int = 10) -> Schedule:
+    """lr(epoch) = lr0 · drop^floor(epoch / every)."""
+    check_positive(drop, "drop")
+    check_int(every, "every")
+    return lambda epoch, lr0: lr0 * drop ** (epoch // every)
+
+
+def exponential_decay(rate: float = 0.96) -> Schedule:
+    """lr(epoch) = lr0 · rate^epoch."""
+    check_positive(rate, "rate")
+    return lambda epoch, lr0: lr0 * rate**epoch
+
+
+def cosine_decay(epochs: int, min_lr: float = 0.0) -> Schedule:
+    """lr(epoch) = min_lr + (lr0 − min_lr)·(1 + cos(π·min(epoch, epochs)/epochs))/2."""
+    check_int(epochs, "epochs")
+    check_positive(min_lr, "min_lr", allow_zero=True)
+    return lambda epoch, lr0: min_lr + (lr0 - min_lr) * (1 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
+
+
+class LearningRateScheduler(Callback):
+    """Set ``optimizer.learning_rate = schedule(epoch, lr0)`` at the start of each epoch.
+
+    ``lr0`` is the optimizer's learning rate when training begins. The built-in schedules
+    are ``step_decay``, ``exponential_decay`` and ``cosine_decay``; any callable
+    ``(epoch, lr0) -> lr`` works. The rate used is logged as ``lr``.
+    """
+
+    def __init__(self, schedule: Schedule) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError("schedule must be a callable (epoch, lr0) -> lr")
+        self.schedule = schedule
+        self.initial_lr: float | None = None
+
+    def on_train_begin(self) -> None:
+        assert self.optimizer is not None
+        self.initial_lr = self.optimizer.learning_rate
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        assert self.optimizer is not None and self.initial_lr is not None
+        lr = self.schedule(epoch, self.initial_lr)
+        self.optimizer.learning_rate = check_positive(lr, "scheduled learning_rate")
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        assert self.optimizer is not None
+        logs["lr"] = self.optimizer.learning_rate
+
+
+class ModelCheckpoint(Callback):
+    """Save the network to ``path`` whenever ``monitor`` improves (or every epoch).
+
+    Saving is atomic, so the file always holds a complete model. With
+    ``include_optimizer=True`` the optimizer state is saved too, to resume training.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = True,
+        include_optimizer: bool = False,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.mode = _check_mode(monitor, mode)
+        self.save_best_only = save_best_only
+        self.include_optimizer = include_optimizer
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved_epochs: list[int] = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        assert self.network is not None
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise ValueError(f"ModelCheckpoint monitors {self.monitor!r}, but the logs only have {sorted(logs)}")
+            if not _is_better(self.mode, logs[self.monitor], self.best, 0.0):
+                return
+            self.best = logs[self.monitor]
+        self.network.save(self.path, optimizer=self.optimizer if self.include_optimizer else None)
+        self.saved_epochs.append(epoch)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training quietly (instead of raising) when the loss becomes inf or NaN.
+
+    The network keeps the last finite parameters either way.
+    """
+
+    def on_nonfinite_loss(self, epoch: int, batch: int, loss: float) -> bool:
+        return True
+
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "TerminateOnNaN",
+    "cosine_decay",
+    "exponential_decay",
+    "step_decay",
+]

@@ -1,0 +1,145 @@
+"""Dense (fully connected) layer, the workhorse of an MLP.
+
+Forward, for a batch x of shape (N, in):
+    z = x @ W + b             W: (in, out), b: (out,), z: (N, out)
+    y = act(z)
+
+Backward, given grad_y = dL/dy of shape (N, out):
+    grad_z = grad_y * act'(z)                       (computed from the cached y)
+    dW     = x.T @ grad_z  + l1·sign(W) + l2·W      (in, out)
+    db     = Σ_n grad_z[n]                          (out,)   — biases are never regularized
+    grad_x = grad_z @ W.T                           (N, in)
+
+The loss is a mean over the batch, so grad_y already carries the 1/N: nothing here divides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from refnet._checks import check_dtype, check_int, check_layer_input, make_rng
+from refnet.base import Array, Layer
+from refnet.functions import Activation, get_activation
+from refnet.initializers import INITIALIZERS, Initializer
+from refnet.regularizers import ElasticNet
+
+__all__ = ["Dense", "Layer"]
+
+
+class Dense(Layer):
+    """y = act(x @ W + b), with optional L1/L2 penalties on W.
+
+    Args:
+        in_features: width of the input.
+        out_features: width of the output (number of units).
+        activation: a name (``'relu'``, ``'sigmoid'``, ``'tanh'``, ``'leaky_relu'``,
+            ``'softmax'``, ``'identity'``), an activation object, or None (identity).
+        l1_lambda, l2_lambda: penalty ``l1·Σ|W| + (l2/2)·ΣW²`` on the weights only.
+        weight_init: ``'auto'`` (He normal for the ReLU family, Glorot uniform otherwise),
+            ``'he_normal'``, ``'glorot_uniform'``, or a callable ``(shape, rng, dtype) -> W``.
+        rng, seed: where the initial weights come from (a Generator, or a seed for one).
+        dtype: float64 (default) or float32; parameters, outputs and gradients keep it.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str | Activation | None = None,
+        l1_lambda: float = 0.0,
+        l2_lambda: float = 0.0,
+        *,
+        weight_init: str | Initializer = "auto",
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        super().__init__()
+        self._in = check_int(in_features, "in_features")
+        self.out = check_int(out_features, "out_features")
+        self.activation = get_activation(activation)
+        self.regularizer = ElasticNet(l1_lambda, l2_lambda)
+        resolved = check_dtype(dtype)
+        init = self._initializer(weight_init)
+        W = np.asarray(init((self._in, self.out), make_rng(rng, seed, "Dense"), resolved))
+        if W.shape != (self._in, self.out):
+            raise ValueError(f"weight_init returned shape {W.shape}, expected {(self._in, self.out)}")
+        self.params = {"W": W.astype(resolved, copy=False), "b": np.zeros(self.out, dtype=resolved)}
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self._x: Array | None = None
+        self._y: Array | None = None
+
+    def _initializer(self, weight_init: str | Initializer) -> Initializer:
+        if callable(weight_init):
+            return weight_init
+        if weight_init == "auto":
+            return INITIALIZERS["he_normal" if self.activation.relu_family else "glorot_uniform"]
+        if weight_init not in INITIALIZERS:
+            valid = ", ".join(repr(name) for name in ("auto", *INITIALIZERS))
+            raise ValueError(f"unknown weight_init {weight_init!r}; valid names are {valid}")
+        return INITIALIZERS[weight_init]
+
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    def output_features(self, in_features: int) -> int:
+        return self.out
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out). Caches x and y."""
+        W, b = self.params["W"], self.params["b"]
+        x = check_layer_input(x, self._in, W.dtype, self)
+        z = x @ W
+        z += b
+        # z is this call's own buffer, so the activation may overwrite it in place.
+        y = self.activation.function(z, out=z)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, grad_y: Array) -> Array:
+        """grad_x = (grad_y * act'(z)) @ W.T; fills grads["W"] and grads["b"]."""
+        self._require_forward(self._x)
+        assert self._x is not None and self._y is not None
+        W = self.params["W"]
+        grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", rows=self._x.shape[0])
+        grad_z = self.activation.gradient(self._y, grad_y)
+        np.matmul(self._x.T, grad_z, out=self.grads["W"])
+        np.sum(grad_z, axis=0, out=self.grads["b"])
+        if self.regularizer.active:
+            self.regularizer.add_gradient(W, self.grads["W"])
+        return grad_z @ W.T
+
+    def penalty(self) -> float:
+        """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""
+        return self.regularizer.penalty(self.params["W"]) if self.regularizer.active else 0.0
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_features": self._in,
+            "out_features": self.out,
+            "activation": {"name": self.activation.name, **self.activation.get_config()},
+            "l1_lambda": self.regularizer.l1_lambda,
+            "l2_lambda": self.regularizer.l2_lambda,
+            "dtype": str(self.params["W"].dtype),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        config = dict(config)
+        activation = dict(config.pop("activation"))
+        name = activation.pop("name")
+        from refnet.functions import ACTIVATIONS
+
+        if name not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {name!r} in layer config")
+        return cls(activation=ACTIVATIONS[name](**activation), **config)
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.regularizer.active:
+            extra = f", l1_lambda={self.regularizer.l1_lambda}, l2_lambda={self.regularizer.l2_lambda}"
+        return f"Dense({self._in}, {self.out}, activation={self.activation.name!r}{extra})"

@@ -1,0 +1,234 @@
+"""Loss functions: a mean over the batch, with a hand-written gradient.
+
+Each loss has ``forward(y_pred, y_true) -> float`` and ``backward() -> dL/dy_pred`` of
+that same float, shape (N, C) like y_pred. Because the loss is a mean, the gradient
+carries the 1/N (or 1/size) and nothing downstream divides again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from refnet._checks import as_array, check_finite, check_positive
+from refnet.base import Array
+from refnet.errors import ShapeError
+
+
+class Loss:
+    """Base class: ``forward`` computes and caches, ``backward`` returns dL/dy_pred.
+
+    The math lives in two pure methods, ``loss(y_pred, target)`` and
+    ``gradient(y_pred, target)``, on validated arrays; ``prepare_target`` turns what the
+    user passes as ``y_true`` into ``target`` (same shape and dtype as y_pred).
+    """
+
+    #: Whether accuracy is a meaningful metric for this loss.
+    is_classification = False
+
+    def __init__(self) -> None:
+        self._cache: tuple[Array, Array] | None = None
+
+    def forward(self, y_pred: Any, y_true: Any) -> float:
+        """The mean loss of predictions y_pred (N, C) against targets y_true."""
+        y_pred = self.check_prediction(y_pred)
+        target = self.prepare_target(y_true, y_pred.shape, y_pred.dtype)
+        self._cache = (y_pred, target)
+        return self.loss(y_pred, target)
+
+    def backward(self) -> Array:
+        """dL/dy_pred of the last ``forward``, same shape and dtype as y_pred."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self.gradient(*self._cache)
+
+    __call__ = forward
+
+    # -- pure math, overridden by each loss ------------------------------------------
+    def loss(self, y_pred: Array, target: Array) -> float:
+        """The loss value for validated arrays."""
+        raise NotImplementedError
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        """dL/dy_pred for validated arrays."""
+        raise NotImplementedError
+
+    def accuracy(self, y_pred: Array, target: Array) -> float | None:
+        """Fraction of correct predictions, or None for a regression loss."""
+        return None
+
+    # -- validation ------------------------------------------------------------------
+    def check_prediction(self, y_pred: Any) -> Array:
+        """Validate y_pred: a non-empty 2-D float array (N, outputs)."""
+        y_pred = as_array(y_pred, "y_pred")
+        if y_pred.ndim != 2 or y_pred.shape[0] == 0:
+            raise ShapeError(f"{type(self).__name__}: y_pred must be 2-D (N, outputs), got shape {y_pred.shape}")
+        if not np.issubdtype(y_pred.dtype, np.floating):
+            y_pred = y_pred.astype(np.float64)
+        return y_pred
+
+    def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """Validate y_true against the prediction shape; return it as ``dtype``, ``shape``.
+
+        A 1-D target is accepted for a single output column.
+        """
+        target = as_array(y_true, "y_true")
+        if target.ndim == 1 and len(shape) == 2 and shape[1] == 1:
+            target = target.reshape(-1, 1)
+        if target.shape != tuple(shape):
+            raise ShapeError(f"{type(self).__name__}: y_true must have shape {tuple(shape)}, got {target.shape}")
+        check_finite(target, "y_true")
+        return target.astype(dtype, copy=False)
+
+    def get_config(self) -> dict[str, Any]:
+        """Hyper-parameters that rebuild this loss (JSON-serializable)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class MSE(Loss):
+    """Mean squared error over all elements: L = mean((ŷ − y)²);  dL/dŷ = 2(ŷ − y)/size."""
+
+    def loss(self, y_pred: Array, target: Array) -> float:
+        diff = (y_pred - target).ravel()
+        return float(diff @ diff) / diff.size
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        grad = y_pred - target
+        grad *= y_pred.dtype.type(2.0 / y_pred.size)
+        return grad
+
+
+def log_softmax(z: Array) -> Array:
+    """log softmax(z) row-wise through log-sum-exp: z − max − log Σ exp(z − max)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy on logits z (N, C), fused through log-sum-exp.
+
+    L = −(1/N) Σ_n Σ_c y_nc · log softmax(z_n)_c ;   dL/dz = (softmax(z) − y) / N
+
+    Targets are integer labels of shape (N,) with values in [0, C), or one-hot /
+    probability rows of shape (N, C).
+    """
+
+    is_classification = True
+
+    def check_prediction(self, y_pred: Any) -> Array:
+        y_pred = super().check_prediction(y_pred)
+        if y_pred.shape[1] < 2:
+            raise ShapeError(f"CrossEntropy: logits need at least 2 classes (columns), got shape {y_pred.shape}")
+        return y_pred
+
+    def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """Integer labels (N,) become one-hot rows; (N, C) rows are used as given."""
+        N, C = shape
+        target = as_array(y_true, "y_true")
+        if target.ndim != 1:
+            return super().prepare_target(target, shape, dtype)
+        if target.shape[0] != N:
+            raise ShapeError(f"CrossEntropy: got {target.shape[0]} labels for {N} rows of logits")
+        if not np.issubdtype(target.dtype, np.integer):
+            check_finite(target, "y_true")
+            if not np.array_equal(target, np.round(target)):
+                raise ValueError("CrossEntropy: 1-D targets must be integer class labels 0..C-1")
+        low, high = target.min(), target.max()
+        if low < 0 or high >= C:
+            bad = low if low < 0 else high
+            raise ValueError(f"CrossEntropy: label {bad} is out of range for {C} classes (valid: 0 to {C - 1})")
+        one_hot = np.zeros(shape, dtype=dtype)
+        one_hot[np.arange(N), target.astype(np.intp)] = 1
+        return one_hot
+
+    def accuracy(self, y_pred: Array, target: Array) -> float | None:
+        """Fraction of rows whose largest logit is the target's largest entry."""
+        return float(np.mean(y_pred.argmax(axis=1) == target.argmax(axis=1)))
+
+    def loss(self, y_pred: Array, target: Array) -> float:
+        return -float(np.einsum("nc,nc->", target, log_softmax(y_pred))) / y_pred.shape[0]
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        grad = np.exp(log_softmax(y_pred))
+        grad -= target
+        grad *= y_pred.dtype.type(1.0 / y_pred.shape[0])
+        return grad
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy, mean over all elements, targets in [0, 1].
+
+    On probabilities p (default), clipped to [eps, 1 − eps]:
+        L = −mean(y·log p + (1 − y)·log(1 − p));  dL/dp = (p − y) / (p(1 − p)) / size
+    (where p is clipped, the gradient is the one at the clip point, as in Keras, so that
+    a saturated output still learns; inside [eps, 1 − eps] it is exact).
+    On logits z (``from_logits=True``), stable for any z:
+        L = mean(max(z, 0) − z·y + log1p(exp(−|z|)));  dL/dz = (sigmoid(z) − y) / size
+    """
+
+    is_classification = True
+
+    def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
+        super().__init__()
+        self.from_logits = bool(from_logits)
+        self.eps = check_positive(eps, "eps")
+
+    def check_prediction(self, y_pred: Any) -> Array:
+        y_pred = super().check_prediction(y_pred)
+        if not self.from_logits and (y_pred.min() < 0 or y_pred.max() > 1):
+            raise ValueError(
+                "BinaryCrossEntropy: predictions must be probabilities in [0, 1] "
+                f"(got {y_pred.min()} to {y_pred.max()}); use from_logits=True for logits"
+            )
+        return y_pred
+
+    def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        target = super().prepare_target(y_true, shape, dtype)
+        if target.min() < 0 or target.max() > 1:
+            raise ValueError(
+                f"BinaryCrossEntropy: targets must lie in [0, 1], got values from {target.min()} to {target.max()}"
+            )
+        return target
+
+    def accuracy(self, y_pred: Array, target: Array) -> float | None:
+        """Fraction of elements on the right side of 0.5 (of 0 for logits)."""
+        threshold = 0.0 if self.from_logits else 0.5
+        return float(np.mean((y_pred > threshold) == (target > 0.5)))
+
+    def _clipped(self, p: Array) -> Array:
+        # In float32, 1 − 1e-7 would round to 1: never clip closer than the dtype's epsilon.
+        eps = p.dtype.type(max(self.eps, float(np.finfo(p.dtype).eps)))
+        return np.clip(p, eps, 1 - eps)
+
+    def loss(self, y_pred: Array, target: Array) -> float:
+        if self.from_logits:
+            z = y_pred
+            terms = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+            return float(terms.mean())
+        p = self._clipped(y_pred)
+        terms = target * np.log(p) + (1 - target) * np.log1p(-p)
+        return -float(terms.mean())
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        scale = y_pred.dtype.type(1.0 / y_pred.size)
+        if self.from_logits:
+            from refnet.functions import Sigmoid
+
+            grad = Sigmoid().function(y_pred)
+            grad -= target
+            grad *= scale
+            return grad
+        p = self._clipped(y_pred)
+        return (p - target) / (p * (1 - p)) * scale
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "eps": self.eps}
+
+
+LOSSES: dict[str, type[Loss]] = {cls.__name__: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy)}

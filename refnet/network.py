@@ -1,0 +1,359 @@
+"""NeuralNetwork: layers stacked into a model, trained by backpropagation.
+
+Forward runs the layers in order; backward runs them in reverse, each turning dL/dy into
+dL/dx by the chain rule and filling its own gradients on the way:
+
+    y_0 = X;  y_k = layer_k(y_{k−1});  L = loss(y_K, Y) + Σ_k penalty_k
+    g_K = dL/dy_K;  g_{k−1} = layer_k.backward(g_k)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refnet._checks import as_features, check_int, check_unit_interval, make_rng
+from refnet.base import Array, Layer
+from refnet.callbacks import Callback, History
+from refnet.errors import ShapeError, TrainingDivergedError
+from refnet.losses import Loss
+from refnet.optimizers import Optimizer
+
+
+class NeuralNetwork:
+    """A stack of layers with a loss.
+
+    Args:
+        layers: optional initial layers (same as calling ``add`` on each).
+        loss: optional loss (same as ``set_loss``).
+        rng, seed: the Generator that shuffles the batches and splits validation data.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer] = (),
+        loss: Loss | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.layers: list[Layer] = []
+        self.loss: Loss | None = None
+        self.rng = make_rng(rng, seed, "NeuralNetwork")
+        #: The optimizer of the last ``train`` call, or the one restored by ``load``.
+        self.optimizer: Optimizer | None = None
+        #: Set by a callback to end training after the current epoch.
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        for layer in layers:
+            self.add(layer)
+        if loss is not None:
+            self.set_loss(loss)
+
+    # -- building ------------------------------------------------------------------
+    @property
+    def in_features(self) -> int | None:
+        """Input width the network expects (from its first layer that fixes one)."""
+        for layer in self.layers:
+            if layer.in_features is not None:
+                return layer.in_features
+        return None
+
+    def output_features(self) -> int | None:
+        """Output width, when the input width is known."""
+        width = self.in_features
+        if width is None:
+            return None
+        for layer in self.layers:
+            width = layer.output_features(width)
+        return width
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The parameter dtype (float64 for a network without parameters)."""
+        for layer in self.layers:
+            if layer.dtype is not None:
+                return layer.dtype
+        return np.dtype(np.float64)
+
+    def add(self, layer: Layer) -> NeuralNetwork:
+        """Append ``layer``; its input width and dtype must match the network so far."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"add() takes a Layer (e.g. Dense), got {type(layer).__name__}")
+        index = len(self.layers)
+        width = self.output_features()
+        if width is not None and layer.in_features is not None and layer.in_features != width:
+            raise ShapeError(
+                f"layer {index} ({type(layer).__name__}) expects {layer.in_features} input features, "
+                f"but the previous layer outputs {width}"
+            )
+        if layer.dtype is not None and any(other.dtype not in (None, layer.dtype) for other in self.layers):
+            raise ValueError(f"layer {index} has dtype {layer.dtype} but the network has dtype {self.dtype}")
+        if any(layer is other for other in self.layers):
+            raise ValueError(f"this {type(layer).__name__} is already in the network; create a new layer instead")
+        self.layers.append(layer)
+        return self
+
+    def set_loss(self, loss: Loss) -> NeuralNetwork:
+        """Set the loss minimized by ``train`` and reported by ``evaluate``."""
+        if not isinstance(loss, Loss):
+            raise TypeError(f"set_loss() takes a Loss (e.g. MSE()), got {type(loss).__name__}")
+        self.loss = loss
+        return self
+
+    # -- forward and backward -------------------------------------------------------
+    def _check_X(self, X: Any, name: str = "X") -> Array:
+        if not self.layers:
+            raise ValueError("the network has no layers: add() at least one first")
+        return as_features(X, name, self.dtype, self.in_features)
+
+    def _forward(self, X: Array, training: bool) -> Array:
+        for layer in self.layers:
+            X = layer.forward(X, training=training)
+        return X
+
+    def _backward(self, grad: Array) -> Array:
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def forward(self, X: Any, training: bool = False) -> Array:
+        """The network's output for a batch X of shape (N, in_features)."""
+        return self._forward(self._check_X(X), training)
+
+    def predict(self, X: Any) -> Array:
+        """The output in evaluation mode (dropout off, BatchNorm running statistics)."""
+        return self.forward(X, training=False)
+
+    def penalty(self) -> float:
+        """Σ of every layer's regularization penalty."""
+        return sum(layer.penalty() for layer in self.layers)
+
+    def _require_loss(self) -> Loss:
+        if self.loss is None:
+            raise ValueError("no loss set: call set_loss(...) first, e.g. set_loss(MSE())")
+        return self.loss
+
+    def _prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
+        loss = self._require_loss()
+        X = self._check_X(X, names[0])
+        Y_array = np.asarray(Y) if not isinstance(Y, np.ndarray) else Y
+        if Y_array.ndim == 0 or len(Y_array) != len(X):
+            got = "a scalar" if Y_array.ndim == 0 else f"{len(Y_array)} rows"
+            raise ShapeError(f"{names[0]} has {len(X)} rows but {names[1]} has {got}")
+        out = self.output_features()
+        assert out is not None
+        target = loss.prepare_target(Y, (len(X), out), self.dtype)
+        return X, target
+
+    def compute_gradients(self, X: Any, Y: Any) -> float:
+        """One forward (training mode), the loss, one backward; returns the total loss.
+
+        Total loss = data loss + every layer's penalty; afterwards every layer's ``grads``
+        holds the gradient of exactly that number.
+        """
+        X, target = self._prepare(X, Y)
+        return self._gradients(X, target)[0]
+
+    def _gradients(self, X: Array, target: Array) -> tuple[float, Array]:
+        """Forward, loss and backward on validated arrays; returns (total loss, prediction)."""
+        loss = self._require_loss()
+        y_pred = loss.check_prediction(self._forward(X, training=True))
+        value = loss.loss(y_pred, target) + self.penalty()
+        self._backward(loss.gradient(y_pred, target))
+        return value, y_pred
+
+    # -- training ------------------------------------------------------------------
+    def train(
+        self,
+        X: Any,
+        Y: Any,
+        epochs: int,
+        optimizer: Optimizer | None = None,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        split_shuffle: bool = True,
+        callbacks: Sequence[Callback] = (),
+        verbose: int = 0,
+    ) -> History:
+        """Train for ``epochs`` passes over (X, Y); returns the History.
+
+        Args:
+            optimizer: updates the parameters after every batch (defaults to the one of
+                the previous ``train`` call or restored by ``load``).
+            batch_size: rows per update; None is full batch. The last partial batch is used.
+            shuffle: reorder the rows every epoch, drawing from the network's Generator.
+            validation_data: (Xv, Yv) evaluated after every epoch (``val_loss``, ``val_accuracy``).
+            validation_split: fraction in [0, 1) of the rows held out for validation instead;
+                the held-out rows are the *last* ones after a shuffle (drawn from the
+                network's Generator), or simply the last rows with ``split_shuffle=False``.
+            callbacks: Callback objects (see ``refnet.callbacks``).
+            verbose: 0 silent, 1 a live progress bar (one line per epoch when the output
+                is not a terminal), 2 one line per epoch.
+
+        Raises:
+            TrainingDivergedError: the loss became inf or NaN; the parameters are those
+                from before the failing batch (unless a callback such as TerminateOnNaN
+                asked to stop quietly).
+        """
+        optimizer = optimizer if optimizer is not None else self.optimizer
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
+        epochs = check_int(epochs, "epochs")
+        X, target = self._prepare(X, Y)
+        N = len(X)
+        batch = N if batch_size is None else check_int(batch_size, "batch_size")
+        if validation_data is not None and validation_split:
+            raise ValueError("pass validation_data or validation_split, not both")
+        validation: tuple[Array, Array] | None = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, Y_val)")
+            validation = self._prepare(*validation_data, names=("X_val", "Y_val"))
+        elif validation_split:
+            fraction = check_unit_interval(validation_split, "validation_split")
+            held = round(N * fraction)
+            if held == 0 or held == N:
+                raise ValueError(f"validation_split={validation_split} leaves {held} of {N} rows for validation")
+            split = self.rng.permutation(N) if split_shuffle else np.arange(N)
+            X, target, validation = X[split[:-held]], target[split[:-held]], (X[split[-held:]], target[split[-held:]])
+            N = len(X)
+
+        history = History()
+        hooks: list[Callback] = [history, *callbacks]
+        if verbose:
+            from refnet.progress import ProgressBar
+
+            hooks.append(ProgressBar(epochs=epochs, samples=N, batch_size=batch, verbose=verbose))
+        for hook in hooks:
+            if not isinstance(hook, Callback):
+                raise TypeError(f"callbacks must be Callback objects, got {type(hook).__name__}")
+            hook.bind(self, optimizer)
+        self.optimizer = optimizer
+        self.stop_training, self.stop_reason = False, None
+        loss = self._require_loss()
+        for hook in hooks:
+            hook.on_train_begin()
+        for epoch in range(epochs):
+            for hook in hooks:
+                hook.on_epoch_begin(epoch)
+            order = self.rng.permutation(N) if shuffle else None
+            loss_sum, correct, seen = 0.0, 0.0, 0
+            for index, start in enumerate(range(0, N, batch)):
+                rows = order[start : start + batch] if order is not None else slice(start, start + batch)
+                xb, tb = X[rows], target[rows]
+                value, y_pred = self._gradients(xb, tb)
+                if not math.isfinite(value):
+                    if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
+                        self.stop_training, self.stop_reason = True, "non-finite loss"
+                        break
+                    raise TrainingDivergedError(
+                        f"training diverged: the loss became {value} at epoch {epoch}, batch {index} "
+                        f"(counting from 0). The parameters are kept from before this batch. "
+                        f"Try a smaller learning rate (it is {optimizer.learning_rate:g}) or clip_norm.",
+                        epoch=epoch,
+                        batch=index,
+                    )
+                optimizer.step(self.layers)
+                size = len(xb)
+                loss_sum += value * size
+                seen += size
+                accuracy = loss.accuracy(y_pred, tb) if loss.is_classification else None
+                if accuracy is not None:
+                    correct += accuracy * size
+                batch_logs = {"loss": value, "size": float(size)}
+                for hook in hooks:
+                    hook.on_batch_end(index, batch_logs)
+            if seen == 0:  # stopped on the epoch's first batch
+                break
+            logs: dict[str, float] = {"loss": loss_sum / seen}
+            if loss.is_classification:
+                logs["accuracy"] = correct / seen
+            if validation is not None:
+                logs.update({f"val_{key}": value for key, value in self._evaluate(*validation).items()})
+            for hook in hooks:
+                hook.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        history.stopped_reason = self.stop_reason
+        for hook in hooks:
+            hook.on_train_end()
+        return history
+
+    def _evaluate(self, X: Array, target: Array) -> dict[str, float]:
+        loss = self._require_loss()
+        y_pred = loss.check_prediction(self._forward(X, training=False))
+        result = {"loss": loss.loss(y_pred, target) + self.penalty()}
+        accuracy = loss.accuracy(y_pred, target)
+        if accuracy is not None:
+            result["accuracy"] = accuracy
+        return result
+
+    def evaluate(self, X: Any, Y: Any) -> dict[str, float]:
+        """``{"loss": total loss, "accuracy": ...}`` in evaluation mode (accuracy for classifiers)."""
+        return self._evaluate(*self._prepare(X, Y))
+
+    # -- inspection ----------------------------------------------------------------
+    def parameter_count(self) -> int:
+        """Total number of trainable scalars."""
+        return sum(layer.parameter_count() for layer in self.layers)
+
+    def summary(self) -> str:
+        """A table of the layers, their output shapes and parameter counts."""
+        rows = [("#", "layer", "output shape", "params")]
+        width = self.in_features
+        for index, layer in enumerate(self.layers):
+            width = layer.output_features(width) if width is not None else None
+            shape = f"(N, {width})" if width is not None else "(N, ?)"
+            rows.append((str(index), repr(layer), shape, f"{layer.parameter_count():,}"))
+        widths = [max(len(row[col]) for row in rows) for col in range(4)]
+        lines = [
+            "  ".join(
+                cell.ljust(w) if c < 3 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in rows
+        ]
+        rule = "-" * len(lines[0])
+        footer = [rule, f"total parameters: {self.parameter_count():,}   dtype: {self.dtype}   loss: {self.loss!r}"]
+        return "\n".join([lines[0], rule, *lines[1:], *footer])
+
+    def get_arrays(self) -> dict[str, Array]:
+        """Copies of every parameter and state array, keyed ``"{index}.{name}"``."""
+        arrays = {}
+        for index, layer in enumerate(self.layers):
+            for name, value in {**layer.params, **layer.state}.items():
+                arrays[f"{index}.{name}"] = value.copy()
+        return arrays
+
+    def set_arrays(self, arrays: dict[str, Array]) -> None:
+        """Copy arrays from ``get_arrays`` back into the layers, in place."""
+        for key, value in arrays.items():
+            index, name = key.split(".", 1)
+            layer = self.layers[int(index)]
+            target = layer.params.get(name, layer.state.get(name))
+            if target is None or target.shape != value.shape:
+                raise ShapeError(f"array {key!r} does not match layer {index} ({type(layer).__name__})")
+            np.copyto(target, value)
+
+    # -- files ---------------------------------------------------------------------
+    def save(self, path: str | Path, optimizer: Optimizer | None = None) -> None:
+        """Write the model (and ``optimizer``'s state, if given) to one ``.npz`` file, atomically."""
+        from refnet.serialization import save_network
+
+        save_network(self, path, optimizer)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NeuralNetwork:
+        """Read a model written by ``save``; a saved optimizer is restored as ``network.optimizer``."""
+        from refnet.serialization import load_network
+
+        return load_network(path)
+
+    def __repr__(self) -> str:
+        return f"NeuralNetwork({len(self.layers)} layers, loss={self.loss!r})"

@@ -1,0 +1,117 @@
+"""A single artificial neuron, written to be read.
+
+A neuron takes n inputs x_1..x_n, weighs them, adds a bias and applies an activation:
+
+    z = w_1·x_1 + ... + w_n·x_n + b = x @ w + b
+    y = f(z)
+
+Learning means nudging w and b against the gradient of a loss. With the chain rule,
+for one sample and dL/dy = grad_y:
+
+    dL/dz = grad_y · f'(z)
+    dL/dw = dL/dz · x          (each weight's share is the input it multiplied)
+    dL/db = dL/dz
+    dL/dx = dL/dz · w
+
+For a batch, the per-sample gradients of w and b are summed (the loss's 1/N is already in
+grad_y). A Neuron computes exactly what a ``Dense(n, 1)`` layer with the same weights
+computes: it is that layer with one output, spelled out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from refnet._checks import as_features, check_int, check_positive, make_rng
+from refnet.base import Array, Layer
+from refnet.errors import ShapeError
+from refnet.functions import Activation, get_activation
+
+
+class Neuron(Layer):
+    """One neuron: y = f(x @ w + b), for x of shape (N, n_inputs), y of shape (N, 1).
+
+    Args:
+        n_inputs: number of inputs.
+        activation: a name or an activation object (default ``'sigmoid'``).
+        weights, bias: initial values; by default w ~ Uniform(−a, a), a = sqrt(6/(n+1))
+            (Glorot uniform for one output) and b = 0.
+        rng, seed: where random initial weights come from.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        activation: str | Activation | None = "sigmoid",
+        *,
+        weights: Any = None,
+        bias: float = 0.0,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_inputs = check_int(n_inputs, "n_inputs")
+        self.activation = get_activation(activation)
+        if weights is None:
+            limit = np.sqrt(6.0 / (self.n_inputs + 1))
+            w = make_rng(rng, seed, "Neuron").uniform(-limit, limit, size=self.n_inputs)
+        else:
+            w = np.array(weights, dtype=np.float64).reshape(-1)
+            if w.shape != (self.n_inputs,):
+                raise ShapeError(f"weights must have {self.n_inputs} entries, got {w.size}")
+        self.params = {"w": w, "b": np.array([float(bias)])}
+        self.grads = {"w": np.zeros_like(w), "b": np.zeros(1)}
+        self._x: Array | None = None
+        self._y: Array | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.n_inputs
+
+    def output_features(self, in_features: int) -> int:
+        return 1
+
+    def forward(self, x: Any, training: bool = True) -> Array:
+        """z = x @ w + b;  y = f(z).  x: (N, n_inputs) -> y: (N, 1)."""
+        x = as_features(x, "x", np.dtype(np.float64), self.n_inputs)
+        z = x @ self.params["w"] + self.params["b"][0]  # weighted sum, one number per sample
+        y = self.activation.function(z.reshape(-1, 1))
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, grad_y: Array) -> Array:
+        """dL/dz = grad_y·f'(z);  dw = x.T @ dL/dz;  db = Σ dL/dz;  grad_x = dL/dz · w."""
+        self._require_forward(self._x)
+        assert self._x is not None and self._y is not None
+        grad_y = np.asarray(grad_y, dtype=np.float64).reshape(-1, 1)
+        grad_z = self.activation.gradient(self._y, grad_y)[:, 0]  # (N,)
+        self.grads["w"][:] = self._x.T @ grad_z
+        self.grads["b"][0] = grad_z.sum()
+        return np.outer(grad_z, self.params["w"])
+
+    def train(self, X: Any, y: Any, epochs: int = 100, learning_rate: float = 0.1) -> list[float]:
+        """Plain gradient descent on the mean squared error; returns the loss per epoch.
+
+        Each epoch: predict, measure L = mean((y_hat − y)²), backpropagate
+        dL/dy_hat = 2(y_hat − y)/N, and step w ← w − lr·dw, b ← b − lr·db.
+        """
+        epochs = check_int(epochs, "epochs")
+        lr = check_positive(learning_rate, "learning_rate")
+        X = as_features(X, "X", np.dtype(np.float64), self.n_inputs)
+        target = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        if len(target) != len(X):
+            raise ShapeError(f"X has {len(X)} rows but y has {len(target)}")
+        losses = []
+        for _ in range(epochs):
+            y_hat = self.forward(X)
+            error = y_hat - target
+            losses.append(float(np.mean(error**2)))
+            self.backward(2.0 * error / len(X))
+            self.params["w"] -= lr * self.grads["w"]
+            self.params["b"] -= lr * self.grads["b"]
+        return losses
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n_inputs": self.n_inputs, "activation": self.activation.name}

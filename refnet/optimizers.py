@@ -1,0 +1,200 @@
+"""Optimizers: SGD (with momentum and Nesterov) and Adam (with decoupled weight decay).
+
+State is kept per parameter array, keyed by the layer object and the parameter name, so
+every layer has its own moments and two layers' ``W`` can never share them.
+
+SGD:   v ← μ·v + g;   θ ← θ − lr·v                  (μ = 0: θ ← θ − lr·g)
+       nesterov:      θ ← θ − lr·(g + μ·v)
+Adam:  t ← t + 1
+       m ← β1·m + (1 − β1)·g;     v ← β2·v + (1 − β2)·g²
+       m̂ = m / (1 − β1ᵗ);         v̂ = v / (1 − β2ᵗ)
+       θ ← θ − lr·m̂ / (√v̂ + ε)                     (ε outside the root)
+       weight_decay (AdamW): θ ← θ·(1 − lr·wd) before the Adam step
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from refnet._checks import check_positive, check_unit_interval
+from refnet.base import Array, Layer
+
+ParamState = dict[str, Any]
+
+
+class Optimizer:
+    """Base class: ``step(layers)`` updates every parameter from its gradient.
+
+    Args:
+        learning_rate: the step size lr (> 0); callbacks may change it between steps.
+        clip_norm: if given, gradients are scaled by ``clip_norm / max(norm, clip_norm)``
+            where ``norm`` is the global L2 norm over all parameters of the step.
+    """
+
+    def __init__(self, learning_rate: float, clip_norm: float | None = None) -> None:
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
+        self.clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
+        self._state: weakref.WeakKeyDictionary[Layer, dict[str, ParamState]] = weakref.WeakKeyDictionary()
+
+    def state_for(self, layer: Layer, name: str) -> ParamState:
+        """The state of one parameter array (created empty on first use)."""
+        return self._state.setdefault(layer, {}).setdefault(name, {})
+
+    def _parameters(self, layers: Iterable[Layer]) -> Iterator[tuple[Layer, str, Array, Array]]:
+        for layer in layers:
+            for name, param in layer.params.items():
+                yield layer, name, param, layer.grads[name]
+
+    def global_norm(self, layers: Iterable[Layer]) -> float:
+        """sqrt(Σ over all parameters of Σ g²): the norm gradient clipping compares."""
+        total = 0.0
+        for _, _, _, grad in self._parameters(layers):
+            flat = grad.ravel()
+            total += float(flat @ flat)
+        return math.sqrt(total)
+
+    def step(self, layers: Iterable[Layer]) -> None:
+        """Apply one update to every parameter of ``layers``, in place."""
+        layers = list(layers)
+        scale = 1.0
+        if self.clip_norm is not None:
+            norm = self.global_norm(layers)
+            if norm > self.clip_norm:
+                scale = self.clip_norm / norm
+        for layer, name, param, grad in self._parameters(layers):
+            if scale != 1.0:
+                grad = grad * grad.dtype.type(scale)
+            self.update(param, grad, self.state_for(layer, name))
+
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        """Update one parameter array in place from its gradient and its own state."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Hyper-parameters that rebuild this optimizer (JSON-serializable)."""
+        return {"learning_rate": self.learning_rate, "clip_norm": self.clip_norm}
+
+    def state_arrays(self, layers: list[Layer]) -> dict[str, Array]:
+        """The state as flat arrays keyed ``"{layer index}.{param}.{slot}"`` (for saving)."""
+        arrays: dict[str, Array] = {}
+        for index, layer in enumerate(layers):
+            for name, state in self._state.get(layer, {}).items():
+                for slot, value in state.items():
+                    arrays[f"{index}.{name}.{slot}"] = np.asarray(value)
+        return arrays
+
+    def load_state_arrays(self, layers: list[Layer], arrays: dict[str, Array]) -> None:
+        """Restore what ``state_arrays`` returned, for the same list of layers."""
+        for key, value in arrays.items():
+            index, name, slot = key.split(".")
+            layer = layers[int(index)]
+            if name not in layer.params:
+                raise ValueError(f"optimizer state names parameter {name!r} that layer {index} does not have")
+            self.state_for(layer, name)[slot] = value.item() if value.ndim == 0 else value.copy()
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    v ← μ·v + g;  θ ← θ − lr·v;  nesterov: θ ← θ − lr·(g + μ·v).  μ = 0 is plain SGD.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        clip_norm: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, clip_norm)
+        self.momentum = check_unit_interval(momentum, "momentum")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs a momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        lr = param.dtype.type(self.learning_rate)
+        if self.momentum == 0.0:
+            param -= lr * grad
+            return
+        mu = param.dtype.type(self.momentum)
+        if "velocity" not in state:
+            state["velocity"] = np.zeros_like(param)
+        velocity = state["velocity"]
+        velocity *= mu
+        velocity += grad
+        if self.nesterov:
+            param -= lr * (grad + mu * velocity)
+        else:
+            param -= lr * velocity
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, Algorithm 1), ε outside the root, decoupled weight decay.
+
+    m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ)
+    θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε)
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, clip_norm)
+        self.beta1 = check_unit_interval(beta1, "beta1")
+        self.beta2 = check_unit_interval(beta2, "beta2")
+        self.epsilon = check_positive(epsilon, "epsilon")
+        self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        dtype = param.dtype.type
+        if "m" not in state:
+            state["t"] = 0
+            state["m"] = np.zeros_like(param)
+            state["v"] = np.zeros_like(param)
+        state["t"] += 1
+        t, m, v = state["t"], state["m"], state["v"]
+        beta1, beta2 = self.beta1, self.beta2
+        m *= dtype(beta1)
+        m += dtype(1 - beta1) * grad
+        v *= dtype(beta2)
+        v += dtype(1 - beta2) * (grad * grad)
+        # √v̂ + ε = √v / √(1 − β2ᵗ) + ε, computed into one buffer; the bias corrections are
+        # scalars folded into the multipliers, so the update is a few passes over memory.
+        denom = np.sqrt(v)
+        denom *= dtype(1.0 / math.sqrt(1.0 - beta2**t))
+        denom += dtype(self.epsilon)
+        if self.weight_decay:
+            param *= dtype(1.0 - self.learning_rate * self.weight_decay)
+        step = np.divide(m, denom, out=denom)
+        step *= dtype(self.learning_rate / (1.0 - beta1**t))
+        param -= step
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+            "weight_decay": self.weight_decay,
+        }
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.__name__: cls for cls in (SGD, Adam)}
