@@ -73,6 +73,12 @@ class Layer:
         if cached is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
 
+    def __call__(self, node: Any) -> Any:
+        """Apply this layer to a graph node: ``h = Dense(64, 32)(x)`` (see ``refnet.graph``)."""
+        from refnet.graph import apply
+
+        return apply(self, (node,))
+
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({args})"
