@@ -30,7 +30,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on refnet and gradcheck."""
-    session.install("-e", ".", "mypy>=1.8")
+    session.install("-e", ".[plot]", "mypy>=1.8")
     session.run("mypy")
 
 
