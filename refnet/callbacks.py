@@ -1,17 +1,21 @@
 """Training callbacks: History, early stopping, learning-rate schedules, checkpoints.
 
-The hooks, called by ``NeuralNetwork.train`` in this order:
+``NeuralNetwork.train`` first calls ``bind(network, optimizer)`` on every callback, then
+the hooks, in this order (epochs and batches count from 0):
 
-    on_train_begin(network)
+    on_train_begin()
     for each epoch:
         on_epoch_begin(epoch)
-        for each batch: ... on_batch_end(batch, logs)       logs: {"loss", "size"}
-        on_epoch_end(epoch, logs)                           logs: {"loss", "val_loss", "accuracy", ...}
-    on_train_end(logs)
+        for each batch: on_batch_end(batch, logs)           logs: {"loss", "size"}
+        on_epoch_end(epoch, logs)                           logs: {"loss", "accuracy", "val_loss", ...}
+    on_train_end()                                          (also after an early stop)
 
-``on_nonfinite_loss(epoch, batch, loss)`` is asked before training raises
-``TrainingDivergedError``; a callback that returns True turns the error into a quiet stop.
-A callback stops training by setting ``network.stop_training = True``. Epochs count from 0.
+Within one hook, the callbacks run in the order they were given, then the History, then
+the progress display; so values a callback adds to the epoch logs (LearningRateScheduler's
+``lr``) are recorded by the History. ``on_nonfinite_loss(epoch, batch, loss)`` is asked
+before training raises ``TrainingDivergedError``; a callback that returns True turns the
+error into a quiet stop. A callback stops training after the current epoch by setting
+``network.stop_training = True`` (and, to say why, ``network.stop_reason``).
 """
 
 from __future__ import annotations
@@ -206,7 +210,8 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch: int) -> None:
         assert self.optimizer is not None and self.initial_lr is not None
         lr = self.schedule(epoch, self.initial_lr)
-        self.optimizer.learning_rate = check_positive(lr, "scheduled learning_rate")
+        # A schedule may reach 0 (cosine_decay with min_lr=0): a frozen epoch, not an error.
+        self.optimizer.learning_rate = check_positive(lr, "scheduled learning_rate", allow_zero=True)
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         assert self.optimizer is not None
@@ -234,8 +239,14 @@ class ModelCheckpoint(Callback):
         self.mode = _check_mode(monitor, mode)
         self.save_best_only = save_best_only
         self.include_optimizer = include_optimizer
+        #: The best monitored value so far; kept across ``train`` calls, so a later call
+        #: never overwrites the file with a worse model.
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved_epochs: list[int] = []
+
+    def on_train_begin(self) -> None:
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"ModelCheckpoint: the folder {self.path.parent} of {self.path} does not exist")
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         assert self.network is not None

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import check_unit_interval, make_rng
+from refnet._checks import as_array, check_unit_interval, make_rng
 from refnet.base import Array, Layer
 
 
@@ -22,7 +22,8 @@ class Dropout(Layer):
 
     Args:
         p: probability of dropping a unit, in [0, 1).
-        rng, seed: the Generator the masks are drawn from (or a seed for one).
+        rng, seed: the Generator the masks are drawn from (or a seed for one). Each
+            training forward draws one mask, so the same seed gives the same masks.
     """
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None, seed: int | None = None) -> None:
@@ -39,7 +40,8 @@ class Dropout(Layer):
         return keep.astype(dtype) * dtype.type(1.0 / (1.0 - self.p))
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        """Training: y = x * scaled_mask (a new mask per call). Evaluation: y = x."""
+        """Training: y = x * scaled_mask (a new mask per call). Evaluation: y = x. Any shape."""
+        x = as_array(x, "x")
         self._forwarded = True
         if not training or self.p == 0.0:
             self.scaled_mask = None

@@ -226,7 +226,11 @@ class NeuralNetwork:
             N = len(X)
 
         history = History()
-        hooks: list[Callback] = [history, *callbacks]
+        if isinstance(callbacks, Callback):
+            raise TypeError("callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]")
+        # The documented order: the user's callbacks, then History, then the progress display,
+        # so that History and the display see what a callback adds to the logs (e.g. "lr").
+        hooks: list[Callback] = [*callbacks, history]
         if verbose:
             from refnet.progress import ProgressBar
 
@@ -240,6 +244,9 @@ class NeuralNetwork:
         loss = self._require_loss()
         for hook in hooks:
             hook.on_train_begin()
+        # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
+        # kept from before each batch, so a non-finite batch cannot corrupt it.
+        state_arrays = [value for layer in self.layers for value in layer.state.values()]
         for epoch in range(epochs):
             for hook in hooks:
                 hook.on_epoch_begin(epoch)
@@ -248,8 +255,11 @@ class NeuralNetwork:
             for index, start in enumerate(range(0, N, batch)):
                 rows = order[start : start + batch] if order is not None else slice(start, start + batch)
                 xb, tb = X[rows], target[rows]
+                state_before = [array.copy() for array in state_arrays]
                 value, y_pred = self._gradients(xb, tb)
                 if not math.isfinite(value):
+                    for array, saved in zip(state_arrays, state_before, strict=True):
+                        np.copyto(array, saved)
                     if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                         self.stop_training, self.stop_reason = True, "non-finite loss"
                         break
