@@ -39,11 +39,32 @@ def as_array(value: Any, name: str) -> NDArray[Any]:
             array = np.asarray(value)
         except (ValueError, TypeError) as exc:  # ragged nested lists and the like
             raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}: {exc}") from exc
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must be a numeric array, got an array of dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.complexfloating):
+    if array.dtype.kind == "c":
         raise TypeError(f"{name} must be real, got an array of dtype {array.dtype}")
+    # Integers and floats only: bool, str, object, datetime and timedelta are refused.
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric array, got an array of dtype {array.dtype}")
     return array
+
+
+def cast_finite(array: NDArray[Any], dtype: np.dtype[Any], name: str) -> NDArray[Any]:
+    """``array`` converted to ``dtype``, refusing values too large for it (e.g. 1e300 in float32).
+
+    A finite value that overflows in the conversion is a ``ValueError`` instead of NumPy's
+    overflow warning and a silent inf (values that were already inf or NaN stay as they are).
+    """
+    if array.dtype == dtype:
+        return array
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype)
+    overflowed = ~np.isfinite(converted) & np.isfinite(array)
+    if overflowed.any():
+        largest = np.abs(array[overflowed]).max()
+        raise ValueError(
+            f"{name} has values too large for {dtype} (largest magnitude {largest:g}, "
+            f"limit {np.finfo(dtype).max:g}); rescale the data, e.g. standardize it"
+        )
+    return converted
 
 
 def check_finite(array: NDArray[Any], name: str) -> None:
@@ -61,11 +82,14 @@ def check_finite(array: NDArray[Any], name: str) -> None:
         )
 
 
-def as_features(X: Any, name: str, dtype: np.dtype[Any], n_features: int | None) -> FloatArray:
+def as_features(
+    X: Any, name: str, dtype: np.dtype[Any], n_features: int | None, expected_by: str = "the network"
+) -> FloatArray:
     """Validate a batch ``X`` of shape (N, n_features) and return it in ``dtype``.
 
     Integers are converted; float32 and float64 are converted to the network's dtype
-    explicitly here, so no layer ever upcasts silently.
+    explicitly here, so no layer ever upcasts silently. ``expected_by`` names who fixes
+    ``n_features`` in the error message (e.g. ``"layer 0 (Dense)"``).
     """
     array = as_array(X, name)
     if array.ndim != 2:
@@ -74,9 +98,12 @@ def as_features(X: Any, name: str, dtype: np.dtype[Any], n_features: int | None)
     if array.shape[0] == 0:
         raise ShapeError(f"{name} is empty: got shape {array.shape}, need at least one row")
     if n_features is not None and array.shape[1] != n_features:
-        raise ShapeError(f"{name} has {array.shape[1]} features but the network expects {n_features}")
+        raise ShapeError(
+            f"{name} has {array.shape[1]} features (columns) but {expected_by} expects {n_features}: "
+            f"got shape {array.shape}"
+        )
     check_finite(array, name)
-    return array.astype(dtype, copy=False)
+    return cast_finite(array, dtype, name)
 
 
 def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
@@ -138,9 +165,23 @@ def check_layer_input(
     Only the shape is checked (no pass over the values), so it costs nothing next to the
     layer's own work; the network checks values once, at its boundary.
     """
-    if not isinstance(x, np.ndarray):
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
         x = as_array(x, name)
     if x.ndim != 2 or x.shape[1] != width or (rows is not None and x.shape[0] != rows):
         expected = f"({rows if rows is not None else 'N'}, {width})"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
-    return x.astype(dtype, copy=False)
+    return x if x.dtype == dtype else cast_finite(x, dtype, f"{type(layer).__name__}: {name}")
+
+
+def check_batch(x: Any, layer: object, *, name: str = "x", shape: tuple[int, ...] | None = None) -> NDArray[Any]:
+    """Cheap check for a parameter-free layer's input: a 2-D float array (of ``shape`` if given).
+
+    Floats keep their dtype (the layer has none of its own); integers become float64.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        x = as_array(x, name)
+        x = x.astype(np.float64, copy=False)
+    if x.ndim != 2 or (shape is not None and x.shape != shape):
+        expected = str(shape) if shape is not None else "(N, features)"
+        raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
+    return x

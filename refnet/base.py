@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from refnet.errors import CallOrderError
+
 Array = NDArray[Any]
 
 
@@ -71,7 +73,7 @@ class Layer:
 
     def _require_forward(self, cached: object) -> None:
         if cached is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+            raise CallOrderError(f"{type(self).__name__}.backward called before forward: call forward(x) first")
 
     def __call__(self, node: Any) -> Any:
         """Apply this layer to a graph node: ``h = Dense(64, 32)(x)`` (see ``refnet.graph``)."""

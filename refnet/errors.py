@@ -1,7 +1,8 @@
 """Exceptions raised by refnet at its public boundary.
 
-Every one of them subclasses a built-in exception (``ValueError``, ``TypeError`` or
-``FloatingPointError``), so code that catches the built-in keeps working.
+Every one of them subclasses ``ValueError`` (and, where the situation is better known by
+another built-in, that one too: ``RuntimeError``, ``FloatingPointError``), so code that
+catches the built-in keeps working and ``except ValueError`` catches any bad use.
 """
 
 from __future__ import annotations
@@ -15,8 +16,18 @@ class ModelFileError(ValueError):
     """A model file is missing, corrupt, truncated, of an unknown version or unsafe."""
 
 
-class TrainingDivergedError(FloatingPointError):
-    """The training loss became non-finite (inf or NaN).
+class CallOrderError(ValueError, RuntimeError):
+    """A method was called before what it depends on (``backward`` before ``forward``,
+    ``train`` before ``set_loss``)."""
+
+
+class NonFiniteError(ValueError):
+    """Finite inputs gave an inf or NaN result: the values are too large for the model's
+    dtype, or its parameters have diverged."""
+
+
+class TrainingDivergedError(NonFiniteError, FloatingPointError):
+    """The training loss (or a gradient) became non-finite (inf or NaN).
 
     The network keeps the last finite parameters, from before the failing batch, and the
     optimizer keeps the state that goes with them.

@@ -3,11 +3,12 @@
 Each activation keeps its math in two pure methods:
 
 - ``function(x, out=None) -> y``               the forward formula;
-- ``gradient(y, grad_y) -> grad_x``            the backward formula, written in terms of
+- ``gradient(y, grad_y, out=None) -> grad_x``  the backward formula, written in terms of
   the *output* y, which is cheaper than recomputing from x (sigmoid: y·(1−y)).
 
-``Dense`` calls these two directly (in place on its own pre-activation buffer); used as
-layers, ``forward`` and ``backward`` wrap them with the cache.
+``Dense`` calls these two directly (in place on its own pre-activation buffer, and on a
+work buffer it keeps for grad_x); used as layers, ``forward`` and ``backward`` wrap them
+with the cache.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from refnet._checks import check_positive
+from refnet._checks import cast_finite, check_batch, check_positive
 from refnet.base import Array, Layer
 
 
@@ -36,20 +37,26 @@ class Activation(Layer):
         """y = f(x), elementwise; writes into ``out`` when given."""
         raise NotImplementedError
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
-        """grad_x = grad_y * f'(x), written in terms of y = f(x)."""
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+        """grad_x = grad_y * f'(x), written in terms of y = f(x).
+
+        ``out`` (shape of grad_y) is a buffer the result may be written into; use the
+        returned array, which is ``grad_y`` itself for the identity. y and grad_y are
+        never modified.
+        """
         raise NotImplementedError
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = f(x); caches y for backward. Shape (N, D) -> (N, D)."""
-        self._y = self.function(x)
+        self._y = self.function(check_batch(x, self))
         return self._y
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x = grad_y * f'(x). Shape (N, D) -> (N, D)."""
         self._require_forward(self._y)
         assert self._y is not None
-        return self.gradient(self._y, grad_y)
+        grad_y = check_batch(grad_y, self, name="grad_y", shape=self._y.shape)
+        return self.gradient(self._y, cast_finite(grad_y, self._y.dtype, f"{type(self).__name__}: grad_y"))
 
 
 class Identity(Activation):
@@ -65,7 +72,7 @@ class Identity(Activation):
             np.copyto(out, x)
         return out
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y."""
         return grad_y
 
@@ -80,9 +87,12 @@ class ReLU(Activation):
         """y = max(x, 0)."""
         return np.maximum(x, 0, out=out)
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y * (y > 0)."""
-        return grad_y * (y > 0)
+        # The mask is written straight as 0.0/1.0 in grad_y's dtype: multiplying by a bool
+        # array would cast it element by element, which is slower than these two passes.
+        mask = np.greater(y, 0, out=np.empty_like(grad_y) if out is None else out)
+        return np.multiply(mask, grad_y, out=mask)
 
 
 class LeakyReLU(Activation):
@@ -101,10 +111,10 @@ class LeakyReLU(Activation):
         """y = max(x, alpha·x) (for 0 <= alpha < 1)."""
         return np.maximum(x, x.dtype.type(self.alpha) * x, out=out)
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y * (1 if y > 0 else alpha); y > 0 exactly when x > 0."""
         slope = np.where(y > 0, y.dtype.type(1), y.dtype.type(self.alpha))
-        return grad_y * slope
+        return np.multiply(grad_y, slope, out=out)
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -127,9 +137,11 @@ class Sigmoid(Activation):
         e += 1
         return np.divide(numerator, e, out=out)
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y * y * (1 − y)."""
-        return grad_y * y * (1 - y)
+        derivative = np.subtract(1, y, out=out)
+        derivative *= y
+        return np.multiply(derivative, grad_y, out=derivative)
 
 
 class Tanh(Activation):
@@ -141,9 +153,11 @@ class Tanh(Activation):
         """y = tanh(x)."""
         return np.tanh(x, out=out)
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y * (1 − y²)."""
-        return grad_y * (1 - y * y)
+        derivative = np.multiply(y, y, out=out)
+        np.subtract(1, derivative, out=derivative)
+        return np.multiply(derivative, grad_y, out=derivative)
 
 
 class Softmax(Activation):
@@ -163,9 +177,12 @@ class Softmax(Activation):
         shifted /= shifted.sum(axis=-1, keepdims=True)
         return shifted
 
-    def gradient(self, y: Array, grad_y: Array) -> Array:
+    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = y * (grad_y − Σ_j grad_y_j·y_j)."""
-        return y * (grad_y - (grad_y * y).sum(axis=-1, keepdims=True))
+        grad_x = np.multiply(grad_y, y, out=out)
+        row_sums = grad_x.sum(axis=-1, keepdims=True)
+        np.subtract(grad_y, row_sums, out=grad_x)
+        return np.multiply(grad_x, y, out=grad_x)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

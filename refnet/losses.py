@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, check_finite, check_positive
+from refnet._checks import as_array, cast_finite, check_finite, check_positive
 from refnet.base import Array
-from refnet.errors import ShapeError
+from refnet.errors import CallOrderError, ShapeError
 
 
 class Loss:
@@ -33,6 +33,7 @@ class Loss:
     def forward(self, y_pred: Any, y_true: Any) -> float:
         """The mean loss of predictions y_pred (N, C) against targets y_true."""
         y_pred = self.check_prediction(y_pred)
+        check_finite(y_pred, "y_pred")
         target = self.prepare_target(y_true, y_pred.shape, y_pred.dtype)
         self._cache = (y_pred, target)
         return self.loss(y_pred, target)
@@ -40,7 +41,9 @@ class Loss:
     def backward(self) -> Array:
         """dL/dy_pred of the last ``forward``, same shape and dtype as y_pred."""
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+            raise CallOrderError(
+                f"{type(self).__name__}.backward called before forward: call forward(y_pred, y_true) first"
+            )
         return self.gradient(*self._cache)
 
     __call__ = forward
@@ -79,7 +82,7 @@ class Loss:
         if target.shape != tuple(shape):
             raise ShapeError(f"{type(self).__name__}: y_true must have shape {tuple(shape)}, got {target.shape}")
         check_finite(target, "y_true")
-        return target.astype(dtype, copy=False)
+        return cast_finite(target, dtype, "y_true")
 
     def get_config(self) -> dict[str, Any]:
         """Hyper-parameters that rebuild this loss (JSON-serializable)."""
