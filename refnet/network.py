@@ -16,12 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_features, check_int, check_unit_interval, make_rng
+from refnet._checks import as_array, as_features, check_int, check_unit_interval, make_rng
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
-from refnet.errors import ShapeError, TrainingDivergedError
+from refnet.errors import CallOrderError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.losses import Loss
 from refnet.optimizers import Optimizer
+
+
+def _float_errors_as_values() -> np.errstate:
+    """Let overflow and 0/0 give inf/NaN quietly: the callers check the result and raise one clear error."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 class NeuralNetwork:
@@ -108,8 +113,22 @@ class NeuralNetwork:
     # -- forward and backward -------------------------------------------------------
     def _check_X(self, X: Any, name: str = "X") -> Array:
         if not self.layers:
-            raise ValueError("the network has no layers: add() at least one first")
-        return as_features(X, name, self.dtype, self.in_features)
+            raise CallOrderError("the network has no layers: add() at least one first")
+        first = next((index for index, layer in enumerate(self.layers) if layer.in_features is not None), None)
+        owner = "the network" if first is None else f"layer {first} ({type(self.layers[first]).__name__})"
+        return as_features(X, name, self.dtype, self.in_features, expected_by=owner)
+
+    def _nonfinite(self, what: str, X: Array) -> NonFiniteError:
+        """The error for an inf/NaN result computed from a finite, validated X."""
+        return NonFiniteError(
+            f"{what} is not finite (inf or NaN) although X is: X's values (largest magnitude "
+            f"{float(np.abs(X).max()):g}) are too large for this model in {self.dtype}, or its parameters "
+            "have diverged. Rescale the inputs (e.g. standardize them) or retrain with a smaller learning rate."
+        )
+
+    def _gradients_finite(self) -> bool:
+        """True when every layer's gradients are finite."""
+        return all(np.isfinite(grad).all() for layer in self.layers for grad in layer.grads.values())
 
     def _forward(self, X: Array, training: bool) -> Array:
         for layer in self.layers:
@@ -122,8 +141,16 @@ class NeuralNetwork:
         return grad
 
     def forward(self, X: Any, training: bool = False) -> Array:
-        """The network's output for a batch X of shape (N, in_features)."""
-        return self._forward(self._check_X(X), training)
+        """The network's output for a batch X of shape (N, in_features).
+
+        Raises ``NonFiniteError`` if the output overflows to inf or NaN.
+        """
+        X = self._check_X(X)
+        with _float_errors_as_values():
+            y = self._forward(X, training)
+        if not np.isfinite(y).all():
+            raise self._nonfinite("the network's output", X)
+        return y
 
     def predict(self, X: Any) -> Array:
         """The output in evaluation mode (dropout off, BatchNorm running statistics)."""
@@ -135,36 +162,42 @@ class NeuralNetwork:
 
     def _require_loss(self) -> Loss:
         if self.loss is None:
-            raise ValueError("no loss set: call set_loss(...) first, e.g. set_loss(MSE())")
+            raise CallOrderError("no loss set: call set_loss(...) first, e.g. set_loss(MSE())")
         return self.loss
 
     def _prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
         loss = self._require_loss()
         X = self._check_X(X, names[0])
-        Y_array = np.asarray(Y) if not isinstance(Y, np.ndarray) else Y
+        Y_array = as_array(Y, names[1])
         if Y_array.ndim == 0 or len(Y_array) != len(X):
             got = "a scalar" if Y_array.ndim == 0 else f"{len(Y_array)} rows"
             raise ShapeError(f"{names[0]} has {len(X)} rows but {names[1]} has {got}")
         out = self.output_features()
         assert out is not None
-        target = loss.prepare_target(Y, (len(X), out), self.dtype)
+        target = loss.prepare_target(Y_array, (len(X), out), self.dtype)
         return X, target
 
     def compute_gradients(self, X: Any, Y: Any) -> float:
         """One forward (training mode), the loss, one backward; returns the total loss.
 
         Total loss = data loss + every layer's penalty; afterwards every layer's ``grads``
-        holds the gradient of exactly that number.
+        holds the gradient of exactly that number. Raises ``NonFiniteError`` if the loss or
+        a gradient overflows to inf or NaN.
         """
         X, target = self._prepare(X, Y)
-        return self._gradients(X, target)[0]
+        with _float_errors_as_values():
+            value = self._gradients(X, target)[0]
+        if not (math.isfinite(value) and self._gradients_finite()):
+            raise self._nonfinite("the loss or a gradient", X)
+        return value
 
     def _gradients(self, X: Array, target: Array) -> tuple[float, Array]:
         """Forward, loss and backward on validated arrays; returns (total loss, prediction)."""
         loss = self._require_loss()
         y_pred = loss.check_prediction(self._forward(X, training=True))
-        value = loss.loss(y_pred, target) + self.penalty()
-        self._backward(loss.gradient(y_pred, target))
+        data_loss, grad_y = loss.value_and_gradient(y_pred, target)
+        value = data_loss + self.penalty()
+        self._backward(grad_y)
         return value, y_pred
 
     # -- training ------------------------------------------------------------------
@@ -256,15 +289,20 @@ class NeuralNetwork:
                 rows = order[start : start + batch] if order is not None else slice(start, start + batch)
                 xb, tb = X[rows], target[rows]
                 state_before = [array.copy() for array in state_arrays]
-                value, y_pred = self._gradients(xb, tb)
-                if not math.isfinite(value):
+                with _float_errors_as_values():
+                    value, y_pred = self._gradients(xb, tb)
+                # The step is taken only from a finite loss and finite gradients, so the
+                # parameters and the optimizer state stay those of the last good batch.
+                finite = math.isfinite(value) and self._gradients_finite()
+                if not finite:
                     for array, saved in zip(state_arrays, state_before, strict=True):
                         np.copyto(array, saved)
                     if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                         self.stop_training, self.stop_reason = True, "non-finite loss"
                         break
+                    what = f"the loss became {value}" if not math.isfinite(value) else "a gradient became inf or NaN"
                     raise TrainingDivergedError(
-                        f"training diverged: the loss became {value} at epoch {epoch}, batch {index} "
+                        f"training diverged: {what} at epoch {epoch}, batch {index} "
                         f"(counting from 0). The parameters are kept from before this batch. "
                         f"Try a smaller learning rate (it is {optimizer.learning_rate:g}) or clip_norm.",
                         epoch=epoch,
@@ -298,16 +336,24 @@ class NeuralNetwork:
 
     def _evaluate(self, X: Array, target: Array) -> dict[str, float]:
         loss = self._require_loss()
-        y_pred = loss.check_prediction(self._forward(X, training=False))
-        result = {"loss": loss.loss(y_pred, target) + self.penalty()}
+        with _float_errors_as_values():
+            y_pred = loss.check_prediction(self._forward(X, training=False))
+            result = {"loss": loss.loss(y_pred, target) + self.penalty()}
         accuracy = loss.accuracy(y_pred, target)
         if accuracy is not None:
             result["accuracy"] = accuracy
         return result
 
     def evaluate(self, X: Any, Y: Any) -> dict[str, float]:
-        """``{"loss": total loss, "accuracy": ...}`` in evaluation mode (accuracy for classifiers)."""
-        return self._evaluate(*self._prepare(X, Y))
+        """``{"loss": total loss, "accuracy": ...}`` in evaluation mode (accuracy for classifiers).
+
+        Raises ``NonFiniteError`` if the loss overflows to inf or NaN.
+        """
+        X, target = self._prepare(X, Y)
+        result = self._evaluate(X, target)
+        if not math.isfinite(result["loss"]):
+            raise self._nonfinite("the loss", X)
+        return result
 
     # -- inspection ----------------------------------------------------------------
     def parameter_count(self) -> int:
