@@ -64,7 +64,10 @@ class BatchNorm(Layer):
         if training:
             N = x.shape[0]
             if N < 2:
-                raise ShapeError("BatchNorm: training needs a batch of at least 2 rows, got 1")
+                raise ShapeError(
+                    "BatchNorm: training needs a batch of at least 2 rows, got 1 (the batch variance of one "
+                    "row is 0); choose a batch_size that does not leave a last batch of a single row"
+                )
             mu = x.mean(axis=0)
             centered = x - mu
             var = np.einsum("nd,nd->d", centered, centered) / N

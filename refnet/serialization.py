@@ -32,8 +32,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +64,10 @@ BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)
 }
 
-# What np.load can raise on a damaged archive: bad zip structure, bad CRC, bad .npy header,
-# truncated data, a decompression error.
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error)
+# What np.load and zipfile raise on a damaged archive is open-ended (BadZipFile, a bad CRC,
+# a bad .npy header, EOFError, struct.error, NotImplementedError for an "encrypted" flag, ...):
+# reading an untrusted file, any Exception means "damaged", and becomes a ModelFileError.
+_READ_ERRORS = (Exception,)
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -108,7 +107,7 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         "dtype": str(network.dtype),
         "layers": layers_config,
         "loss": None if loss is None else {"type": type(loss).__name__, "config": loss.get_config()},
-        "generators": [dict(rng.bit_generator.state) for rng in generators],
+        "generators": [_json_ready(rng.bit_generator.state) for rng in generators],
         "optimizer": None
         if optimizer is None
         else {"type": type(optimizer).__name__, "config": optimizer.get_config()},
@@ -120,6 +119,15 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
     if optimizer is not None:
         arrays.update({f"optim.{key}": value for key, value in optimizer.state_arrays(network.layers).items()})
     write_npz_atomically(path, arrays)
+
+
+def _json_ready(value: Any) -> Any:
+    """A bit generator's state with its arrays (MT19937's key, Philox's counter) as lists."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    return value
 
 
 def _generator_index(generators: list[np.random.Generator], rng: np.random.Generator) -> int:
@@ -163,21 +171,27 @@ def _read(path: Path) -> dict[str, Array]:
     """Every array of the archive, with pickles refused and any damage a ModelFileError."""
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except _READ_ERRORS as exc:
-        if "pickle" in str(exc):
-            raise ModelFileError(f"{path} contains pickled data, which refnet never loads: {exc}") from exc
-        raise ModelFileError(f"{path} is not a refnet model file (not an .npz archive): {exc}") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{path} is a single .npy array, not a refnet model file (.npz archive)")
-    try:
-        with archive:
-            return {name: archive[name] for name in archive.files}
-    except _READ_ERRORS as exc:
-        if "allow_pickle" in str(exc):
-            raise ModelFileError(f"{path} contains an object (pickle) array, which refnet never loads") from exc
-        raise ModelFileError(f"{path} is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
+    # The file is opened here, not by np.load, so it is closed whatever goes wrong.
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+        handle.seek(0)
+        if magic[:1] == b"\x80":  # the opcode every pickle (protocol >= 2) starts with
+            raise ModelFileError(f"{path} is a pickle, which refnet never loads (it could run arbitrary code)")
+        if not magic.startswith((b"PK\x03\x04", b"\x93NUMPY")):
+            raise ModelFileError(f"{path} is not a refnet model file (not an .npz archive)")
+        try:
+            archive = np.load(handle, allow_pickle=False)
+        except _READ_ERRORS as exc:
+            raise ModelFileError(f"{path} is not a readable refnet model file (corrupt or truncated): {exc}") from exc
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path} is a single .npy array, not a refnet model file (.npz archive)")
+        try:
+            with archive:
+                return {name: archive[name] for name in archive.files}
+        except _READ_ERRORS as exc:
+            if "allow_pickle" in str(exc):
+                raise ModelFileError(f"{path} contains an object (pickle) array, which refnet never loads") from exc
+            raise ModelFileError(f"{path} is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
 
 
 def _config(arrays: dict[str, Array], path: Path) -> dict[str, Any]:
