@@ -17,7 +17,7 @@ from refnet.callbacks import (
     step_decay,
 )
 from refnet.dropout import Dropout
-from refnet.errors import ModelFileError, ShapeError, TrainingDivergedError
+from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
 from refnet.initializers import glorot_uniform, he_normal
 from refnet.layer import Dense
@@ -36,6 +36,7 @@ __all__ = [
     "Adam",
     "BatchNorm",
     "BinaryCrossEntropy",
+    "CallOrderError",
     "Callback",
     "CrossEntropy",
     "Dense",
@@ -51,6 +52,7 @@ __all__ = [
     "ModelCheckpoint",
     "ModelFileError",
     "NeuralNetwork",
+    "NonFiniteError",
     "Neuron",
     "Optimizer",
     "ReLU",

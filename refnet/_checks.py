@@ -166,7 +166,7 @@ def check_layer_input(
     layer's own work; the network checks values once, at its boundary.
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
-        x = as_array(x, name)
+        x = as_array(x, f"{type(layer).__name__}: {name}")
     if x.ndim != 2 or x.shape[1] != width or (rows is not None and x.shape[0] != rows):
         expected = f"({rows if rows is not None else 'N'}, {width})"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
@@ -179,7 +179,7 @@ def check_batch(x: Any, layer: object, *, name: str = "x", shape: tuple[int, ...
     Floats keep their dtype (the layer has none of its own); integers become float64.
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        x = as_array(x, name)
+        x = as_array(x, f"{type(layer).__name__}: {name}")
         x = x.astype(np.float64, copy=False)
     if x.ndim != 2 or (shape is not None and x.shape != shape):
         expected = str(shape) if shape is not None else "(N, features)"
