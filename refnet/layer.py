@@ -71,6 +71,8 @@ class Dense(Layer):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._x: Array | None = None
         self._y: Array | None = None
+        # Work buffer for grad_z, kept while the batch shape stays the same.
+        self._grad_z: Array | None = None
 
     def _initializer(self, weight_init: str | Initializer) -> Initializer:
         if callable(weight_init):
@@ -106,7 +108,11 @@ class Dense(Layer):
         assert self._x is not None and self._y is not None
         W = self.params["W"]
         grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", rows=self._x.shape[0])
-        grad_z = self.activation.gradient(self._y, grad_y)
+        if self._grad_z is None or self._grad_z.shape != self._y.shape:
+            self._grad_z = np.empty_like(self._y)
+        # grad_z only lives until grad_x is computed below, so one buffer serves every
+        # step; grad_x is returned to the caller and must be a fresh array.
+        grad_z = self.activation.gradient(self._y, grad_y, out=self._grad_z)
         np.matmul(self._x.T, grad_z, out=self.grads["W"])
         np.sum(grad_z, axis=0, out=self.grads["b"])
         if self.regularizer.active:

@@ -57,6 +57,11 @@ class Loss:
         """dL/dy_pred for validated arrays."""
         raise NotImplementedError
 
+    def value_and_gradient(self, y_pred: Array, target: Array) -> tuple[float, Array]:
+        """``(loss(y_pred, target), gradient(y_pred, target))``; losses whose two formulas
+        share work (CrossEntropy: the log-softmax) override it to compute that work once."""
+        return self.loss(y_pred, target), self.gradient(y_pred, target)
+
     def accuracy(self, y_pred: Array, target: Array) -> float | None:
         """Fraction of correct predictions, or None for a regression loss."""
         return None
@@ -97,13 +102,25 @@ class MSE(Loss):
     """Mean squared error over all elements: L = mean((ŷ − y)²);  dL/dŷ = 2(ŷ − y)/size."""
 
     def loss(self, y_pred: Array, target: Array) -> float:
-        diff = (y_pred - target).ravel()
-        return float(diff @ diff) / diff.size
+        return self._mean_square(y_pred - target)
 
     def gradient(self, y_pred: Array, target: Array) -> Array:
-        grad = y_pred - target
-        grad *= y_pred.dtype.type(2.0 / y_pred.size)
-        return grad
+        return self._scaled(y_pred - target)
+
+    def value_and_gradient(self, y_pred: Array, target: Array) -> tuple[float, Array]:
+        diff = y_pred - target
+        return self._mean_square(diff), self._scaled(diff)
+
+    @staticmethod
+    def _mean_square(diff: Array) -> float:
+        flat = diff.ravel()
+        return float(flat @ flat) / flat.size
+
+    @staticmethod
+    def _scaled(diff: Array) -> Array:
+        """2·diff/size, computed in place in ``diff``."""
+        diff *= diff.dtype.type(2.0 / diff.size)
+        return diff
 
 
 def log_softmax(z: Array) -> Array:
@@ -155,12 +172,28 @@ class CrossEntropy(Loss):
         return float(np.mean(y_pred.argmax(axis=1) == target.argmax(axis=1)))
 
     def loss(self, y_pred: Array, target: Array) -> float:
-        return -float(np.einsum("nc,nc->", target, log_softmax(y_pred))) / y_pred.shape[0]
+        return self._mean_nll(log_softmax(y_pred), target)
 
     def gradient(self, y_pred: Array, target: Array) -> Array:
-        grad = np.exp(log_softmax(y_pred))
+        return self._softmax_minus_target(log_softmax(y_pred), target)
+
+    def value_and_gradient(self, y_pred: Array, target: Array) -> tuple[float, Array]:
+        """Loss and gradient from a single log-softmax (the fused path training uses)."""
+        log_probs = log_softmax(y_pred)
+        value = self._mean_nll(log_probs, target)
+        return value, self._softmax_minus_target(log_probs, target)
+
+    @staticmethod
+    def _mean_nll(log_probs: Array, target: Array) -> float:
+        """−(1/N) Σ_n Σ_c y_nc · log p_nc."""
+        return -float(np.vdot(target, log_probs)) / log_probs.shape[0]
+
+    @staticmethod
+    def _softmax_minus_target(log_probs: Array, target: Array) -> Array:
+        """(softmax(z) − y)/N with softmax = exp(log p), computed in place in ``log_probs``."""
+        grad = np.exp(log_probs, out=log_probs)
         grad -= target
-        grad *= y_pred.dtype.type(1.0 / y_pred.shape[0])
+        grad *= log_probs.dtype.type(1.0 / log_probs.shape[0])
         return grad
 
 

@@ -26,6 +26,9 @@ from refnet.base import Array, Layer
 
 ParamState = dict[str, Any]
 
+#: Bytes per array in one block of a blocked update (see ``Optimizer._blocks``).
+BLOCK_BYTES = 256 * 1024
+
 
 class Optimizer:
     """Base class: ``step(layers)`` updates every parameter from its gradient.
@@ -40,6 +43,7 @@ class Optimizer:
         self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
         self._state: weakref.WeakKeyDictionary[Layer, dict[str, ParamState]] = weakref.WeakKeyDictionary()
+        self._work: dict[np.dtype[Any], Array] = {}
 
     def state_for(self, layer: Layer, name: str) -> ParamState:
         """The state of one parameter array (created empty on first use)."""
@@ -74,6 +78,28 @@ class Optimizer:
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
         """Update one parameter array in place from its gradient and its own state."""
         raise NotImplementedError
+
+    def _blocks(self, *arrays: Array) -> Iterator[tuple[Array, ...]]:
+        """Matching 1-D blocks of same-shape ``arrays``, each followed by a work buffer.
+
+        An update written as NumPy ufunc calls makes one pass over memory per call. Run
+        on blocks of ``BLOCK_BYTES``, every pass after the first finds its block still in
+        the CPU cache, so the update costs about what one fused loop would (one read of
+        every array and one write of every array it changes). The work buffer is reused,
+        so no step allocates. The arithmetic is elementwise, hence bitwise the same.
+        """
+        size, dtype = arrays[0].size, arrays[0].dtype
+        block = max(1, BLOCK_BYTES // dtype.itemsize)
+        if not all(array.flags.c_contiguous for array in arrays):  # no flat view: one block
+            yield (*arrays, np.empty_like(arrays[0]))
+            return
+        if dtype not in self._work:
+            self._work[dtype] = np.empty(block, dtype)
+        work = self._work[dtype]
+        flat = [array.reshape(-1) for array in arrays]
+        for start in range(0, size, block):
+            stop = min(start + block, size)
+            yield (*(array[start:stop] for array in flat), work[: stop - start])
 
     def get_config(self) -> dict[str, Any]:
         """Hyper-parameters that rebuild this optimizer (JSON-serializable)."""
@@ -122,20 +148,23 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
-        lr = param.dtype.type(self.learning_rate)
+        dtype = param.dtype.type
+        lr, mu = dtype(self.learning_rate), dtype(self.momentum)
         if self.momentum == 0.0:
-            param -= lr * grad
+            for theta, g, work in self._blocks(param, grad):
+                theta -= np.multiply(g, lr, out=work)  # θ ← θ − lr·g
             return
-        mu = param.dtype.type(self.momentum)
         if "velocity" not in state:
             state["velocity"] = np.zeros_like(param)
-        velocity = state["velocity"]
-        velocity *= mu
-        velocity += grad
-        if self.nesterov:
-            param -= lr * (grad + mu * velocity)
-        else:
-            param -= lr * velocity
+        for theta, g, velocity, work in self._blocks(param, grad, state["velocity"]):
+            velocity *= mu
+            velocity += g  # v ← μ·v + g
+            if self.nesterov:
+                np.multiply(velocity, mu, out=work)
+                work += g
+                theta -= np.multiply(work, lr, out=work)  # θ ← θ − lr·(g + μ·v)
+            else:
+                theta -= np.multiply(velocity, lr, out=work)  # θ ← θ − lr·v
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -164,28 +193,36 @@ class Adam(Optimizer):
         self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
-        dtype = param.dtype.type
         if "m" not in state:
             state["t"] = 0
             state["m"] = np.zeros_like(param)
             state["v"] = np.zeros_like(param)
         state["t"] += 1
-        t, m, v = state["t"], state["m"], state["v"]
-        beta1, beta2 = self.beta1, self.beta2
-        m *= dtype(beta1)
-        m += dtype(1 - beta1) * grad
-        v *= dtype(beta2)
-        v += dtype(1 - beta2) * (grad * grad)
-        # √v̂ + ε = √v / √(1 − β2ᵗ) + ε, computed into one buffer; the bias corrections are
-        # scalars folded into the multipliers, so the update is a few passes over memory.
-        denom = np.sqrt(v)
-        denom *= dtype(1.0 / math.sqrt(1.0 - beta2**t))
-        denom += dtype(self.epsilon)
-        if self.weight_decay:
-            param *= dtype(1.0 - self.learning_rate * self.weight_decay)
-        step = np.divide(m, denom, out=denom)
-        step *= dtype(self.learning_rate / (1.0 - beta1**t))
-        param -= step
+        t = state["t"]
+        # Every scalar is cast to the parameter dtype, so float32 stays float32. The bias
+        # corrections are folded into two scalars:  √v̂ + ε = √v·(1/√(1 − β2ᵗ)) + ε  and
+        # lr·m̂ = m·(lr/(1 − β1ᵗ)).
+        dtype = param.dtype.type
+        beta1, beta2 = dtype(self.beta1), dtype(self.beta2)
+        one_minus_beta1, one_minus_beta2 = dtype(1 - self.beta1), dtype(1 - self.beta2)
+        inverse_root_correction = dtype(1.0 / math.sqrt(1.0 - self.beta2**t))
+        step_size = dtype(self.learning_rate / (1.0 - self.beta1**t))
+        epsilon = dtype(self.epsilon)
+        decay = dtype(1.0 - self.learning_rate * self.weight_decay)
+        for theta, g, m, v, work in self._blocks(param, grad, state["m"], state["v"]):
+            m *= beta1
+            m += np.multiply(g, one_minus_beta1, out=work)  # m ← β1·m + (1 − β1)·g
+            v *= beta2
+            np.multiply(g, g, out=work)
+            v += np.multiply(work, one_minus_beta2, out=work)  # v ← β2·v + (1 − β2)·g²
+            np.sqrt(v, out=work)
+            work *= inverse_root_correction
+            work += epsilon  # √v̂ + ε
+            np.divide(m, work, out=work)
+            work *= step_size  # lr·m̂ / (√v̂ + ε)
+            if self.weight_decay:
+                theta *= decay  # AdamW: θ ← θ·(1 − lr·wd) first
+            theta -= work
 
     def get_config(self) -> dict[str, Any]:
         return {
