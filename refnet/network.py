@@ -96,7 +96,9 @@ class NeuralNetwork:
                 f"layer {index} ({type(layer).__name__}) expects {layer.in_features} input features, "
                 f"but the previous layer outputs {width}"
             )
-        if layer.dtype is not None and any(other.dtype not in (None, layer.dtype) for other in self.layers):
+        known = [other.dtype for other in self.layers if other.dtype is not None]
+        # Compared with ``!=`` after filtering out None: np.dtype(None) is float64, so ``in (None, ...)`` misleads.
+        if layer.dtype is not None and any(dtype != layer.dtype for dtype in known):
             raise ValueError(f"layer {index} has dtype {layer.dtype} but the network has dtype {self.dtype}")
         if any(layer is other for other in self.layers):
             raise ValueError(f"this {type(layer).__name__} is already in the network; create a new layer instead")
