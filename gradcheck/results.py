@@ -1,0 +1,127 @@
+"""What a check says: one ``CheckResult`` per tensor, gathered in a ``Report``.
+
+A result names the component and the tensor, the worst element (the one furthest outside
+its tolerance), the analytic and numerical values there, their absolute and relative
+error, the tolerance used (the absolute error allowed at that element), and the verdict:
+
+- ``pass``: every element agrees within tolerance (a few kinks may have been set aside);
+- ``fail``: some element disagrees, and it is not explained by a kink;
+- ``kink``: kinks dominate, so the check proves nothing; not a pass.
+
+For closed-form optimizer checks, ``analytic`` is the closed-form value and ``numerical``
+the value the optimizer produced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["pass", "fail", "kink"]
+
+
+def relative_error(analytic: float, numerical: float) -> float:
+    """|a − n| / max(|a|, |n|); 0 when both are 0 (two exact zeros agree perfectly)."""
+    scale = max(abs(analytic), abs(numerical))
+    if scale == 0.0:
+        return 0.0
+    return abs(analytic - numerical) / scale
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one tensor of one component, with the evidence at its worst element."""
+
+    component: str
+    tensor: str
+    index: str
+    analytic: float
+    numerical: float
+    abs_error: float
+    rel_error: float
+    tolerance: float
+    verdict: Verdict
+    method: str
+    checked: int = 1
+    kinks: int = 0
+    message: str = ""
+    slope: float | None = None
+    sweep_errors: tuple[float, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True for the ``pass`` verdict only."""
+        return self.verdict == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (non-finite numbers become None)."""
+        return {key: _json_number(value) for key, value in asdict(self).items()}
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, tuple):
+        return [_json_number(item) for item in value]
+    return value
+
+
+@dataclass
+class Report:
+    """The results of a set of checks; ``passed`` when every one of them passed."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """True when there is at least one result and every result passed."""
+        return bool(self.results) and all(result.passed for result in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        """The results that are not a pass (``fail`` and ``kink``)."""
+        return [result for result in self.results if not result.passed]
+
+    def extend(self, other: Report) -> None:
+        """Append another report's results (and time)."""
+        self.results.extend(other.results)
+        self.seconds += other.seconds
+
+    def counts(self) -> Counter[str]:
+        """Number of results per verdict."""
+        return Counter(result.verdict for result in self.results)
+
+    def summary(self) -> str:
+        """One line: how many checks, how many of each verdict, how long it took."""
+        counts = self.counts()
+        components = len({result.component for result in self.results})
+        status = "OK" if self.passed else "FAILED"
+        return (
+            f"{status}: {len(self.results)} checks of {components} components: {counts['pass']} pass, "
+            f"{counts['fail']} fail, {counts['kink']} kink in {self.seconds:.2f} s"
+        )
+
+    def to_json(self, **extra: Any) -> str:
+        """The report as a JSON document: ``{"passed", "summary", "results", ...extra}``."""
+        document = {
+            "passed": self.passed,
+            "summary": self.summary(),
+            "counts": dict(self.counts()),
+            "seconds": self.seconds,
+            **extra,
+            "results": [result.to_dict() for result in self.results],
+        }
+        return json.dumps(document, indent=2)
+
+    def table(self, slope: bool = False) -> str:
+        """An aligned text table, one row per result, and the summary line."""
+        from gradcheck.table import format_table
+
+        return format_table(self.results, slope=slope) + "\n" + self.summary()
+
+    def __str__(self) -> str:
+        return self.table()

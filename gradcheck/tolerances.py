@@ -1,0 +1,62 @@
+"""Every number gradcheck judges by, in one place.
+
+| setting            | default        | meaning                                                              |
+|--------------------|----------------|----------------------------------------------------------------------|
+| ``rtol``           | 1e-5           | relative part of the allowed error                                   |
+| ``atol``           | 1e-7           | absolute part: an element passes when |a − n| <= atol + rtol·scale   |
+| ``step``           | 1e-6           | h0: element i is perturbed by h = h0·max(1, |x_i|)                   |
+| ``max_elements``   | 64             | tensors up to this size are checked element by element               |
+| ``directions``     | 8              | random directions u (checks of vᵀJu) for larger tensors              |
+| ``kink_fraction``  | 0.5            | a check with more kinks than this fraction of its elements is no pass |
+| ``kink_margin``    | 1e-3           | check points are drawn at least this far from known kinks            |
+| ``closed_rtol``    | 1e-9           | optimizer updates against their closed forms (float64 rounding only) |
+| ``closed_atol``    | 1e-15          |                                                                      |
+| ``sweep_steps``    | 1e-1 .. 1e-8   | 15 steps, half a decade apart, for the convergence-order sweep      |
+| ``sweep_noise``    | 100            | a sweep error counts as signal above sweep_noise × rounding estimate |
+| ``min_slope``      | 1.5            | sweep passes with slope >= min_slope (a right gradient shows ≈ 2)    |
+| ``flat_slope``     | 0.5            | sweep fails with slope < flat_slope (a wrong gradient is flat, ≈ 0)  |
+
+Why these values: in float64, central differences with h ≈ 1e-6 leave a truncation error
+≈ h²·|f'''|/6 ≈ 1e-12 and a rounding error ≈ eps·|L|/h ≈ 1e-10·|L|, so a right gradient
+agrees to about 1e-8 relative; a gradient scaled by 1.01 is off by 1e-2 relative. rtol = 1e-5
+sits between the two with three decades of room on either side.
+
+The scale of an element is max(|analytic|, |numerical|, Σ|g_i·u_i|) where the last term is
+the size of the terms a directional derivative g·u sums (just |g_i| for one element).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The thresholds of one gradcheck run (see the module table)."""
+
+    rtol: float = 1e-5
+    atol: float = 1e-7
+    step: float = 1e-6
+    max_elements: int = 64
+    directions: int = 8
+    kink_fraction: float = 0.5
+    kink_margin: float = 1e-3
+    closed_rtol: float = 1e-9
+    closed_atol: float = 1e-15
+    sweep_steps: tuple[float, ...] = field(default_factory=lambda: tuple(np.logspace(-1, -8, 15).tolist()))
+    sweep_noise: float = 100.0
+    min_slope: float = 1.5
+    flat_slope: float = 0.5
+
+    def allowed(self, scale: float) -> float:
+        """The largest |analytic − numerical| accepted for an element of this scale."""
+        return self.atol + self.rtol * scale
+
+    def closed_allowed(self, scale: float) -> float:
+        """The largest error accepted against a closed form of this scale."""
+        return self.closed_atol + self.closed_rtol * scale
+
+
+DEFAULT_TOLERANCES = Tolerances()
