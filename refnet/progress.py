@@ -53,6 +53,7 @@ class ProgressBar(Callback):
         self._start = 0.0
         self._epoch = 0
         self._drawn = -1
+        self._pending = False  # a live bar is on screen without its final newline
 
     def on_epoch_begin(self, epoch: int) -> None:
         self._loss_sum, self._seen, self._epoch, self._drawn = 0.0, 0.0, epoch, -1
@@ -74,6 +75,7 @@ class ProgressBar(Callback):
         running = self._loss_sum / self._seen
         self.stream.write(f"\r{self._prefix()}  [{bar}] {done}/{self.batches}  loss {running:.4f}")
         self.stream.flush()
+        self._pending = True
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         elapsed = time.perf_counter() - self._start
@@ -81,6 +83,13 @@ class ProgressBar(Callback):
         # In a terminal, "\r" + "erase line" replaces the live bar with the summary.
         self.stream.write(("\r\x1b[2K" if self.live else "") + line + "\n")
         self.stream.flush()
+        self._pending = False
+
+    def on_train_end(self) -> None:
+        if self._pending:  # training stopped mid-epoch (TerminateOnNaN): end the bar's line
+            self.stream.write("\n")
+            self.stream.flush()
+            self._pending = False
 
     def _prefix(self) -> str:
         digits = len(str(self.epochs))

@@ -214,3 +214,12 @@ def test_history_plot_without_matplotlib_says_how_to_install_it(monkeypatch: pyt
     history = regressor().train(X, Y.astype(float), epochs=1, optimizer=SGD(0.1))
     with pytest.raises(ImportError, match=r'pip install "refnet\[plot\]"'):
         history.plot()
+
+
+def test_a_live_bar_interrupted_mid_epoch_still_ends_its_line() -> None:
+    stream = FakeStream(tty=True)
+    bar = ProgressBar(epochs=3, samples=40, batch_size=10, stream=stream)
+    bar.on_epoch_begin(0)
+    bar.on_batch_end(0, {"loss": 1.0, "size": 10.0})
+    bar.on_train_end()
+    assert stream.getvalue().endswith("loss 1.0000\n")
