@@ -140,8 +140,26 @@ class NeuralNetwork:
         )
 
     def _gradients_finite(self) -> bool:
-        """True when every layer's gradients are finite."""
-        return all(_finite(grad) for layer in self.layers for grad in layer.grads.values())
+        """True when every gradient's squared norm Σg² is finite.
+
+        Stricter than "no inf or NaN" on purpose: a gradient whose square overflows would
+        overflow the optimizer's own arithmetic (Adam's g², the clip norm), so it counts as
+        divergence before the step, while the parameters are still good.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            return all(
+                math.isfinite(grad.reshape(-1) @ grad.reshape(-1))
+                for layer in self.layers
+                for grad in layer.grads.values()
+            )
+
+    def _state_finite(self) -> bool:
+        """True when every layer's state (BatchNorm running statistics) is finite."""
+        return all(_finite(array) for layer in self.layers for array in layer.state.values())
+
+    def _state_copies(self) -> list[tuple[Array, Array]]:
+        """(live array, copy) for every state array, to undo a forward pass that went non-finite."""
+        return [(array, array.copy()) for layer in self.layers for array in layer.state.values()]
 
     def _forward(self, X: Array, training: bool) -> Array:
         for layer in self.layers:
@@ -159,10 +177,13 @@ class NeuralNetwork:
         Raises ``NonFiniteError`` if the output overflows to inf or NaN.
         """
         X = self._check_X(X)
+        copies = self._state_copies()
         with _float_errors_as_values():
             y = self._forward(X, training)
-        if not np.isfinite(y).all():
-            raise self._nonfinite("the network's output", X)
+        if not (_finite(y) and self._state_finite()):
+            for array, copy in copies:
+                np.copyto(array, copy)
+            raise self._nonfinite("the network's output (or a layer's running statistics)", X)
         return y
 
     def predict(self, X: Any) -> Array:
@@ -198,10 +219,13 @@ class NeuralNetwork:
         a gradient overflows to inf or NaN.
         """
         X, target = self._prepare(X, Y)
+        copies = self._state_copies()
         with _float_errors_as_values():
             value = self._gradients(X, target)[0]
-        if not (math.isfinite(value) and self._gradients_finite()):
-            raise self._nonfinite("the loss or a gradient", X)
+        if not (math.isfinite(value) and self._gradients_finite() and self._state_finite()):
+            for array, copy in copies:
+                np.copyto(array, copy)
+            raise self._nonfinite("the loss, a gradient or a layer's running statistics", X)
         return value
 
     def _gradients(self, X: Array, target: Array) -> tuple[float, Array]:
@@ -306,14 +330,18 @@ class NeuralNetwork:
                     value, y_pred = self._gradients(xb, tb)
                 # The step is taken only from a finite loss and finite gradients, so the
                 # parameters and the optimizer state stay those of the last good batch.
-                finite = math.isfinite(value) and self._gradients_finite()
+                finite = math.isfinite(value) and self._gradients_finite() and self._state_finite()
                 if not finite:
                     for array, saved in zip(state_arrays, state_before, strict=True):
                         np.copyto(array, saved)
                     if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                         self.stop_training, self.stop_reason = True, "non-finite loss"
                         break
-                    what = f"the loss became {value}" if not math.isfinite(value) else "a gradient became inf or NaN"
+                    what = (
+                        f"the loss became {value}"
+                        if not math.isfinite(value)
+                        else "a gradient (or its square) or a layer's running statistics became inf or NaN"
+                    )
                     raise TrainingDivergedError(
                         f"training diverged: {what} at epoch {epoch}, batch {index} "
                         f"(counting from 0). The parameters are kept from before this batch. "

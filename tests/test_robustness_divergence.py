@@ -17,6 +17,7 @@ from refnet import (
     MSE,
     SGD,
     Adam,
+    BatchNorm,
     Callback,
     CrossEntropy,
     Dense,
@@ -129,5 +130,19 @@ def test_any_huge_learning_rate_either_trains_finitely_or_diverges_cleanly(lr: f
 
 def test_compute_gradients_reports_an_overflowing_loss_as_non_finite_error() -> None:
     net = NeuralNetwork([Dense(2, 1, seed=0)], MSE())
-    with pytest.raises(NonFiniteError, match=r"the loss or a gradient is not finite.*largest magnitude 1e\+200"):
+    with pytest.raises(NonFiniteError, match=r"the loss, a gradient .* is not finite.*largest magnitude 1e\+200"):
         net.compute_gradients(np.full((3, 2), 1e200), np.zeros(3))
+
+
+def test_an_overflowing_forward_leaves_batchnorm_running_statistics_untouched() -> None:
+    """The batch variance of 1e299-sized inputs overflows: refused, and the running statistics are restored."""
+    net = NeuralNetwork([Dense(1, 2, seed=0), BatchNorm(2), Dense(2, 1, seed=1)], MSE())
+    net.train(np.linspace(-1, 1, 8).reshape(-1, 1), np.zeros(8), epochs=2, optimizer=SGD(0.01), batch_size=4)
+    before = net.get_arrays()
+    X = np.array([[1e299], [-1e299]])
+    with pytest.raises(NonFiniteError, match=r"running statistics"):
+        net.compute_gradients(X, np.zeros(2))
+    with pytest.raises(NonFiniteError, match=r"running statistics"):
+        net.forward(X, training=True)
+    for key, value in net.get_arrays().items():
+        assert value.tobytes() == before[key].tobytes(), key
