@@ -8,7 +8,8 @@ Layout of the file (format version 1):
        "layers": [{"type": "Dense", "config": {...}}, {"type": "Dropout", "config": {...}, "rng": 1}],
        "loss": {"type": "MSE", "config": {}} | null,
        "generators": [<bit generator state>, ...],   # [0] is the network's (shuffling)
-       "optimizer": {"type": "Adam", "config": {...}} | null}
+       "optimizer": {"type": "Adam", "config": {...}} | null,
+       "graph": {"nodes": [...], "output": k} | null}        # a GraphModel's edges
 
 - ``param.{i}.{name}`` and ``state.{i}.{name}``: layer i's parameters and state arrays
   (e.g. BatchNorm's ``running_mean`` and ``running_var``);
@@ -42,8 +43,9 @@ from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.errors import ModelFileError
 from refnet.functions import ACTIVATIONS
+from refnet.graph import Add, Concatenate, GraphModel, Multiply
 from refnet.layer import Dense
-from refnet.losses import LOSSES
+from refnet.losses import LOSSES, Loss
 from refnet.optimizers import OPTIMIZERS, Optimizer
 
 if TYPE_CHECKING:
@@ -56,6 +58,9 @@ LAYER_TYPES: dict[str, type[Layer]] = {
     "Dense": Dense,
     "Dropout": Dropout,
     "BatchNorm": BatchNorm,
+    "Add": Add,
+    "Multiply": Multiply,
+    "Concatenate": Concatenate,
     **{cls.__name__: cls for cls in ACTIVATIONS.values()},
 }
 
@@ -111,6 +116,8 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         "optimizer": None
         if optimizer is None
         else {"type": type(optimizer).__name__, "config": optimizer.get_config()},
+        # a GraphModel's wiring: nodes with their layer's index and their inputs
+        "graph": network.graph_config() if isinstance(network, GraphModel) else None,
     }
     arrays: dict[str, Array] = {"config": np.array(json.dumps(config))}
     for index, layer in enumerate(network.layers):
@@ -279,6 +286,22 @@ def _load_optimizer(network: NeuralNetwork, entry: Any, arrays: dict[str, Array]
     return {f"optim.{key}" for key in state}
 
 
+def _assemble(
+    layers: list[Layer], loss: Loss | None, rng: np.random.Generator, graph: Any, where: str
+) -> NeuralNetwork:
+    """A NeuralNetwork of ``layers`` in order, or a GraphModel wired as ``graph`` says."""
+    from refnet.network import NeuralNetwork
+
+    if graph is None:
+        return NeuralNetwork(layers, loss, rng=rng)
+    model = GraphModel.from_graph_config(layers, graph, loss)
+    model.rng = rng
+    # Arrays and optimizer state are keyed by position in ``layers``: the order must survive.
+    if len(model.layers) != len(layers) or any(a is not b for a, b in zip(model.layers, layers, strict=False)):
+        raise ModelFileError(f"{where}: the graph does not use the saved layers in their saved order")
+    return model
+
+
 def load_network(path: str | Path) -> NeuralNetwork:
     """Read a model written by ``save_network``; refuse anything unexpected.
 
@@ -290,8 +313,6 @@ def load_network(path: str | Path) -> NeuralNetwork:
         ModelFileError: the file is not a refnet model, is corrupt or truncated, has
             another format version, missing, extra or mis-shaped arrays, or object arrays.
     """
-    from refnet.network import NeuralNetwork
-
     path = Path(path)
     where = str(path)
     arrays = _read(path)
@@ -302,8 +323,8 @@ def load_network(path: str | Path) -> NeuralNetwork:
         ]
         if not generators:
             raise ModelFileError(f"{where}: the config lists no random generators")
-        network = NeuralNetwork(rng=generators[0])
         expected = {"config"}
+        layers: list[Layer] = []
         for index, entry in enumerate(config["layers"]):
             cls = LAYER_TYPES.get(entry["type"])
             if cls is None:
@@ -319,16 +340,18 @@ def load_network(path: str | Path) -> NeuralNetwork:
                     key = f"{kind}.{index}.{name}"
                     expected.add(key)
                     value[...] = _check_array(arrays.get(key), key, value, where)
-            network.add(layer)
-        if str(network.dtype) != config["dtype"]:
-            raise ModelFileError(
-                f"{where}: the config says dtype {config['dtype']!r} but the layers are {network.dtype}"
-            )
+            layers.append(layer)
+        loss = None
         if config["loss"] is not None:
             loss_cls = LOSSES.get(config["loss"]["type"])
             if loss_cls is None:
                 raise ModelFileError(f"{where}: unknown loss {config['loss']['type']!r}")
-            network.set_loss(loss_cls(**config["loss"]["config"]))
+            loss = loss_cls(**config["loss"]["config"])
+        network = _assemble(layers, loss, generators[0], config.get("graph"), where)
+        if str(network.dtype) != config["dtype"]:
+            raise ModelFileError(
+                f"{where}: the config says dtype {config['dtype']!r} but the layers are {network.dtype}"
+            )
         if config["optimizer"] is not None:
             expected |= _load_optimizer(network, config["optimizer"], arrays, where)
         extra = sorted(set(arrays) - expected)

@@ -386,3 +386,49 @@ def test_a_corrupted_byte_is_refused_or_harmless(saved: Path, position: float, f
     except ModelFileError:
         return
     assert_same_arrays(loaded, original)
+
+
+# -- graph models --------------------------------------------------------------------------
+
+
+def make_graph(seed: int = 0) -> NeuralNetwork:
+    from refnet.graph import Add, Concatenate, GraphModel, Input
+
+    x = Input(4)
+    h = Dense(4, 8, "relu", seed=seed)(x)
+    skip = Add()(h, Dense(8, 8, "tanh", seed=seed + 1)(Dropout(0.1, seed=seed + 2)(h)))
+    both = Concatenate()(skip, BatchNorm(4)(x))
+    return GraphModel(x, Dense(12, 3, seed=seed + 3)(both), loss=CrossEntropy(), seed=seed + 4)
+
+
+def test_a_graph_model_round_trips_with_its_wiring(tmp_path: Path) -> None:
+    from refnet.graph import GraphModel
+
+    X, Y = data()
+    graph = make_graph()
+    graph.train(X, Y, epochs=2, optimizer=Adam(0.01), batch_size=16)
+    graph.save(tmp_path / "graph.npz")
+    loaded = NeuralNetwork.load(tmp_path / "graph.npz")
+    assert isinstance(loaded, GraphModel)
+    assert loaded.graph_config() == graph.graph_config()  # type: ignore[attr-defined]
+    assert_same_arrays(loaded, graph)
+    np.testing.assert_array_equal(loaded.predict(X), graph.predict(X))
+
+
+def test_a_graph_model_resumes_training_bitwise(tmp_path: Path) -> None:
+    X, Y = data(48)
+    straight = make_graph()
+    straight.train(X, Y, epochs=6, optimizer=Adam(0.01), batch_size=16)
+    first = make_graph()
+    first.train(X, Y, epochs=3, optimizer=Adam(0.01), batch_size=16)
+    first.save(tmp_path / "half.npz", optimizer=first.optimizer)
+    resumed = NeuralNetwork.load(tmp_path / "half.npz")
+    resumed.train(X, Y, epochs=3, batch_size=16)
+    assert_same_arrays(straight, resumed)
+
+
+def test_a_graph_config_pointing_at_a_missing_node_is_refused(tmp_path: Path) -> None:
+    make_graph().save(tmp_path / "graph.npz")
+    _edit_config(tmp_path / "graph.npz", lambda c: c["graph"]["nodes"][1].__setitem__("inputs", [42]))
+    with pytest.raises(ModelFileError, match="invalid model config"):
+        NeuralNetwork.load(tmp_path / "graph.npz")
