@@ -12,8 +12,7 @@
 | ``closed_rtol``    | 1e-9           | optimizer updates against their closed forms (float64 rounding only) |
 | ``closed_atol``    | 1e-15          |                                                                      |
 | ``sweep_steps``    | 1e-1 .. 1e-8   | 15 steps, half a decade apart, for the convergence-order sweep      |
-| ``sweep_noise``    | 100            | a sweep error counts as signal above sweep_noise × rounding estimate |
-| ``min_slope``      | 1.5            | sweep passes with slope >= min_slope (a right gradient shows ≈ 2)    |
+| ``sweep_noise``    | 10             | a sweep error is signal above sweep_noise × the measured rounding    |
 | ``flat_slope``     | 0.5            | sweep fails with slope < flat_slope (a wrong gradient is flat, ≈ 0)  |
 
 Why these values: in float64, central differences with h ≈ 1e-6 leave a truncation error
@@ -46,8 +45,7 @@ class Tolerances:
     closed_rtol: float = 1e-9
     closed_atol: float = 1e-15
     sweep_steps: tuple[float, ...] = field(default_factory=lambda: tuple(np.logspace(-1, -8, 15).tolist()))
-    sweep_noise: float = 100.0
-    min_slope: float = 1.5
+    sweep_noise: float = 10.0
     flat_slope: float = 0.5
 
     def allowed(self, scale: float) -> float:
