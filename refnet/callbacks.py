@@ -194,6 +194,9 @@ class LearningRateScheduler(Callback):
     ``lr0`` is the optimizer's learning rate when training begins. The built-in schedules
     are ``step_decay``, ``exponential_decay`` and ``cosine_decay``; any callable
     ``(epoch, lr0) -> lr`` works. The rate used is logged as ``lr``.
+
+    The epoch counts from 0 in every ``train`` call, and ``lr0`` is read again at each
+    call: to continue a schedule in a second call, pass a schedule that adds the offset.
     """
 
     def __init__(self, schedule: Schedule) -> None:

@@ -440,14 +440,25 @@ class NeuralNetwork:
 
     # -- files ---------------------------------------------------------------------
     def save(self, path: str | Path, optimizer: Optimizer | None = None) -> None:
-        """Write the model (and ``optimizer``'s state, if given) to one ``.npz`` file, atomically."""
+        """Write the model (and ``optimizer``'s state, if given) to one ``.npz`` file, atomically.
+
+        The file holds the parameters, the BatchNorm running statistics, the random
+        generators' states and a JSON config (layers, hyper-parameters, loss, dtype, format
+        version). Pass ``optimizer=network.optimizer`` to be able to resume training exactly.
+        A failed save leaves any previous file at ``path`` intact. See ``refnet.serialization``.
+        """
         from refnet.serialization import save_network
 
         save_network(self, path, optimizer)
 
     @classmethod
     def load(cls, path: str | Path) -> NeuralNetwork:
-        """Read a model written by ``save``; a saved optimizer is restored as ``network.optimizer``."""
+        """Read a model written by ``save``; a saved optimizer is restored as ``network.optimizer``.
+
+        The file is read with ``allow_pickle=False`` and checked throughout: a corrupt,
+        truncated or foreign file, another format version, missing, extra or mis-shaped
+        arrays, or an object (pickle) array raise ``ModelFileError`` (a ValueError).
+        """
         from refnet.serialization import load_network
 
         return load_network(path)
