@@ -245,11 +245,12 @@ def _check_array(stored: Array | None, key: str, like: Array, where: str) -> Arr
     return stored
 
 
-def _optimizer_slots(optimizer: Optimizer, dtype: np.dtype[Any]) -> set[str]:
-    """The state slots this optimizer keeps per parameter, found by one update of a dummy array."""
+def _optimizer_slots(optimizer: Optimizer, dtype: np.dtype[Any]) -> dict[str, bool]:
+    """The state slots this optimizer keeps per parameter, found by one update of a dummy
+    array: slot name -> True for an array shaped like the parameter, False for a counter."""
     probe: dict[str, Any] = {}
     optimizer.update(np.zeros(1, dtype=dtype), np.zeros(1, dtype=dtype), probe)
-    return set(probe)
+    return {slot: isinstance(value, np.ndarray) and value.ndim > 0 for slot, value in probe.items()}
 
 
 def _load_optimizer(network: NeuralNetwork, entry: Any, arrays: dict[str, Array], where: str) -> set[str]:
@@ -267,19 +268,18 @@ def _load_optimizer(network: NeuralNetwork, entry: Any, arrays: dict[str, Array]
         found = {slot for slot in slots if f"optim.{index}.{name}.{slot}" in arrays}
         if not found:
             continue  # this parameter was never updated
-        if found != slots:
+        if found != set(slots):
             raise ModelFileError(
                 f"{where}: optimizer state of parameter {name!r} of layer {index} has slots {sorted(found)}, "
                 f"expected {sorted(slots)}"
             )
-        for slot in slots:
+        for slot, shaped_like_param in slots.items():
             key = f"optim.{index}.{name}.{slot}"
             value = arrays[key]
-            if value.ndim == 0:  # a step counter
-                if value.dtype.kind not in "iu" or int(value) < 0:
-                    raise ModelFileError(f"{where}: array {key!r} must be a non-negative integer, got {value!r}")
-            else:
+            if shaped_like_param:
                 _check_array(value, key, param, where)
+            elif value.ndim != 0 or value.dtype.kind not in "iu" or int(value) < 0:  # a step counter
+                raise ModelFileError(f"{where}: array {key!r} must be a non-negative integer, got {value!r}")
             state[f"{index}.{name}.{slot}"] = value
     optimizer.load_state_arrays(network.layers, state)
     network.optimizer = optimizer

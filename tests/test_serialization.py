@@ -295,6 +295,8 @@ ARRAY_DAMAGE = {
     "optimizer slot missing": (_pop("optim.0.W.m"), "slots"),
     "optimizer moment of wrong shape": (_set("optim.0.W.v", np.zeros(3)), "'optim.0.W.v' has shape"),
     "optimizer step count not an integer": (_set("optim.0.W.t", np.array(1.5)), "non-negative integer"),
+    "optimizer step count an array": (_set("optim.0.W.t", np.arange(3)), "non-negative integer"),
+    "optimizer moment a scalar": (_set("optim.0.W.m", np.array(3)), "'optim.0.W.m' has shape"),
     "optimizer state for an unknown parameter": (_set("optim.1.W.m", np.zeros(3)), "unexpected arrays"),
 }
 
