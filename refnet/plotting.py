@@ -46,7 +46,8 @@ def plot_history(history: History, path: str | Path | None = None, keys: tuple[s
         raise ValueError(f"History has no {unknown}; it has {sorted(history.history)}")
     losses = [key for key in keys if key.endswith("loss")]
     metrics = [key for key in keys if not key.endswith("loss") and key != "lr"]
-    panels = [(group, label) for group, label in ((losses, "loss"), (metrics, "metric")) if group]
+    metric_label = "accuracy" if all("accuracy" in key for key in metrics) else "metric"
+    panels = [(group, label) for group, label in ((losses, "loss"), (metrics, metric_label)) if group]
     if not panels:
         raise ValueError(f"nothing to plot among {list(keys)}")
     figure = Figure(figsize=(6 * len(panels), 4), layout="constrained")

@@ -188,6 +188,7 @@ def test_history_plot_writes_a_png_with_loss_and_metric_panels(tmp_path: Path) -
     left, right = figure.axes
     assert [line.get_label() for line in left.get_lines()] == ["loss", "val_loss"]
     assert [line.get_label() for line in right.get_lines()] == ["accuracy", "val_accuracy"]
+    assert (left.get_ylabel(), right.get_ylabel()) == ("loss", "accuracy")
     np.testing.assert_array_equal(left.get_lines()[0].get_ydata(), history["loss"])
     np.testing.assert_array_equal(left.get_lines()[0].get_xdata(), [1, 2, 3, 4, 5])
 
