@@ -7,13 +7,14 @@ carries the 1/N (or 1/size) and nothing downstream divides again.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from refnet._checks import as_array, cast_finite, check_finite, check_positive
 from refnet.base import Array
-from refnet.errors import CallOrderError, ShapeError
+from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 
 
 class Loss:
@@ -31,12 +32,20 @@ class Loss:
         self._cache: tuple[Array, Array] | None = None
 
     def forward(self, y_pred: Any, y_true: Any) -> float:
-        """The mean loss of predictions y_pred (N, C) against targets y_true."""
+        """The mean loss of predictions y_pred (N, C) against targets y_true.
+
+        Raises ``NonFiniteError`` if the value overflows y_pred's dtype (e.g. squared errors
+        of 1e20 in float32) instead of returning inf with a NumPy warning.
+        """
         y_pred = self.check_prediction(y_pred)
         check_finite(y_pred, "y_pred")
         target = self.prepare_target(y_true, y_pred.shape, y_pred.dtype)
         self._cache = (y_pred, target)
-        return self.loss(y_pred, target)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = self.loss(y_pred, target)
+        if not math.isfinite(value):
+            raise self._overflow("loss")
+        return value
 
     def backward(self) -> Array:
         """dL/dy_pred of the last ``forward``, same shape and dtype as y_pred."""
@@ -44,7 +53,20 @@ class Loss:
             raise CallOrderError(
                 f"{type(self).__name__}.backward called before forward: call forward(y_pred, y_true) first"
             )
-        return self.gradient(*self._cache)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad = self.gradient(*self._cache)
+        if not np.isfinite(grad).all():
+            raise self._overflow("gradient")
+        return grad
+
+    def _overflow(self, what: str) -> NonFiniteError:
+        assert self._cache is not None
+        y_pred, target = self._cache
+        largest = max(float(np.abs(y_pred).max()), float(np.abs(target).max()))
+        return NonFiniteError(
+            f"{type(self).__name__}: the {what} overflows {y_pred.dtype} (values up to {largest:g}); "
+            "rescale the predictions and targets, or use float64"
+        )
 
     __call__ = forward
 
@@ -148,11 +170,11 @@ class CrossEntropy(Loss):
         return y_pred
 
     def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-        """Integer labels (N,) become one-hot rows; (N, C) rows are used as given."""
+        """Integer labels (N,) become one-hot rows; (N, C) probability rows are used as given."""
         N, C = shape
         target = as_array(y_true, "y_true")
         if target.ndim != 1:
-            return super().prepare_target(target, shape, dtype)
+            return self.check_probability_rows(super().prepare_target(target, shape, dtype))
         if target.shape[0] != N:
             raise ShapeError(f"CrossEntropy: got {target.shape[0]} labels for {N} rows of logits")
         if not np.issubdtype(target.dtype, np.integer):
@@ -166,6 +188,23 @@ class CrossEntropy(Loss):
         one_hot = np.zeros(shape, dtype=dtype)
         one_hot[np.arange(N), target.astype(np.intp)] = 1
         return one_hot
+
+    @staticmethod
+    def check_probability_rows(target: Array) -> Array:
+        """(N, C) targets must be distributions: entries in [0, 1], every row summing to 1.
+
+        (The gradient softmax(z) − y is the loss's gradient only when each row sums to 1.)
+        """
+        sums = target.sum(axis=1)
+        worst = int(np.argmax(np.abs(sums - 1)))
+        tolerance = max(1e-6, 100 * float(np.finfo(target.dtype).eps))
+        if target.min() < 0 or target.max() > 1 or abs(sums[worst] - 1) > tolerance:
+            raise ValueError(
+                "CrossEntropy: (N, C) targets must be one-hot or probability rows (entries in [0, 1], rows "
+                f"summing to 1), got entries from {target.min():g} to {target.max():g} and row {worst} summing "
+                f"to {sums[worst]:g}; for class labels pass a 1-D integer array of shape (N,)"
+            )
+        return target
 
     def accuracy(self, y_pred: Array, target: Array) -> float | None:
         """Fraction of rows whose largest logit is the target's largest entry."""

@@ -194,3 +194,47 @@ def test_train_ends_finite_or_raises_a_clear_error(
     assert np.isfinite(history["loss"]).all()
     for key, value in net.get_arrays().items():
         assert np.isfinite(value).all(), key
+
+
+@st.composite
+def hostile_arrays(draw: st.DrawFn, shape: tuple[int, int]) -> Any:
+    """An array meant to have ``shape``: finite (from tiny to huge), with NaN/inf, wrongly shaped, or not numeric."""
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    scale = draw(st.sampled_from([1.0, 1e3, 1e30, 1e150, 1e300]))
+    good = finite_matrix(
+        *shape, scale=min(scale, 1e30 if dtype is np.float32 else scale), seed=draw(st.integers(0, 99))
+    )
+    good = good.astype(dtype)
+    kind = draw(st.sampled_from(["good", "good", "good", "nan", "inf", "shape", "1d", "str", "object", "empty"]))
+    if kind == "nan":
+        good.flat[0] = np.nan
+    if kind == "inf":
+        good.flat[-1] = np.inf
+    return {
+        "shape": np.ones((shape[0] + 1, shape[1])),
+        "1d": good.ravel(),
+        "str": good.astype(str),
+        "object": good.astype(object),
+        "empty": np.zeros((0, shape[1])),
+    }.get(kind, good)
+
+
+@FUZZ
+@given(st.data(), st.integers(1, 4), st.integers(2, 4))
+def test_losses_give_finite_values_and_gradients_or_a_clear_error(data: st.DataObject, N: int, C: int) -> None:
+    loss = data.draw(
+        st.sampled_from([MSE(), CrossEntropy(), BinaryCrossEntropy(), BinaryCrossEntropy(from_logits=True)])
+    )
+    y_pred = data.draw(hostile_arrays((N, C)))
+    if isinstance(loss, CrossEntropy) and data.draw(st.booleans()):
+        y_true: Any = np.random.default_rng(N).integers(-1, C + 1, size=N)
+    else:
+        y_true = data.draw(hostile_arrays((N, C)))
+    try:
+        value = loss.forward(y_pred, y_true)
+        grad = loss.backward()
+    except Exception as error:
+        assert_clean_failure(error)
+        return
+    assert math.isfinite(value)
+    assert np.isfinite(grad).all() and grad.shape == np.shape(y_pred)
