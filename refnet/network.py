@@ -18,6 +18,7 @@ import numpy as np
 
 from refnet._checks import as_array, as_features, check_int, check_unit_interval, make_rng
 from refnet.base import Array, Layer
+from refnet.batchnorm import BatchNorm
 from refnet.callbacks import Callback, History
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.losses import Loss
@@ -294,6 +295,7 @@ class NeuralNetwork:
             split = self.rng.permutation(N) if split_shuffle else np.arange(N)
             X, target, validation = X[split[:-held]], target[split[:-held]], (X[split[-held:]], target[split[-held:]])
             N = len(X)
+        self._check_batch_statistics(N, batch)
 
         history = History()
         if isinstance(callbacks, Callback):
@@ -374,6 +376,19 @@ class NeuralNetwork:
         for hook in hooks:
             hook.on_train_end()
         return history
+
+    def _check_batch_statistics(self, N: int, batch: int) -> None:
+        """Refuse up front a batch size whose last batch is one row when a BatchNorm needs two.
+
+        (Found mid-epoch instead, the error would come after some steps had been taken.)
+        """
+        last = N % batch or batch
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, BatchNorm) and last < 2:
+                raise ShapeError(
+                    f"layer {index} (BatchNorm) needs batches of at least 2 rows, but {N} training rows in "
+                    f"batches of {batch} leave a last batch of {last} row; choose another batch_size"
+                )
 
     def _evaluate(self, X: Array, target: Array) -> dict[str, float]:
         loss = self._require_loss()

@@ -21,6 +21,7 @@ from refnet import (
     Dropout,
     LeakyReLU,
     NeuralNetwork,
+    NonFiniteError,
     ShapeError,
     Sigmoid,
     Softmax,
@@ -331,3 +332,26 @@ def test_losses_check_predictions_and_targets(
 ) -> None:
     with pytest.raises(error, match=pattern):
         loss.forward(y_pred, y_true)  # type: ignore[attr-defined]
+
+
+def test_cross_entropy_refuses_rows_that_are_not_distributions() -> None:
+    logits = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"probability rows .* row 1 summing to 2"):
+        CrossEntropy().forward(logits, np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"entries from -0.5 to 1"):
+        CrossEntropy().forward(logits, np.array([[1.5, -0.5, 0.0], [0.0, 0.0, 1.0]]))
+
+
+def test_a_loss_that_overflows_its_dtype_is_a_non_finite_error() -> None:
+    y_pred = np.full((2, 2), 1e20, dtype=np.float32)  # squared: 1e40 > float32's 3.4e38
+    with pytest.raises(NonFiniteError, match=r"MSE: the loss overflows float32 \(values up to 1e\+20\)"):
+        MSE().forward(y_pred, np.zeros((2, 2)))
+
+
+def test_train_refuses_a_last_batch_of_one_row_before_any_step_when_batchnorm_is_used() -> None:
+    net = NeuralNetwork([Dense(3, 4, seed=0), BatchNorm(4), Dense(4, 1, seed=1)], MSE())
+    before = net.get_arrays()
+    with pytest.raises(ShapeError, match=r"layer 1 \(BatchNorm\) needs batches of at least 2 rows.*9 training rows"):
+        net.train(np.ones((9, 3)), np.ones(9), epochs=1, optimizer=SGD(), batch_size=4)
+    for key, value in net.get_arrays().items():
+        np.testing.assert_array_equal(value, before[key])
