@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_features, check_int, check_positive, make_rng
+from refnet._checks import as_array, as_features, check_finite, check_int, check_positive, make_rng
 from refnet.base import Array, Layer
 from refnet.errors import ShapeError
 from refnet.functions import Activation, get_activation
@@ -58,10 +58,15 @@ class Neuron(Layer):
             limit = np.sqrt(6.0 / (self.n_inputs + 1))
             w = make_rng(rng, seed, "Neuron").uniform(-limit, limit, size=self.n_inputs)
         else:
-            w = np.array(weights, dtype=np.float64).reshape(-1)
+            w = as_array(weights, "weights").astype(np.float64).reshape(-1)
             if w.shape != (self.n_inputs,):
                 raise ShapeError(f"weights must have {self.n_inputs} entries, got {w.size}")
-        self.params = {"w": w, "b": np.array([float(bias)])}
+            check_finite(w, "weights")
+        b = as_array(bias, "bias").astype(np.float64)
+        if b.ndim != 0:
+            raise ShapeError(f"bias must be a single number, got shape {b.shape}")
+        check_finite(b.reshape(1), "bias")
+        self.params = {"w": w, "b": b.reshape(1)}
         self.grads = {"w": np.zeros_like(w), "b": np.zeros(1)}
         self._x: Array | None = None
         self._y: Array | None = None
@@ -85,7 +90,10 @@ class Neuron(Layer):
         """dL/dz = grad_y·f'(z);  dw = x.T @ dL/dz;  db = Σ dL/dz;  grad_x = dL/dz · w."""
         self._require_forward(self._x)
         assert self._x is not None and self._y is not None
-        grad_y = np.asarray(grad_y, dtype=np.float64).reshape(-1, 1)
+        grad_y = as_array(grad_y, "grad_y").astype(np.float64)
+        if grad_y.shape not in ((len(self._x), 1), (len(self._x),)):
+            raise ShapeError(f"Neuron: grad_y must have shape ({len(self._x)}, 1), got {grad_y.shape}")
+        grad_y = grad_y.reshape(-1, 1)
         grad_z = self.activation.gradient(self._y, grad_y)[:, 0]  # (N,)
         self.grads["w"][:] = self._x.T @ grad_z
         self.grads["b"][0] = grad_z.sum()
@@ -100,7 +108,8 @@ class Neuron(Layer):
         epochs = check_int(epochs, "epochs")
         lr = check_positive(learning_rate, "learning_rate")
         X = as_features(X, "X", np.dtype(np.float64), self.n_inputs)
-        target = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        target = as_array(y, "y").astype(np.float64).reshape(-1, 1)
+        check_finite(target, "y")
         if len(target) != len(X):
             raise ShapeError(f"X has {len(X)} rows but y has {len(target)}")
         losses = []

@@ -190,3 +190,17 @@ def test_one_output_dense_equals_neuron_with_the_same_weights(activation: str, N
     np.testing.assert_allclose(neuron.backward(G), dense.backward(G), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(neuron.grads["w"], dense.grads["W"][:, 0], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(neuron.grads["b"], dense.grads["b"], rtol=1e-12, atol=1e-14)
+
+
+def test_neuron_train_is_plain_gradient_descent_on_the_mean_squared_error() -> None:
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(6, 3)), rng.uniform(size=6)
+    w, b, lr = rng.normal(size=3), 0.2, 0.5
+    losses = Neuron(3, "sigmoid", weights=w, bias=b).train(X, y, epochs=5, learning_rate=lr)
+    expected = []
+    for _ in range(5):
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        expected.append(np.mean((p - y) ** 2))
+        grad_z = 2 * (p - y) / len(y) * p * (1 - p)
+        w, b = w - lr * X.T @ grad_z, b - lr * grad_z.sum()
+    np.testing.assert_allclose(losses, expected, rtol=1e-12)

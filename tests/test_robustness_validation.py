@@ -21,6 +21,7 @@ from refnet import (
     Dropout,
     LeakyReLU,
     NeuralNetwork,
+    Neuron,
     NonFiniteError,
     ShapeError,
     Sigmoid,
@@ -355,3 +356,30 @@ def test_train_refuses_a_last_batch_of_one_row_before_any_step_when_batchnorm_is
         net.train(np.ones((9, 3)), np.ones(9), epochs=1, optimizer=SGD(), batch_size=4)
     for key, value in net.get_arrays().items():
         np.testing.assert_array_equal(value, before[key])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "pattern"),
+    [
+        (lambda: Neuron(2, weights=["a", "b"]), TypeError, r"weights must be a numeric array"),
+        (lambda: Neuron(2, weights=[1.0, 2.0, 3.0]), ShapeError, r"weights must have 2 entries, got 3"),
+        (lambda: Neuron(2, weights=[1.0, np.nan]), ValueError, r"weights contains 1 non-finite value"),
+        (lambda: Neuron(2, bias=[1.0, 2.0]), ShapeError, r"bias must be a single number, got shape \(2,\)"),
+        (lambda: Neuron(0), ValueError, r"n_inputs must be an integer >= 1, got 0"),
+        (lambda: Neuron(2).train(np.ones((3, 2)), ["a", "b", "c"]), TypeError, r"y must be a numeric array"),
+        (lambda: Neuron(2).train(np.ones((3, 2)), [1.0, np.inf, 0.0]), ValueError, r"y contains 1 non-finite"),
+        (lambda: Neuron(2).train(np.ones((3, 2)), [1.0, 0.0]), ShapeError, r"X has 3 rows but y has 2"),
+        (lambda: Neuron(2).train(np.ones((3, 2)), [1, 0, 1], learning_rate=0), ValueError, r"learning_rate .* > 0"),
+        (lambda: Neuron(2).forward(np.ones((3, 3))), ShapeError, r"x has 3 features \(columns\) but .* expects 2"),
+    ],
+)
+def test_neuron_checks_its_arguments(call: object, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        call()  # type: ignore[operator]
+
+
+def test_neuron_backward_checks_grad_y_against_the_forward_batch() -> None:
+    neuron = Neuron(2)
+    neuron.forward(np.ones((3, 2)))
+    with pytest.raises(ShapeError, match=r"Neuron: grad_y must have shape \(3, 1\), got \(2, 1\)"):
+        neuron.backward(np.ones((2, 1)))
