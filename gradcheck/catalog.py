@@ -81,7 +81,7 @@ def _wide(rng: np.random.Generator) -> list[Layer]:
     return [
         Dense(10, 16, "tanh", l2_lambda=0.01, rng=rng),
         Dense(16, 8, "sigmoid", l2_lambda=0.01, rng=rng),
-        Dense(8, 4),
+        Dense(8, 4, rng=rng),
     ]
 
 

@@ -69,6 +69,10 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 @dataclass
 class Report:
     """The results of a set of checks; ``passed`` when every one of them passed."""
@@ -101,8 +105,8 @@ class Report:
         components = len({result.component for result in self.results})
         status = "OK" if self.passed else "FAILED"
         return (
-            f"{status}: {len(self.results)} checks of {components} components: {counts['pass']} pass, "
-            f"{counts['fail']} fail, {counts['kink']} kink in {self.seconds:.2f} s"
+            f"{status}: {_plural(len(self.results), 'check')} of {_plural(components, 'component')}: "
+            f"{counts['pass']} pass, {counts['fail']} fail, {counts['kink']} kink in {self.seconds:.2f} s"
         )
 
     def to_json(self, **extra: Any) -> str:

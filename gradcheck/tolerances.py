@@ -13,7 +13,7 @@
 | ``closed_atol``    | 1e-15          |                                                                      |
 | ``sweep_steps``    | 1e-1 .. 1e-8   | 15 steps, half a decade apart, for the convergence-order sweep      |
 | ``sweep_noise``    | 10             | a sweep error is signal above sweep_noise × the measured rounding    |
-| ``flat_slope``     | 0.5            | sweep fails with slope < flat_slope (a wrong gradient is flat, ≈ 0)  |
+| ``flat_slope``     | 0.5            | sweep fails with |slope| < flat_slope (a wrong gradient is flat, ≈ 0) |
 
 Why these values: in float64, central differences with h ≈ 1e-6 leave a truncation error
 ≈ h²·|f'''|/6 ≈ 1e-12 and a rounding error ≈ eps·|L|/h ≈ 1e-10·|L|, so a right gradient

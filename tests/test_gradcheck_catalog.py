@@ -1,0 +1,139 @@
+"""The catalog covers every public refnet component, passes for any seed, and runs fast."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import refnet
+from gradcheck import CATALOG, Check, run_catalog, uncovered
+from gradcheck.catalog import select
+from refnet import Layer, Loss, Optimizer
+from refnet.functions import Activation
+from refnet.regularizers import ElasticNet
+
+
+def discovered_components() -> list[type]:
+    """Introspect refnet.__all__: every Layer, Loss, Optimizer or ElasticNet class but the abstract bases."""
+    bases = {Layer, Activation, Loss, Optimizer}
+    found = []
+    for name in refnet.__all__:
+        value = getattr(refnet, name)
+        if isinstance(value, type) and issubclass(value, (Layer, Loss, Optimizer, ElasticNet)) and value not in bases:
+            found.append(value)
+    return found
+
+
+def test_introspection_finds_the_known_components() -> None:
+    names = {cls.__name__ for cls in discovered_components()}
+    expected = {"Dense", "Dropout", "BatchNorm", "Neuron", "MSE", "CrossEntropy", "BinaryCrossEntropy"}
+    expected |= {"Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "SGD", "Adam", "ElasticNet"}
+    assert expected <= names
+    assert not names & {"Layer", "Activation", "Loss", "Optimizer"}
+
+
+def test_every_public_component_has_a_check() -> None:
+    covered = {cls for check in CATALOG for cls in check.covers}
+    missing = [cls.__name__ for cls in discovered_components() if cls not in covered]
+    assert missing == [], f"no gradcheck check covers {missing}: add one to gradcheck/catalog.py"
+    assert uncovered() == []
+
+
+def test_a_component_added_without_a_check_is_reported() -> None:
+    without_dropout = [check for check in CATALOG if refnet.Dropout not in check.covers]
+    assert uncovered(without_dropout) == [refnet.Dropout]
+
+
+def test_every_activation_is_checked_inside_dense_and_on_its_own() -> None:
+    names = {check.name for check in CATALOG}
+    for activation in ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"):
+        assert f"Dense[{activation}]" in names
+    assert {"Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax"} <= names
+
+
+def test_every_loss_target_form_and_mode_is_checked() -> None:
+    names = {check.name for check in CATALOG}
+    assert {"MSE", "CrossEntropy[labels]", "CrossEntropy[one-hot]", "CrossEntropy[probabilities]"} <= names
+    assert {"BinaryCrossEntropy[probabilities]", "BinaryCrossEntropy[from_logits]"} <= names
+    assert {"BatchNorm[train]", "BatchNorm[eval]", "Dropout[fixed mask]"} <= names
+    assert {"ElasticNet[L1]", "ElasticNet[L2]"} <= names
+
+
+def test_check_names_are_unique() -> None:
+    names = [check.name for check in CATALOG]
+    assert len(names) == len(set(names))
+
+
+def test_every_layer_check_covers_the_input_and_every_parameter() -> None:
+    report = run_catalog(pattern="Dense[tanh, L1+L2]")
+    assert {result.tensor for result in report.results} == {"x", "W", "b"}
+    report = run_catalog(pattern="BatchNorm[train]")
+    assert {result.tensor for result in report.results} == {"x", "gamma", "beta"}
+    report = run_catalog(pattern="Network[relu")
+    assert {result.tensor for result in report.results} == {
+        "layers[0].W", "layers[0].b", "layers[1].gamma", "layers[1].beta", "layers[3].W", "layers[3].b"
+    }  # fmt: skip
+
+
+def test_large_tensors_are_checked_by_projections() -> None:
+    report = run_catalog(pattern="projections")
+    methods = {result.method for result in report.results}
+    assert methods == {"elementwise", "projection"}
+
+
+def test_pattern_selects_by_case_insensitive_substring() -> None:
+    assert [check.name for check in select("SOFTMAX")] == [
+        "Dense[softmax]", "Softmax", "Network[softmax output, BCE probabilities, L2]"
+    ]  # fmt: skip
+    assert select("no such check") == []
+    assert all(isinstance(check, Check) for check in select(None))
+
+
+def test_filtering_does_not_change_what_a_check_sees() -> None:
+    alone = run_catalog(seed=7, pattern="Dense[sigmoid]").results
+    within = [result for result in run_catalog(seed=7).results if result.component == "Dense[sigmoid]"]
+    assert alone == within
+
+
+def test_same_seed_same_results_and_another_seed_other_points() -> None:
+    first, again, other = run_catalog(seed=3), run_catalog(seed=3), run_catalog(seed=4)
+    assert [r.analytic for r in first.results] == [r.analytic for r in again.results]
+    assert [r.analytic for r in first.results] != [r.analytic for r in other.results]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_correct_components_never_fail_for_any_seed(seed: int) -> None:
+    report = run_catalog(seed=seed)
+    assert report.passed, "\n".join(f"{r.component} {r.tensor}: {r.message}" for r in report.failures)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_correct_components_never_fail_the_sweep_for_any_seed(seed: int) -> None:
+    report = run_catalog(seed=seed, sweep=True)
+    assert report.passed, "\n".join(f"{r.component} {r.tensor}: {r.message}" for r in report.failures)
+
+
+def test_sweep_reports_slope_two_for_smooth_components() -> None:
+    report = run_catalog(pattern="Tanh", sweep=True)
+    slopes = [result.slope for result in report.results if result.slope is not None]
+    assert slopes and all(1.8 < slope < 2.2 for slope in slopes)
+
+
+def test_whole_catalog_runs_well_under_ten_seconds() -> None:
+    start = time.perf_counter()
+    report = run_catalog()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 5.0, f"catalog took {elapsed:.1f} s"
+    assert len(report.results) > 80
+
+
+def test_results_are_float64_values_and_verdicts_are_known() -> None:
+    for result in run_catalog().results:
+        assert isinstance(result.analytic, float) and isinstance(result.numerical, float)
+        assert result.verdict in {"pass", "fail", "kink"}
+        assert np.isfinite(result.abs_error) and result.tolerance > 0

@@ -1,0 +1,171 @@
+"""gradcheck's closed-form optimizer checks: refnet passes, corrupted optimizers fail.
+
+The corrupted Adams share one reference update with a switch per bug, so each differs
+from a correct Adam (which must pass every check) in exactly one place.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gradcheck import check_optimizers
+from gradcheck.optim import ADAM_CHECKS, SGD_CHECKS, ParameterHolder, run_steps
+from refnet import SGD, Adam
+from refnet.optimizers import ParamState
+
+Array = Any
+
+
+class ReferenceAdam(Adam):
+    """Adam written out plainly, with switches that plant one bug each."""
+
+    bias_correction = True
+    epsilon_inside_root = False
+    t_offset = 0
+    swap_betas = False
+    coupled_weight_decay = False
+
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        if "m" not in state:
+            state.update(t=0, m=np.zeros_like(param), v=np.zeros_like(param))
+        state["t"] += 1
+        t = state["t"] + self.t_offset
+        beta1, beta2 = (self.beta2, self.beta1) if self.swap_betas else (self.beta1, self.beta2)
+        if self.coupled_weight_decay:
+            grad = grad + self.weight_decay * param
+        elif self.weight_decay:
+            param *= 1 - self.learning_rate * self.weight_decay
+        state["m"] = beta1 * state["m"] + (1 - beta1) * grad
+        state["v"] = beta2 * state["v"] + (1 - beta2) * grad**2
+        m_hat, v_hat = state["m"], state["v"]
+        if self.bias_correction:
+            m_hat, v_hat = m_hat / (1 - beta1**t), v_hat / (1 - beta2**t)
+        if self.epsilon_inside_root:
+            param -= self.learning_rate * m_hat / np.sqrt(v_hat + self.epsilon)
+        else:
+            param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+
+class NoBiasCorrection(ReferenceAdam):
+    bias_correction = False
+
+
+class EpsilonInsideRoot(ReferenceAdam):
+    epsilon_inside_root = True
+
+
+class StepOffByOne(ReferenceAdam):
+    t_offset = 1
+
+
+class SwappedBetas(ReferenceAdam):
+    swap_betas = True
+
+
+class CoupledWeightDecay(ReferenceAdam):
+    coupled_weight_decay = True
+
+
+class SharedStateAdam(ReferenceAdam):
+    """State keyed by the parameter's name only: two layers' "W" share moments and t."""
+
+    def state_for(self, layer: Any, name: str) -> ParamState:
+        shared: dict[str, ParamState] = self.__dict__.setdefault("_shared", {})
+        return shared.setdefault(name, {})
+
+
+def failing(report: Any) -> set[str]:
+    return {result.tensor for result in report.results if result.verdict == "fail"}
+
+
+def test_refnet_optimizers_pass_every_closed_form() -> None:
+    report = check_optimizers()
+    assert report.passed, report.table()
+    assert len(report.results) == len(ADAM_CHECKS) + len(SGD_CHECKS)
+
+
+def test_the_plain_reference_adam_passes_so_each_corruption_below_is_the_only_difference() -> None:
+    assert check_optimizers(adam=ReferenceAdam).passed
+
+
+@pytest.mark.parametrize(
+    ("adam", "expected"),
+    [
+        (NoBiasCorrection, {"constant g", "first step", "g near ε", "bias correction", "per-layer state"}),
+        (EpsilonInsideRoot, {"g near ε"}),
+        (StepOffByOne, {"constant g", "first step", "bias correction", "per-layer state"}),
+        (SwappedBetas, {"bias correction", "per-layer state"}),
+        (CoupledWeightDecay, {"AdamW, g = 0"}),
+        (SharedStateAdam, {"per-layer state"}),
+    ],
+)
+def test_corrupted_adam_fails_exactly_the_checks_that_can_see_its_bug(adam: type[Adam], expected: set[str]) -> None:
+    report = check_optimizers(adam=adam)
+    assert failing(report) >= expected, report.table()
+    assert not report.passed
+
+
+class MomentumWithoutAccumulation(SGD):
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        param -= self.learning_rate * grad * (1 + self.momentum if self.momentum else 1)
+
+
+class NesterovAsMomentum(SGD):
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        velocity = state.setdefault("velocity", np.zeros_like(param))
+        velocity *= self.momentum
+        velocity += grad
+        param -= self.learning_rate * velocity
+
+
+class SignFlippedSGD(SGD):
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        super().update(param, -grad, state)
+
+
+class DecayingSGD(SGD):
+    """A hidden weight decay: moves parameters even when the gradient is zero."""
+
+    def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        super().update(param, grad + 1e-4 * param, state)
+
+
+@pytest.mark.parametrize(
+    ("sgd", "expected"),
+    [
+        (MomentumWithoutAccumulation, {"momentum", "nesterov"}),
+        (NesterovAsMomentum, {"nesterov"}),
+        (SignFlippedSGD, {"½·a·θ²", "momentum", "nesterov"}),
+        (DecayingSGD, {"g = 0", "½·a·θ²"}),
+    ],
+)
+def test_corrupted_sgd_fails_its_closed_forms(sgd: type[SGD], expected: set[str]) -> None:
+    report = check_optimizers(sgd=sgd)
+    assert failing(report) >= expected, report.table()
+
+
+def test_constant_gradient_adam_step_is_lr_g_over_abs_g_plus_eps_at_every_step() -> None:
+    layer = ParameterHolder(W=[0.0, 0.0])
+    g = np.array([0.3, -4.0])
+    thetas = run_steps(Adam(learning_rate=0.01), [layer], [[g]] * 10)[0]
+    steps = -np.diff(np.vstack([[0.0, 0.0], thetas]), axis=0)
+    np.testing.assert_allclose(steps, np.tile(0.01 * g / (np.abs(g) + 1e-8), (10, 1)), rtol=1e-12)
+
+
+def test_epsilon_check_tells_inside_from_outside_by_orders_of_magnitude() -> None:
+    lr, eps, g = 0.01, 1e-8, 1e-8
+    outside = lr * g / (abs(g) + eps)
+    inside = lr * g / math.sqrt(g * g + eps)
+    assert outside == pytest.approx(lr / 2) and inside < outside / 1000
+
+
+def test_failure_reports_the_step_and_element_with_expected_and_actual() -> None:
+    report = check_optimizers(adam=EpsilonInsideRoot)
+    (result,) = [r for r in report.results if r.tensor == "g near ε"]
+    assert result.index.startswith("step 1, [")
+    assert result.method == "closed form" and "expected" in result.message
+    assert result.abs_error > result.tolerance
