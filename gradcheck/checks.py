@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.engine import Array, Target, check_target
+from gradcheck.engine import check_target
+from gradcheck.lines import Array, Target
 from gradcheck.results import CheckResult, Report
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.engine import Line, Outcome, central_difference
+from gradcheck.lines import Line, Outcome, central_difference
 from gradcheck.tolerances import Tolerances
 
 Array = NDArray[Any]

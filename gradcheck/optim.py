@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.engine import Array
+from gradcheck.lines import Array
 from gradcheck.results import CheckResult, Report, relative_error
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer

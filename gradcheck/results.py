@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from gradcheck.table import format_table
+
 Verdict = Literal["pass", "fail", "kink"]
 
 
@@ -123,8 +125,6 @@ class Report:
 
     def table(self, slope: bool = False) -> str:
         """An aligned text table, one row per result, and the summary line."""
-        from gradcheck.table import format_table
-
         return format_table(self.results, slope=slope) + "\n" + self.summary()
 
     def __str__(self) -> str:

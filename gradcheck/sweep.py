@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gradcheck.engine import Line, central_difference
+from gradcheck.lines import Line, central_difference
 from gradcheck.results import CheckResult, Verdict
 from gradcheck.tolerances import Tolerances
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from gradcheck.results import CheckResult
+if TYPE_CHECKING:
+    from gradcheck.results import CheckResult
 
 
 def _number(value: float) -> str:
