@@ -14,6 +14,7 @@ Exit status: 0 every check passed, 1 a check failed (or kinks dominated), 2 usag
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return run(parser, args)
+    except BrokenPipeError:  # e.g. `gradcheck | head`: the reader left, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Do what the parsed arguments ask: list, check the catalog or a user's component, report."""
     sweep = args.sweep or args.plot is not None
     if args.list:
         print(list_checks(args.pattern))
