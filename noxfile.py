@@ -53,6 +53,20 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def benchmarks(session: nox.Session) -> None:
-    """pytest-benchmark suites; saves JSON under .benchmarks/ and prints the ratio table."""
+    """pytest-benchmark suites (not in the default run); saves JSON under .benchmarks/ and prints the ratio table.
+
+    Extra arguments go to pytest: ``nox -s benchmarks -- --quick`` is a smoke run (a tenth of
+    the rounds, no large MLP); ``-- --benchmark-compare`` compares with the last saved run.
+    """
     session.install("-e", ".[bench]")
-    session.run("pytest", "benchmarks", "--benchmark-autosave", "--benchmark-storage=.benchmarks", *session.posargs)
+    session.run(
+        "pytest",
+        "benchmarks",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-autosave",
+        "--benchmark-storage=.benchmarks",
+        "--benchmark-columns=min,median,rounds",
+        *session.posargs,
+    )
+    session.run("python", "benchmarks/summary.py")

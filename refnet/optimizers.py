@@ -96,6 +96,9 @@ class Optimizer:
         if dtype not in self._work:
             self._work[dtype] = np.empty(block, dtype)
         work = self._work[dtype]
+        if size <= block:  # a single block: the arrays themselves
+            yield (*arrays, work[:size].reshape(arrays[0].shape))
+            return
         flat = [array.reshape(-1) for array in arrays]
         for start in range(0, size, block):
             stop = min(start + block, size)
@@ -200,14 +203,15 @@ class Adam(Optimizer):
         state["t"] += 1
         t = state["t"]
         # Every scalar is cast to the parameter dtype, so float32 stays float32. The bias
-        # corrections are folded into two scalars:  √v̂ + ε = √v·(1/√(1 − β2ᵗ)) + ε  and
-        # lr·m̂ = m·(lr/(1 − β1ᵗ)).
+        # corrections are folded into two scalars; with r = √(1 − β2ᵗ):
+        #     lr·m̂ / (√v̂ + ε) = lr·(m / (1 − β1ᵗ)) / (√v / r + ε) = [lr·r / (1 − β1ᵗ)] · m / (√v + ε·r)
+        # the same number in exact arithmetic (ε stays outside the root), one pass fewer.
         dtype = param.dtype.type
         beta1, beta2 = dtype(self.beta1), dtype(self.beta2)
         one_minus_beta1, one_minus_beta2 = dtype(1 - self.beta1), dtype(1 - self.beta2)
-        inverse_root_correction = dtype(1.0 / math.sqrt(1.0 - self.beta2**t))
-        step_size = dtype(self.learning_rate / (1.0 - self.beta1**t))
-        epsilon = dtype(self.epsilon)
+        root_correction = math.sqrt(1.0 - self.beta2**t)
+        step_size = dtype(self.learning_rate * root_correction / (1.0 - self.beta1**t))
+        epsilon = dtype(self.epsilon * root_correction)
         decay = dtype(1.0 - self.learning_rate * self.weight_decay)
         for theta, g, m, v, work in self._blocks(param, grad, state["m"], state["v"]):
             m *= beta1
@@ -216,8 +220,7 @@ class Adam(Optimizer):
             np.multiply(g, g, out=work)
             v += np.multiply(work, one_minus_beta2, out=work)  # v ← β2·v + (1 − β2)·g²
             np.sqrt(v, out=work)
-            work *= inverse_root_correction
-            work += epsilon  # √v̂ + ε
+            work += epsilon  # r·(√v̂ + ε)
             np.divide(m, work, out=work)
             work *= step_size  # lr·m̂ / (√v̂ + ε)
             if self.weight_decay:

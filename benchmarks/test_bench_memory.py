@@ -1,0 +1,73 @@
+"""Peak traced memory of a training epoch against the theoretical need, epoch after epoch.
+
+Theoretical need of one training step, in bytes of the parameter dtype:
+
+    params + grads + optimizer state (Adam: m and v, 2 × params)
+    + cached activations of one batch (the input batch and every layer's output)
+
+The peak is what tracemalloc saw (NumPy reports its array buffers to it) while one epoch
+ran, counting from before the network was built: parameters, gradients, optimizer state,
+caches, work buffers and every temporary. The data set itself was allocated before
+tracing started. Five epochs are traced one by one: flat peaks and a flat live size after
+each epoch show that nothing accumulates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tracemalloc
+from typing import Any
+
+import harness
+import numpy as np
+import pytest
+
+from refnet import Adam
+
+EPOCHS = 5
+BATCHES_PER_EPOCH = 8
+
+
+def theoretical_bytes(widths: tuple[int, ...], batch: int, dtype: np.dtype[Any]) -> int:
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(widths))
+    activations = batch * sum(widths)  # input batch + the output of every layer
+    return (4 * parameters + activations) * dtype.itemsize  # params, grads, Adam m and v
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mlp", ["medium", "large"])
+def test_epoch_memory(benchmark: Any, mlp: str, dtype: str) -> None:
+    widths, batch = harness.MLPS[mlp]
+    X, y = harness.make_batch(widths, batch * BATCHES_PER_EPOCH, dtype)
+    optimizer = Adam(learning_rate=1e-3)
+    peaks, live = [], []
+    tracemalloc.start()
+    try:
+        net = harness.make_mlp(widths, dtype)
+        for _ in range(EPOCHS):
+            tracemalloc.reset_peak()
+            net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch)
+            current, peak = tracemalloc.get_traced_memory()
+            peaks.append(peak)
+            live.append(current)
+    finally:
+        tracemalloc.stop()
+    need = theoretical_bytes(widths, batch, np.dtype(dtype))
+    benchmark.group = "memory"
+    # The time of one (untraced) epoch, so that the memory figures travel in the same JSON.
+    benchmark.pedantic(
+        lambda: net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch), rounds=harness.rounds(5)
+    )
+    benchmark.extra_info.update(
+        {
+            "bound": "theoretical memory",
+            "mlp": mlp,
+            "dtype": dtype,
+            "theoretical_bytes": need,
+            "peak_bytes_per_epoch": peaks,
+            "live_bytes_after_epoch": live,
+            "peak_ratio": max(peaks) / need,
+            "peak_growth_bytes": peaks[-1] - peaks[1],
+            "live_growth_bytes": live[-1] - live[1],
+        }
+    )

@@ -1,0 +1,72 @@
+"""A whole training step (forward + loss + backward + update) against the GEMM bound.
+
+Three MLPs (small 64-32-10 at batch 32, medium 784-256-128-10 at 128, large
+1024-1024-1024-10 at 256), float32 and float64, SGD and Adam. The bound is the bare GEMMs
+of the same layers: X@W, X.T@G and G@W.T per Dense layer; no implementation of the same
+step can do fewer flops (the element-wise work, the loss and the update come on top).
+
+Two paths are timed:
+
+- ``core``: ``net._gradients(X, target)`` + ``optimizer.step(net.layers)`` -- the step
+  ``train`` runs for every batch. ``train`` validates X and Y once per call, not per batch,
+  so its batches skip ``compute_gradients``' input checks; this is the number the targets
+  refer to.
+- ``public``: ``net.compute_gradients(X, y)`` + ``optimizer.step(net.layers)``, the public
+  per-batch API: it also validates X (an isfinite pass), turns labels into one-hot rows,
+  and checks the loss and gradients for inf/NaN. Its extra cost is the validation overhead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import harness
+import numpy as np
+import pytest
+
+from refnet import SGD, Adam
+from refnet.optimizers import Optimizer
+
+ROUNDS = {"small": 500, "medium": 100, "large": 25}
+OPTIMIZERS = {"sgd": lambda: SGD(learning_rate=0.01), "adam": lambda: Adam(learning_rate=1e-3)}
+
+
+@pytest.mark.parametrize("path", ["core", "public"])
+@pytest.mark.parametrize("optimizer_name", list(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mlp", list(harness.MLPS))
+def test_training_step(benchmark: Any, mlp: str, dtype: str, optimizer_name: str, path: str) -> None:
+    widths, batch = harness.MLPS[mlp]
+    net = harness.make_mlp(widths, dtype)
+    X, y = harness.make_batch(widths, batch, dtype)
+    optimizer: Optimizer = OPTIMIZERS[optimizer_name]()
+    _, target = net._prepare(X, y)
+
+    def core_step() -> None:
+        net._gradients(X, target)
+        optimizer.step(net.layers)
+
+    def public_step() -> None:
+        net.compute_gradients(X, y)
+        optimizer.step(net.layers)
+
+    shapes = harness.layer_shapes(widths, batch)
+    benchmark.group = f"training step {mlp}"
+    info = harness.run(
+        benchmark,
+        core_step if path == "core" else public_step,
+        harness.GemmBound(shapes, dtype),
+        n_rounds=ROUNDS[mlp],
+        bound_name="gemm",
+        flops=harness.gemm_flops(shapes),
+        samples=batch,
+        mlp=mlp,
+        dtype=dtype,
+        optimizer=optimizer_name,
+        path=path,
+        parameters=net.parameter_count(),
+    )
+    for layer in net.layers:  # the step keeps the dtype: no silent float64 upcast
+        for array in (*layer.params.values(), *layer.grads.values()):
+            assert array.dtype == np.dtype(dtype)
+    assert info == {} or info["ratio_min"] > 0
