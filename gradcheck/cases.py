@@ -22,6 +22,7 @@ from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.functions import Activation
+from refnet.graph import GraphModel, Merge, Node
 from refnet.layer import Dense
 from refnet.losses import Loss
 from refnet.network import NeuralNetwork
@@ -183,5 +184,39 @@ def network(
         X = draw_away(lambda: rng.standard_normal((rows, width)), relu_distance(layers), tol.kink_margin)
         net = NeuralNetwork(layers, make_loss())
         return check_network(net, X, draw_y(rng, rows), seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+    return run
+
+
+def merge(make: Callable[[], Merge], widths: tuple[int, ...]) -> Runner:
+    """A merge layer (Add, Multiply, Concatenate) on inputs of shapes (5, width) for each width."""
+
+    def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+        xs = [rng.standard_normal((5, width)) for width in widths]
+        return check_layer(make(), xs, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+    return run
+
+
+def graph(
+    build: Callable[[np.random.Generator], tuple[Node, Node]],
+    make_loss: Callable[[], Loss],
+    draw_y: Callable[[np.random.Generator, int], Array],
+    rows: int,
+) -> Runner:
+    """A GraphModel(inputs, outputs) of ``build(rng)`` through ``compute_gradients``.
+
+    The graphs use smooth activations only (the ReLU kinks are the sequential networks' job),
+    so any input is far from a kink.
+    """
+
+    def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+        inputs, outputs = build(rng)
+        model = GraphModel(inputs, outputs, make_loss())
+        for layer in model.layers:
+            if isinstance(layer, Dense) and layer.regularizer.l1_lambda:
+                push_from_zero(layer.params["W"], tol.kink_margin)
+        X = rng.standard_normal((rows, model.in_features))
+        return check_network(model, X, draw_y(rng, rows), seed=seed_from(rng), tolerances=tol, sweep=sweep)
 
     return run

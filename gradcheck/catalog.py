@@ -24,6 +24,7 @@ from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from refnet.graph import Add, Concatenate, GraphModel, Input, Merge, Multiply, Node
 from refnet.layer import Dense
 from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from refnet.network import NeuralNetwork
@@ -89,6 +90,21 @@ def _softmax_output(rng: np.random.Generator) -> list[Layer]:
     return [Dense(3, 4, "tanh", rng=rng), Dense(4, 3, "softmax", l2_lambda=0.05, rng=rng)]
 
 
+def _residual(rng: np.random.Generator) -> tuple[Node, Node]:
+    """x → Dense(tanh) → Dense → Add(x, ·) → Dense: x fans out, so its gradients are summed."""
+    x = Input(4)
+    h = Dense(4, 6, "tanh", l2_lambda=0.05, rng=rng)(x)
+    y = Add()(x, Dense(6, 4, l1_lambda=0.01, rng=rng)(h))
+    return x, Dense(4, 2, rng=rng)(y)
+
+
+def _gated_concat(rng: np.random.Generator) -> tuple[Node, Node]:
+    """Multiply(Dense(tanh)(x), Dense(sigmoid)(x)), concatenated with x, then Dense."""
+    x = Input(3)
+    gated = Multiply()(Dense(3, 4, "tanh", rng=rng)(x), Dense(3, 4, "sigmoid", rng=rng)(x))
+    return x, Dense(7, 3, l2_lambda=0.05, rng=rng)(Concatenate()(gated, x))
+
+
 def _binary(rng: np.random.Generator, rows: int) -> np.ndarray:
     return rng.integers(0, 2, size=(rows, 1)).astype(np.float64)
 
@@ -133,6 +149,13 @@ CATALOG: list[Check] = [
           cases.network(_softmax_output, BinaryCrossEntropy, lambda rng, n: rng.uniform(0, 1, (n, 3)), rows=5)),
     Check("Network[10→16→8→4, MSE, L2, projections]", (NeuralNetwork, MSE),
           cases.network(_wide, MSE, lambda rng, n: rng.standard_normal((n, 4)), rows=12)),
+    Check("Add[3 inputs]", (Add, Merge), cases.merge(Add, (4, 4, 4))),
+    Check("Multiply[3 inputs]", (Multiply, Merge), cases.merge(Multiply, (4, 4, 4))),
+    Check("Concatenate[widths 2, 3, 1]", (Concatenate, Merge), cases.merge(Concatenate, (2, 3, 1))),
+    Check("GraphModel[residual tanh block, MSE, L1+L2]", (GraphModel, Add),
+          cases.graph(_residual, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6)),
+    Check("GraphModel[multiply gate + concatenate, CE labels, L2]", (GraphModel, Multiply, Concatenate),
+          cases.graph(_gated_concat, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=7)),
     *(Check(f"Adam[{name}]", (Adam,), _closed_form(check, Adam)) for name, check in optim.ADAM_CHECKS.items()),
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
 ]  # fmt: skip

@@ -28,6 +28,7 @@ from gradcheck.results import CheckResult, Report
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer
+from refnet.graph import Merge
 from refnet.losses import Loss
 from refnet.network import NeuralNetwork
 from refnet.regularizers import ElasticNet
@@ -72,7 +73,7 @@ def run_targets(targets: list[Target], tolerances: Tolerances, seed: int, sweep:
     report = Report()
     for target in targets:
         result, line = check_target(target, tolerances, rng)
-        report.results.append(apply_sweep(result, line, tolerances) if sweep else result)
+        report.results.append(apply_sweep(result, line, tolerances) if sweep and line is not None else result)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -90,40 +91,53 @@ def check_layer(
 ) -> Report:
     """Check dL/dx and dL/dθ of ``layer`` at input ``x`` (N, in), with L = Σ grad_y·y + penalty.
 
-    ``grad_y`` defaults to a standard-normal upstream gradient drawn from ``seed``.
+    ``grad_y`` defaults to a standard-normal upstream gradient drawn from ``seed``. For a
+    layer with several inputs (a ``refnet.graph.Merge``: Add, Multiply, Concatenate), ``x``
+    is the list of inputs, used through ``forward_many``/``backward_many``; each is checked.
     """
     name = name or type(layer).__name__
     require_float64([layer], name)
-    x = np.array(x, dtype=np.float64)
+    many = isinstance(layer, Merge)
+    xs = [np.array(value, dtype=np.float64) for value in (x if many else [x])]
+
+    def forward() -> Array:
+        return layer.forward_many(xs, training) if isinstance(layer, Merge) else layer.forward(xs[0], training)
+
+    def backward(upstream: Array) -> list[Array]:
+        grads_x = layer.backward_many(upstream) if isinstance(layer, Merge) else [layer.backward(upstream)]
+        return [np.array(grad, dtype=np.float64) for grad in grads_x]
+
     snapshot = Snapshot([layer])
-    y = layer.forward(x, training=training)
+    y = forward()
     rng = np.random.default_rng(seed)
     upstream = rng.standard_normal(y.shape) if grad_y is None else np.array(grad_y, dtype=np.float64)
-    grad_x = np.array(layer.backward(upstream), dtype=np.float64)
+    grads_x = backward(upstream)
     grads = {key: value.copy() for key, value in layer.grads.items()}
-    repeated = np.array(layer.backward(upstream), dtype=np.float64)
+    repeated = backward(upstream)
 
     def loss() -> float:
         snapshot.restore()
-        return float(np.sum(upstream * layer.forward(x, training=training))) + layer.penalty()
+        return float(np.sum(upstream * forward())) + layer.penalty()
 
-    targets = [Target(name, "x", x, grad_x, loss)]
+    labels = [f"x{i}" for i in range(len(xs))] if many else ["x"]
+    targets = [Target(name, label, value, grad, loss) for label, value, grad in zip(labels, xs, grads_x, strict=True)]
     targets += [Target(name, key, layer.params[key], grads[key], loss) for key in layer.params]
     try:
         report = run_targets(targets, tolerances, seed, sweep)
     finally:
         snapshot.restore()
-    if not np.array_equal(repeated, grad_x):
-        report.results.append(_repeat_failure(name, grad_x, repeated))
+    for label, first, second in zip(labels, grads_x, repeated, strict=True):
+        if not np.array_equal(first, second):
+            report.results.append(_repeat_failure(name, label, first, second))
     return report
 
 
-def _repeat_failure(name: str, first: Array, second: Array) -> CheckResult:
+def _repeat_failure(name: str, label: str, first: Array, second: Array) -> CheckResult:
     """A failing result: a second backward for the same forward returned something else."""
     index = np.unravel_index(int(np.argmax(np.abs(first - second))), first.shape)
     a, n = float(first[index]), float(second[index])
     return CheckResult(
-        name, "x (backward twice)", str(tuple(int(i) for i in index)), a, n, abs(a - n), 0.0, 0.0, "fail",
+        name, f"{label} (backward twice)", str(tuple(int(i) for i in index)), a, n, abs(a - n), 0.0, 0.0, "fail",
         "repeat", message="a second backward for the same forward gave a different grad_x",
     )  # fmt: skip
 

@@ -33,11 +33,14 @@ def judge(line: Line, base: float, tol: Tolerances) -> Outcome:
     return classify(line, base, numerical, tol)
 
 
-def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> tuple[CheckResult, Line]:
+def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> tuple[CheckResult, Line | None]:
     """Check every element (small tensors) or random directions (large ones) of one target.
 
-    Returns the result and the worst line (for a convergence sweep).
+    Returns the result and the worst line (for a convergence sweep; None when the gradient
+    does not even have the tensor's shape).
     """
+    if target.gradient.shape != target.array.shape:
+        return shape_failure(target), None
     if target.array.size <= tol.max_elements:
         lines, method = list(element_lines(target)), "elementwise"
     else:
@@ -89,3 +92,12 @@ def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Toleran
         kinks=kinks,
         message=message,
     )
+
+
+def shape_failure(target: Target) -> CheckResult:
+    """A failing result for a gradient whose shape is not the tensor's."""
+    message = f"the gradient has shape {target.gradient.shape} but {target.name} has shape {target.array.shape}"
+    return CheckResult(
+        target.component, target.name, "shape", float("nan"), float("nan"), float("inf"), float("inf"), 0.0,
+        "fail", "shape", checked=0, message=message,
+    )  # fmt: skip

@@ -34,6 +34,7 @@ from refnet import (
     Tanh,
 )
 from refnet.functions import Activation
+from refnet.graph import Add, Concatenate, GraphModel, Input, Merge, Multiply
 from refnet.losses import Loss
 
 Array = Any
@@ -403,6 +404,67 @@ def batchnorm_network_case(bad: bool, sweep: bool) -> Report:
     return check_network(net, r.standard_normal((6, 3)), r.integers(0, 3, 6), sweep=sweep)
 
 
+# -- corrupted merge layers and graphs --------------------------------------------------------
+
+
+class AddFirstOnly(Add):
+    """Passes the gradient to the first input only (a dropped term)."""
+
+    def backward_many(self, grad_y: Array) -> list[Array]:
+        grads = super().backward_many(grad_y)
+        return [grads[0]] + [np.zeros_like(grad) for grad in grads[1:]]
+
+
+class MultiplyOwnFactor(Multiply):
+    """grad_x_i = grad_y ⊙ x_i instead of the product of the other inputs."""
+
+    def backward_many(self, grad_y: Array) -> list[Array]:
+        assert self._xs is not None
+        return [grad_y * x for x in self._xs]
+
+
+class ConcatenateShifted(Concatenate):
+    """Splits grad_y one column too late."""
+
+    def backward_many(self, grad_y: Array) -> list[Array]:
+        assert self._widths is not None
+        bounds = np.cumsum(self._widths)[:-1] + 1
+        return list(np.split(grad_y, bounds, axis=1))
+
+
+def merge_case(good: type[Merge], bad_cls: type[Merge], widths: tuple[int, ...]) -> Case:
+    def run(bad: bool, sweep: bool) -> Report:
+        xs = [rng().standard_normal((4, width)) + i for i, width in enumerate(widths)]
+        return check_layer((bad_cls if bad else good)(), xs, sweep=sweep)
+
+    return run
+
+
+class LastWinsGraph(GraphModel):
+    """At a fan-out, keeps the last gradient that arrives instead of summing them."""
+
+    def _backward(self, grad: Array) -> Array:
+        grads = {id(self.output_node): grad}
+        for node in reversed(self.nodes):
+            if node.layer is None:
+                continue
+            grad_y = grads.pop(id(node))
+            layer = node.layer
+            inputs = layer.backward_many(grad_y) if isinstance(layer, Merge) else [layer.backward(grad_y)]
+            for source, grad_x in zip(node.inputs, inputs, strict=True):
+                grads[id(source)] = grad_x
+        return grads[id(self.input_node)]
+
+
+def fan_out_graph_case(bad: bool, sweep: bool) -> Report:
+    x = Input(3)
+    h = Dense(3, 3, "tanh", seed=1)(x)
+    y = Add()(h, Dense(3, 3, "sigmoid", seed=2)(h))  # h fans out to Add and to the second Dense
+    model = (LastWinsGraph if bad else GraphModel)(x, Dense(3, 2, seed=3)(y), MSE())
+    r = rng()
+    return check_network(model, r.standard_normal((5, 3)), r.standard_normal((5, 2)), sweep=sweep)
+
+
 CASES: dict[str, Case] = {
     **{name: activation_case(name) for name in ACTIVATION_BUGS},
     **{f"Dense with {name}": dense_activation_case(name) for name in ACTIVATION_BUGS if "Identity" not in name},
@@ -436,6 +498,10 @@ CASES: dict[str, Case] = {
         )
     },
     "Network BatchNorm mean term dropped": batchnorm_network_case,
+    "Add gradient to the first input only": merge_case(Add, AddFirstOnly, (3, 3, 3)),
+    "Multiply own factor instead of the others": merge_case(Multiply, MultiplyOwnFactor, (3, 3)),
+    "Concatenate split one column late": merge_case(Concatenate, ConcatenateShifted, (2, 3)),
+    "GraphModel fan-out gradients not summed": fan_out_graph_case,
 }
 
 

@@ -71,6 +71,14 @@ def test_the_check_leaves_the_tensor_exactly_as_it_was() -> None:
     assert np.array_equal(x, before)
 
 
+def test_gradient_of_the_wrong_shape_is_a_failure_naming_both_shapes() -> None:
+    x = np.ones((2, 3))
+    target = Target("shape", "x", x, np.ones((3, 2)), lambda: float(x.sum()))
+    result, line = check_target(target, DEFAULT_TOLERANCES, np.random.default_rng(0))
+    assert result.verdict == "fail" and line is None
+    assert "(3, 2)" in result.message and "(2, 3)" in result.message
+
+
 def test_nan_gradient_is_a_failure() -> None:
     x = np.ones((2, 2))
     target = Target("nan", "x", x, np.full((2, 2), np.nan), lambda: float(x.sum()))
