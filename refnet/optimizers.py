@@ -64,7 +64,14 @@ class Optimizer:
 
     def step(self, layers: Iterable[Layer]) -> None:
         """Apply one update to every parameter of ``layers``, in place."""
+        if isinstance(layers, Layer):
+            raise TypeError(
+                f"step() takes a list of layers, e.g. step(network.layers), got one {type(layers).__name__}"
+            )
         layers = list(layers)
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"step() takes Layer objects (e.g. Dense), got {type(layer).__name__}")
         scale = 1.0
         if self.clip_norm is not None:
             norm = self.global_norm(layers)

@@ -383,3 +383,10 @@ def test_neuron_backward_checks_grad_y_against_the_forward_batch() -> None:
     neuron.forward(np.ones((3, 2)))
     with pytest.raises(ShapeError, match=r"Neuron: grad_y must have shape \(3, 1\), got \(2, 1\)"):
         neuron.backward(np.ones((2, 1)))
+
+
+def test_optimizer_step_takes_a_list_of_layers() -> None:
+    with pytest.raises(TypeError, match=r"step\(\) takes a list of layers, e.g. step\(network.layers\), got one Dense"):
+        SGD().step(Dense(2, 2))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"step\(\) takes Layer objects \(e.g. Dense\), got MSE"):
+        Adam().step([Dense(2, 2), MSE()])  # type: ignore[list-item]
