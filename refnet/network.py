@@ -66,6 +66,10 @@ class NeuralNetwork:
         #: Set by a callback to end training after the current epoch.
         self.stop_training = False
         self.stop_reason: str | None = None
+        if isinstance(layers, Layer):
+            raise TypeError(
+                f"layers must be a list of layers, e.g. [Dense(2, 8), ...], got one {type(layers).__name__}"
+            )
         for layer in layers:
             self.add(layer)
         if loss is not None:

@@ -390,3 +390,10 @@ def test_optimizer_step_takes_a_list_of_layers() -> None:
         SGD().step(Dense(2, 2))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"step\(\) takes Layer objects \(e.g. Dense\), got MSE"):
         Adam().step([Dense(2, 2), MSE()])  # type: ignore[list-item]
+
+
+def test_network_constructor_takes_a_list_of_layers() -> None:
+    with pytest.raises(TypeError, match=r"layers must be a list of layers, e.g. \[Dense\(2, 8\), ...\], got one Dense"):
+        NeuralNetwork(Dense(2, 2))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"set_loss\(\) takes a Loss"):
+        NeuralNetwork([Dense(2, 2)], "mse")  # type: ignore[arg-type]
