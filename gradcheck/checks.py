@@ -152,13 +152,23 @@ def check_loss(
     sweep: bool = False,
     name: str | None = None,
 ) -> Report:
-    """Check dL/dy_pred = ``loss.backward()`` for L = ``loss.forward(y_pred, y_true)``."""
+    """Check dL/dy_pred = ``loss.backward()`` for L = ``loss.forward(y_pred, y_true)``.
+
+    The fused ``value_and_gradient(y_pred, target)`` that training calls is checked as a
+    second tensor, ``y_pred (fused)``: its gradient against its own value.
+    """
     name = name or type(loss).__name__
     y_pred = np.array(y_pred, dtype=np.float64)
     loss.forward(y_pred, y_true)
     gradient = np.array(loss.backward(), dtype=np.float64)
-    target = Target(name, "y_pred", y_pred, gradient, lambda: loss.forward(y_pred, y_true))
-    return run_targets([target], tolerances, seed, sweep)
+    forward_backward = Target(name, "y_pred", y_pred, gradient, lambda: loss.forward(y_pred, y_true))
+    fused_at = y_pred.copy()
+    prepared = loss.prepare_target(y_true, fused_at.shape, fused_at.dtype)
+    fused_gradient = np.array(loss.value_and_gradient(fused_at, prepared)[1], dtype=np.float64)
+    fused = Target(
+        name, "y_pred (fused)", fused_at, fused_gradient, lambda: loss.value_and_gradient(fused_at, prepared)[0]
+    )
+    return run_targets([forward_backward, fused], tolerances, seed, sweep)
 
 
 def check_regularizer(
@@ -189,7 +199,7 @@ def check_network(
     name: str | None = None,
 ) -> Report:
     """Check every layer's grads against L = ``network.compute_gradients(X, Y)`` (penalties included)."""
-    name = name or "NeuralNetwork"
+    name = name or type(network).__name__
     require_float64(network.layers, name)
     snapshot = Snapshot(network.layers)
     network.compute_gradients(X, Y)
