@@ -195,10 +195,16 @@ def check_rng(seed: int, name: str) -> np.random.Generator:
 def run_catalog(
     seed: int = 0, pattern: str | None = None, tolerances: Tolerances = DEFAULT_TOLERANCES, sweep: bool = False
 ) -> Report:
-    """Run every catalog check whose name contains ``pattern``; each result names its check."""
+    """Run every catalog check whose name contains ``pattern``; each result names its check.
+
+    ``seed`` (an int >= 0) fixes every check point; the report's time is the wall time.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    start = time.perf_counter()
     report = Report()
     for check in select(pattern):
         part = check.run(check_rng(seed, check.name), tolerances, sweep)
-        part.results = [replace(result, component=check.name) for result in part.results]
-        report.extend(part)
+        report.results += [replace(result, component=check.name) for result in part.results]
+    report.seconds = time.perf_counter() - start
     return report

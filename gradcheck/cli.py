@@ -26,6 +26,17 @@ from gradcheck.tolerances import DEFAULT_TOLERANCES
 from gradcheck.usercheck import UsageError, run_user_check
 
 
+def seed_type(text: str) -> int:
+    """An integer >= 0 (argparse reports anything else as a usage error)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {seed}")
+    return seed
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (argparse exits with status 2 on a usage error)."""
     parser = argparse.ArgumentParser(
@@ -36,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--list", action="store_true", help="list the checks (after -k) and exit")
     parser.add_argument("-k", metavar="PATTERN", dest="pattern", help="only checks whose name contains PATTERN")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the check points (default 0)")
+    parser.add_argument("--seed", type=seed_type, default=0, metavar="N", help="seed of the check points (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)")
     parser.add_argument("--sweep", action="store_true", help="judge by convergence order over h = 1e-1 .. 1e-8")
     parser.add_argument("--plot", metavar="FILE", help="save the error-vs-h curves (implies --sweep; matplotlib)")

@@ -205,6 +205,11 @@ def test_unknown_option_is_exit_status_two(capsys: pytest.CaptureFixture[str]) -
     usage_error(capsys, "--no-such-option")
 
 
+@pytest.mark.parametrize("seed", ["-1", "1.5", "many"])
+def test_seed_must_be_a_non_negative_integer(capsys: pytest.CaptureFixture[str], seed: str) -> None:
+    assert "expected an integer >= 0" in usage_error(capsys, "--seed", seed)
+
+
 def test_python_dash_m_gradcheck_runs_the_same_command() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "gradcheck", "-k", "Softmax", "--json", "-"],

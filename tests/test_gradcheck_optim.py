@@ -73,9 +73,11 @@ class CoupledWeightDecay(ReferenceAdam):
 class SharedStateAdam(ReferenceAdam):
     """State keyed by the parameter's name only: two layers' "W" share moments and t."""
 
-    def state_for(self, layer: Any, name: str) -> ParamState:
+    def step(self, layers: Any) -> None:
         shared: dict[str, ParamState] = self.__dict__.setdefault("_shared", {})
-        return shared.setdefault(name, {})
+        for layer in layers:
+            for name, param in layer.params.items():
+                self.update(param, layer.grads[name], shared.setdefault(name, {}))
 
 
 def failing(report: Any) -> set[str]:
