@@ -22,7 +22,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check + ruff format --check."""
-    session.install("ruff>=0.5")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -30,7 +30,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on refnet and gradcheck."""
-    session.install("-e", ".[plot]", "mypy>=1.8")
+    session.install("-e", ".[plot]", "mypy==2.4.1")
     session.run("mypy")
 
 
