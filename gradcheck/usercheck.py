@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,13 @@ def load_factory(spec: str) -> Callable[[], Any]:
         path = Path(module_name)
         if not path.is_file():
             raise UsageError(f"--check: no such file {str(path)!r}")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        # A name of its own, so that a file called e.g. json.py shadows nothing; registered in
+        # sys.modules while it runs, as an import would (dataclasses and pickling look there).
+        module_spec = importlib.util.spec_from_file_location(f"gradcheck_user_{path.stem}", path)
         if module_spec is None or module_spec.loader is None:
             raise UsageError(f"--check: cannot load {str(path)!r} as a Python module")
         module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_spec.name] = module
         module_spec.loader.exec_module(module)
     else:
         try:
@@ -132,5 +136,9 @@ def run_user_check(
     except Exception as exc:
         raise UsageError(f"--check: {spec}() raised {type(exc).__name__}: {exc}") from exc
     component, inputs = split_result(result)
-    name = spec.rpartition(":")[2]
-    return check_component(component, inputs, seed=seed, tolerances=tolerances, sweep=sweep, name=name)
+    try:
+        return check_component(component, inputs, seed=seed, tolerances=tolerances, sweep=sweep)
+    except UsageError:
+        raise
+    except (ValueError, TypeError) as exc:  # e.g. float32 parameters, inputs of the wrong shape
+        raise UsageError(f"--check: cannot check what {spec}() returned: {type(exc).__name__}: {exc}") from exc

@@ -53,6 +53,12 @@ def make_with_input():
 
 def make_number():
     return 42
+
+
+def make_float32():
+    from refnet import Dense
+
+    return Dense(3, 2, dtype=np.float32, seed=0)
 '''
 
 
@@ -199,6 +205,14 @@ def test_check_with_a_bad_target_is_a_usage_error(capsys: pytest.CaptureFixture[
 def test_check_of_an_unsupported_object_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write_module(tmp_path, "number_factory")
     assert "expected a Layer" in usage_error(capsys, "--check", f"{path}:make_number")
+
+
+def test_check_of_a_float32_component_says_gradcheck_needs_float64(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write_module(tmp_path, "float32_factory")
+    err = usage_error(capsys, "--check", f"{path}:make_float32")
+    assert "float64" in err and "make_float32" in err
 
 
 def test_unknown_option_is_exit_status_two(capsys: pytest.CaptureFixture[str]) -> None:
