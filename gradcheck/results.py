@@ -37,21 +37,21 @@ def relative_error(analytic: float, numerical: float) -> float:
 class CheckResult:
     """The verdict on one tensor of one component, with the evidence at its worst element."""
 
-    component: str
-    tensor: str
-    index: str
-    analytic: float
-    numerical: float
-    abs_error: float
-    rel_error: float
-    tolerance: float
+    component: str  #: the check or component, e.g. "Dense[relu]"
+    tensor: str  #: "x", a parameter name ("W"), "layers[0].W", or an optimizer case
+    index: str  #: the worst element "(2, 1)", a random "direction 3", or "step 5, [2]"
+    analytic: float  #: the component's value there (closed form for optimizers)
+    numerical: float  #: the central difference there (the optimizer's value)
+    abs_error: float  #: |analytic − numerical|
+    rel_error: float  #: |analytic − numerical| / max(|analytic|, |numerical|), 0 if both are 0
+    tolerance: float  #: the absolute error allowed at that element, atol + rtol·scale
     verdict: Verdict
-    method: str
-    checked: int = 1
-    kinks: int = 0
-    message: str = ""
-    slope: float | None = None
-    sweep_errors: tuple[float, ...] = ()
+    method: str  #: "elementwise", "projection", "closed form" (+ " + sweep")
+    checked: int = 1  #: elements, directions or steps×elements compared
+    kinks: int = 0  #: elements set aside as kinks
+    message: str = ""  #: why, in one sentence
+    slope: float | None = None  #: convergence order from --sweep (≈ 2 right, ≈ 0 wrong)
+    sweep_errors: tuple[float, ...] = ()  #: |numerical − analytic| at each sweep step
 
     @property
     def passed(self) -> bool:
