@@ -554,3 +554,16 @@ def test_a_backward_that_accumulates_across_calls_is_reported() -> None:
 
     report = check_layer(Accumulating(), rng().standard_normal((3, 3)))
     assert any(result.tensor == "x (backward twice)" and result.verdict == "fail" for result in report.results)
+
+
+def test_every_public_layer_loss_and_regularizer_has_a_corrupted_variant_here() -> None:
+    from gradcheck import public_components
+    from refnet import Optimizer
+
+    corrupted: set[type] = {bad for _, bad in ACTIVATION_BUGS.values()}
+    corrupted |= {type(LOSS_BUGS[name][1]()) for name in LOSS_BUGS}
+    corrupted |= {value for value in globals().values() if isinstance(value, type) and value.__module__ == __name__}
+    bases = {base for cls in corrupted for base in cls.__mro__[1:]}
+    components = [cls for cls in public_components() if not issubclass(cls, Optimizer)]  # see test_gradcheck_optim
+    missing = [cls.__name__ for cls in components if cls not in bases]
+    assert missing == [], f"add a corrupted variant of {missing} to this file"

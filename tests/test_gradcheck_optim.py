@@ -171,3 +171,13 @@ def test_failure_reports_the_step_and_element_with_expected_and_actual() -> None
     assert result.index.startswith("step 1, [")
     assert result.method == "closed form" and "expected" in result.message
     assert result.abs_error > result.tolerance
+
+
+def test_every_public_optimizer_has_closed_form_checks_and_corrupted_variants_here() -> None:
+    from gradcheck import public_components
+    from refnet import Optimizer
+
+    optimizers = {cls for cls in public_components() if issubclass(cls, Optimizer)}
+    corrupted = {value for value in globals().values() if isinstance(value, type) and value.__module__ == __name__}
+    assert optimizers == {Adam, SGD}, "a new optimizer needs closed-form checks in gradcheck/optim.py"
+    assert all(any(issubclass(cls, optimizer) for cls in corrupted) for optimizer in optimizers)
