@@ -66,6 +66,18 @@ def test_training_step(benchmark: Any, mlp: str, dtype: str, optimizer_name: str
         path=path,
         parameters=net.parameter_count(),
     )
+    if path == "core" and info:
+        # Floors, timed against the same GEMMs in alternation: (1) the GEMMs plus refnet's
+        # update alone (the memory-bound part no element-wise cleverness removes); (2) the
+        # leanest hand-written NumPy step of the same network and optimizer.
+        gemm = harness.GemmBound(shapes, dtype)
+        minimal = harness.MinimalNumpyMLP(widths, dtype, optimizer_name)
+        benchmark.extra_info["gemm_plus_update_ratio"] = harness.alternating_min_ratio(
+            lambda: (gemm(), optimizer.step(net.layers)), gemm, ROUNDS[mlp]
+        )
+        benchmark.extra_info["minimal_numpy_ratio"] = harness.alternating_min_ratio(
+            lambda: minimal.step(X, target), gemm, ROUNDS[mlp]
+        )
     for layer in net.layers:  # the step keeps the dtype: no silent float64 upcast
         for array in (*layer.params.values(), *layer.grads.values()):
             assert array.dtype == np.dtype(dtype)

@@ -114,7 +114,7 @@ class Dense(Layer):
         # step; grad_x is returned to the caller and must be a fresh array.
         grad_z = self.activation.gradient(self._y, grad_y, out=self._grad_z)
         np.matmul(self._x.T, grad_z, out=self.grads["W"])
-        np.sum(grad_z, axis=0, out=self.grads["b"])
+        grad_z.sum(axis=0, out=self.grads["b"])
         if self.regularizer.active:
             self.regularizer.add_gradient(W, self.grads["W"])
         return grad_z @ W.T

@@ -77,10 +77,13 @@ class Optimizer:
             norm = self.global_norm(layers)
             if norm > self.clip_norm:
                 scale = self.clip_norm / norm
-        for layer, name, param, grad in self._parameters(layers):
-            if scale != 1.0:
-                grad = grad * grad.dtype.type(scale)
-            self.update(param, grad, self.state_for(layer, name))
+        for layer in layers:
+            layer_state = self._state.setdefault(layer, {})
+            for name, param in layer.params.items():
+                grad = layer.grads[name]
+                if scale != 1.0:
+                    grad = grad * grad.dtype.type(scale)
+                self.update(param, grad, layer_state.setdefault(name, {}))
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
         """Update one parameter array in place from its gradient and its own state."""
@@ -95,16 +98,17 @@ class Optimizer:
         every array and one write of every array it changes). The work buffer is reused,
         so no step allocates. The arithmetic is elementwise, hence bitwise the same.
         """
-        size, dtype = arrays[0].size, arrays[0].dtype
+        first = arrays[0]
+        size, dtype = first.size, first.dtype
         block = max(1, BLOCK_BYTES // dtype.itemsize)
-        if not all(array.flags.c_contiguous for array in arrays):  # no flat view: one block
-            yield (*arrays, np.empty_like(arrays[0]))
-            return
-        if dtype not in self._work:
-            self._work[dtype] = np.empty(block, dtype)
-        work = self._work[dtype]
+        work = self._work.get(dtype)
+        if work is None:
+            work = self._work[dtype] = np.empty(block, dtype)
         if size <= block:  # a single block: the arrays themselves
-            yield (*arrays, work[:size].reshape(arrays[0].shape))
+            yield (*arrays, work[:size].reshape(first.shape))
+            return
+        if not all(array.flags.c_contiguous for array in arrays):  # no flat views: one block
+            yield (*arrays, np.empty_like(first))
             return
         flat = [array.reshape(-1) for array in arrays]
         for start in range(0, size, block):
@@ -201,6 +205,7 @@ class Adam(Optimizer):
         self.beta2 = check_unit_interval(beta2, "beta2")
         self.epsilon = check_positive(epsilon, "epsilon")
         self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+        self._cached_coefficients: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
         if "m" not in state:
@@ -208,18 +213,9 @@ class Adam(Optimizer):
             state["m"] = np.zeros_like(param)
             state["v"] = np.zeros_like(param)
         state["t"] += 1
-        t = state["t"]
-        # Every scalar is cast to the parameter dtype, so float32 stays float32. The bias
-        # corrections are folded into two scalars; with r = √(1 − β2ᵗ):
-        #     lr·m̂ / (√v̂ + ε) = lr·(m / (1 − β1ᵗ)) / (√v / r + ε) = [lr·r / (1 − β1ᵗ)] · m / (√v + ε·r)
-        # the same number in exact arithmetic (ε stays outside the root), one pass fewer.
-        dtype = param.dtype.type
-        beta1, beta2 = dtype(self.beta1), dtype(self.beta2)
-        one_minus_beta1, one_minus_beta2 = dtype(1 - self.beta1), dtype(1 - self.beta2)
-        root_correction = math.sqrt(1.0 - self.beta2**t)
-        step_size = dtype(self.learning_rate * root_correction / (1.0 - self.beta1**t))
-        epsilon = dtype(self.epsilon * root_correction)
-        decay = dtype(1.0 - self.learning_rate * self.weight_decay)
+        beta1, beta2, one_minus_beta1, one_minus_beta2, epsilon, step_size, decay = self._coefficients(
+            param.dtype, state["t"]
+        )
         for theta, g, m, v, work in self._blocks(param, grad, state["m"], state["v"]):
             m *= beta1
             m += np.multiply(g, one_minus_beta1, out=work)  # m ← β1·m + (1 − β1)·g
@@ -233,6 +229,31 @@ class Adam(Optimizer):
             if self.weight_decay:
                 theta *= decay  # AdamW: θ ← θ·(1 − lr·wd) first
             theta -= work
+
+    def _coefficients(self, dtype: np.dtype[Any], t: int) -> tuple[Any, ...]:
+        """β1, β2, 1 − β1, 1 − β2, ε·r, lr·r/(1 − β1ᵗ), 1 − lr·wd, with r = √(1 − β2ᵗ).
+
+        Every scalar is cast to the parameter dtype, so float32 stays float32. The bias
+        corrections are folded into two of them:
+            lr·m̂ / (√v̂ + ε) = lr·(m / (1 − β1ᵗ)) / (√v / r + ε) = [lr·r / (1 − β1ᵗ)] · m / (√v + ε·r)
+        the same number in exact arithmetic (ε stays outside the root), one pass fewer.
+        Computed once per step, as every parameter shares t and dtype.
+        """
+        key = (dtype, t, self.learning_rate, self.beta1, self.beta2, self.epsilon, self.weight_decay)
+        if self._cached_coefficients is None or self._cached_coefficients[0] != key:
+            cast = dtype.type
+            root_correction = math.sqrt(1.0 - self.beta2**t)
+            coefficients = (
+                cast(self.beta1),
+                cast(self.beta2),
+                cast(1 - self.beta1),
+                cast(1 - self.beta2),
+                cast(self.epsilon * root_correction),
+                cast(self.learning_rate * root_correction / (1.0 - self.beta1**t)),
+                cast(1.0 - self.learning_rate * self.weight_decay),
+            )
+            self._cached_coefficients = (key, coefficients)
+        return self._cached_coefficients[1]
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,223 @@
+"""The speed work keeps the math: blocked updates, work buffers and fused losses change no result.
+
+Each optimization in refnet's hot path (cache-blocked optimizer updates, the Dense grad_z
+work buffer, activation gradients written into ``out``, the fused loss value and
+gradient, the dot-product finiteness check) is checked here against the plain formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from refnet import MSE, SGD, Adam, BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork
+from refnet import optimizers as optimizers_module
+from refnet.base import Layer
+from refnet.functions import ACTIVATIONS
+from refnet.network import _finite
+
+DTYPES = [np.float32, np.float64]
+
+
+class Parameter(Layer):
+    """A layer holding one parameter array and its gradient, for optimizer tests."""
+
+    def __init__(self, value: np.ndarray) -> None:
+        super().__init__()
+        self.params = {"W": value.copy()}
+        self.grads = {"W": np.zeros_like(value)}
+
+
+def reference_sgd(theta, grads, lr, mu, nesterov):
+    velocity = np.zeros_like(theta)
+    for g in grads:
+        if mu == 0:
+            theta = theta - lr * g
+            continue
+        velocity = mu * velocity + g
+        theta = theta - lr * (g + mu * velocity) if nesterov else theta - lr * velocity
+    return theta
+
+
+def reference_adam(theta, grads, lr, beta1, beta2, eps, wd):
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        theta = theta * (1 - lr * wd) - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return theta
+
+
+# Sizes below, at and above one block (BLOCK_BYTES), and a ragged last block.
+SHAPES = [(3,), (7, 5), (300, 400), (513, 257)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(("momentum", "nesterov"), [(0.0, False), (0.9, False), (0.9, True)])
+def test_blocked_sgd_matches_the_formula(shape, dtype, momentum, nesterov) -> None:
+    rng = np.random.default_rng(0)
+    theta0 = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(4)]
+    layer, optimizer = Parameter(theta0), SGD(0.05, momentum=momentum, nesterov=nesterov)
+    for g in grads:
+        layer.grads["W"][...] = g
+        optimizer.step([layer])
+    expected = reference_sgd(theta0.astype(np.float64), [g.astype(np.float64) for g in grads], 0.05, momentum, nesterov)
+    assert layer.params["W"].dtype == dtype
+    np.testing.assert_allclose(layer.params["W"], expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_blocked_adam_matches_the_formula(shape, dtype, weight_decay) -> None:
+    rng = np.random.default_rng(1)
+    theta0 = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(5)]
+    layer, optimizer = Parameter(theta0), Adam(0.01, weight_decay=weight_decay)
+    for g in grads:
+        layer.grads["W"][...] = g
+        optimizer.step([layer])
+    expected = reference_adam(
+        theta0.astype(np.float64), [g.astype(np.float64) for g in grads], 0.01, 0.9, 0.999, 1e-8, weight_decay
+    )
+    state = optimizer.state_for(layer, "W")
+    assert layer.params["W"].dtype == state["m"].dtype == state["v"].dtype == dtype
+    np.testing.assert_allclose(layer.params["W"], expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_block_size_does_not_change_the_result(monkeypatch) -> None:
+    rng = np.random.default_rng(2)
+    theta0, g = rng.standard_normal((130, 70)), rng.standard_normal((130, 70))
+    results = []
+    for block_bytes in (64, 8 * 1000, optimizers_module.BLOCK_BYTES):
+        monkeypatch.setattr(optimizers_module, "BLOCK_BYTES", block_bytes)
+        layer, optimizer = Parameter(theta0), Adam(0.01)
+        layer.grads["W"][...] = g
+        optimizer.step([layer])
+        optimizer.step([layer])
+        results.append(layer.params["W"])
+    assert all(np.array_equal(results[0], other) for other in results[1:])
+
+
+def test_non_contiguous_parameters_are_updated_in_place() -> None:
+    theta = np.asfortranarray(np.arange(600.0).reshape(20, 30))
+    layer = Parameter(theta)
+    layer.params["W"] = theta  # a Fortran-ordered live array: no flat view exists
+    layer.grads["W"] = np.asfortranarray(np.ones((20, 30)))
+    SGD(0.5).step([layer])
+    np.testing.assert_array_equal(theta, np.arange(600.0).reshape(20, 30) - 0.5)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activation_gradient_into_out_equals_the_fresh_one(name, dtype) -> None:
+    activation = ACTIVATIONS[name]()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    y = activation.function(x)
+    grad_y = rng.standard_normal((6, 5)).astype(dtype)
+    y_before, grad_y_before = y.copy(), grad_y.copy()
+    fresh = activation.gradient(y, grad_y)
+    out = np.full_like(grad_y, np.nan)
+    into_out = activation.gradient(y, grad_y, out=out)
+    assert into_out.dtype == dtype
+    np.testing.assert_allclose(into_out, fresh, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    assert np.array_equal(y, y_before) and np.array_equal(grad_y, grad_y_before)
+
+
+def test_relu_gradient_is_grad_y_times_the_step_of_y() -> None:
+    y = np.array([[0.0, 2.0, 0.0, 3.5]])
+    grad_y = np.array([[1.0, -2.0, 3.0, 4.0]])
+    np.testing.assert_array_equal(ACTIVATIONS["relu"]().gradient(y, grad_y), [[0.0, -2.0, 0.0, 4.0]])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", None])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_backward_is_idempotent_and_leaves_its_inputs_alone(activation, dtype) -> None:
+    layer = Dense(5, 4, activation, l2_lambda=0.1, seed=0, dtype=dtype)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 5)).astype(dtype)
+    grad_y = rng.standard_normal((8, 4)).astype(dtype)
+    x_before, grad_y_before = x.copy(), grad_y.copy()
+    y = layer.forward(x)
+    y_before = y.copy()
+    grad_x_first = layer.backward(grad_y)
+    grads_first = {key: value.copy() for key, value in layer.grads.items()}
+    grad_x_second = layer.backward(grad_y)
+    assert grad_x_first is not grad_x_second  # the caller's array is never reused as a buffer
+    np.testing.assert_array_equal(grad_x_first, grad_x_second)
+    for key, value in layer.grads.items():
+        np.testing.assert_array_equal(value, grads_first[key])
+        assert value.dtype == dtype
+    assert np.array_equal(x, x_before) and np.array_equal(grad_y, grad_y_before) and np.array_equal(y, y_before)
+
+
+def test_dense_work_buffer_follows_the_batch_size() -> None:
+    layer = Dense(3, 2, "relu", seed=0)
+    for rows in (4, 7, 4):
+        x = np.ones((rows, 3))
+        layer.forward(x)
+        grad_x = layer.backward(np.ones((rows, 2)))
+        assert grad_x.shape == (rows, 3)
+        np.testing.assert_allclose(layer.grads["b"], rows * (layer.forward(x)[0] > 0))
+
+
+def test_forward_outputs_are_not_overwritten_by_later_calls() -> None:
+    net = NeuralNetwork([Dense(3, 4, "relu", seed=0), Dense(4, 2, seed=1)], MSE())
+    first = net.predict(np.ones((2, 3)))
+    kept = first.copy()
+    net.predict(np.zeros((2, 3)))
+    net.compute_gradients(np.zeros((2, 3)), np.zeros((2, 2)))
+    np.testing.assert_array_equal(first, kept)
+
+
+LOSS_CASES = [
+    (MSE(), lambda rng: rng.standard_normal((6, 3)), lambda rng: rng.standard_normal((6, 3))),
+    (CrossEntropy(), lambda rng: rng.standard_normal((6, 4)), lambda rng: rng.integers(0, 4, 6)),
+    (BinaryCrossEntropy(), lambda rng: rng.uniform(0.05, 0.95, (6, 2)), lambda rng: rng.integers(0, 2, (6, 2))),
+    (BinaryCrossEntropy(from_logits=True), lambda rng: rng.standard_normal((6, 2)), lambda rng: rng.random((6, 2))),
+]
+
+
+@pytest.mark.parametrize(("loss", "make_pred", "make_true"), LOSS_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_value_and_gradient_equal_the_separate_ones(loss, make_pred, make_true, dtype) -> None:
+    rng = np.random.default_rng(5)
+    y_pred = make_pred(rng).astype(dtype)
+    target = loss.prepare_target(make_true(rng), y_pred.shape, y_pred.dtype)
+    y_pred_before = y_pred.copy()
+    value, grad = loss.value_and_gradient(y_pred, target)
+    assert value == loss.loss(y_pred, target)
+    np.testing.assert_array_equal(grad, loss.gradient(y_pred, target))
+    assert grad.dtype == dtype
+    assert np.array_equal(y_pred, y_pred_before)
+
+
+@pytest.mark.parametrize("optimizer", [SGD(0.01, momentum=0.9, nesterov=True), Adam(0.01, weight_decay=0.01)])
+def test_float32_training_never_upcasts(optimizer) -> None:
+    layers = [
+        Dense(6, 8, "tanh", seed=0, dtype=np.float32),
+        Dense(8, 8, "sigmoid", seed=1, dtype=np.float32),
+        Dense(8, 3, seed=2, dtype=np.float32),
+    ]
+    net = NeuralNetwork(layers, CrossEntropy(), seed=0)
+    X = np.random.default_rng(6).standard_normal((10, 6)).astype(np.float32)
+    net.train(X, np.arange(10) % 3, epochs=2, optimizer=optimizer, batch_size=4)
+    arrays = [array for layer in net.layers for array in (*layer.params.values(), *layer.grads.values())]
+    arrays += list(optimizer.state_arrays(net.layers).values())
+    assert all(array.dtype == np.float32 for array in arrays if array.ndim)
+    assert net.predict(X).dtype == np.float32
+
+
+def test_finite_check_agrees_with_isfinite() -> None:
+    huge = np.full((40, 40), 1e30, dtype=np.float32)  # Σ x² overflows, yet every entry is finite
+    assert _finite(huge)
+    for bad in (np.inf, -np.inf, np.nan):
+        array = np.ones((5, 7))
+        array[2, 3] = bad
+        assert not _finite(array)
+    assert _finite(np.ones((4, 6))[:, ::2])
+    assert _finite(np.zeros(3))
