@@ -113,8 +113,11 @@ class LeakyReLU(Activation):
 
     def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y * (1 if y > 0 else alpha); y > 0 exactly when x > 0."""
-        slope = np.where(y > 0, y.dtype.type(1), y.dtype.type(self.alpha))
-        return np.multiply(grad_y, slope, out=out)
+        # slope = max(step(y), alpha) is exactly 1 or alpha, without np.where (which is
+        # slow on an unpredictable sign pattern).
+        slope = np.greater(y, 0, out=np.empty_like(grad_y) if out is None else out)
+        np.maximum(slope, y.dtype.type(self.alpha), out=slope)
+        return np.multiply(slope, grad_y, out=slope)
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -132,8 +135,14 @@ class Sigmoid(Activation):
 
     def function(self, x: Array, out: Array | None = None) -> Array:
         """y = 1 / (1 + exp(−x)), stably."""
-        e = np.exp(-np.abs(x))
-        numerator = np.where(x >= 0, x.dtype.type(1), e)
+        # y = exp(min(x, 0)) / (1 + exp(−|x|)): the numerator is 1 for x >= 0 and e for
+        # x < 0, exactly the two branches above, computed without np.where (slow on an
+        # unpredictable sign pattern). No exponent is positive, so nothing overflows.
+        numerator = np.minimum(x, 0)
+        np.exp(numerator, out=numerator)
+        e = np.abs(x)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
         e += 1
         return np.divide(numerator, e, out=out)
 
