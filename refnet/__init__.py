@@ -19,6 +19,7 @@ from refnet.callbacks import (
 from refnet.dropout import Dropout
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
+from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Merge, Multiply, Node
 from refnet.initializers import glorot_uniform, he_normal
 from refnet.layer import Dense
 from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
@@ -34,25 +35,33 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Add",
     "BatchNorm",
     "BinaryCrossEntropy",
     "CallOrderError",
     "Callback",
+    "Concatenate",
     "CrossEntropy",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "ElasticNet",
+    "GraphError",
+    "GraphModel",
     "History",
     "Identity",
+    "Input",
     "Layer",
     "LeakyReLU",
     "LearningRateScheduler",
     "Loss",
+    "Merge",
     "ModelCheckpoint",
     "ModelFileError",
+    "Multiply",
     "NeuralNetwork",
     "Neuron",
+    "Node",
     "NonFiniteError",
     "Optimizer",
     "ReLU",
