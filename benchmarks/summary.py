@@ -44,6 +44,13 @@ def verdict(value: float, limit: float, higher_is_better: bool = False) -> str:
     return ("met" if ok else "missed") + f" ({'≥' if higher_is_better else '≤'} {limit:g})"
 
 
+def floors(info: dict[str, Any]) -> str:
+    keys = ("gemm_plus_copy_ratio", "gemm_plus_update_ratio", "minimal_numpy_ratio")
+    if not all(key in info for key in keys):
+        return "-"
+    return " / ".join(f"{info[key]:.2f}×" for key in keys)
+
+
 def training_tables(by_kind: dict[str, list[dict[str, Any]]]) -> list[str]:
     step = {(i["mlp"], i["dtype"], i["optimizer"], i["path"]): i for i in by_kind.get("test_training_step", [])}
     if not step:
@@ -64,12 +71,21 @@ def training_tables(by_kind: dict[str, list[dict[str, Any]]]) -> list[str]:
                         optimizer,
                         ratio(core),
                         ratio(public) if public else "-",
+                        floors(core),
                         f"{core['refnet_gflops']:.1f} / {core['bound_gflops']:.1f}",
                         f"{core['samples_per_s']:,.0f}",
                         verdict(core["ratio_min"], limit) if limit else "-",
                     ]
                 )
-    header = ["MLP", "dtype", "optimizer", "step / GEMM (core)", "step / GEMM (public)", "GFLOP/s refnet / GEMM"]
+    header = [
+        "MLP",
+        "dtype",
+        "optimizer",
+        "step / GEMM (core)",
+        "step / GEMM (public)",
+        "floors: GEMM+copy / GEMM+update / minimal NumPy",
+        "GFLOP/s refnet / GEMM",
+    ]
     return ["## Training step against the GEMM bound", table([*header, "samples/s", "target"], rows)]
 
 

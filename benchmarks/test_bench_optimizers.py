@@ -47,7 +47,7 @@ def test_optimizer_update(benchmark: Any, mlp: str, update: str, dtype: str) -> 
         benchmark,
         lambda: optimizer.step(net.layers),
         harness.CopyBound(nbytes),
-        n_rounds=40 if mlp == "large" else 200,
+        n_rounds=25 if mlp == "large" else 100,
         bound_name="copy",
         nbytes=nbytes,
         mlp=mlp,

@@ -85,7 +85,7 @@ def test_digits_against_sklearn(benchmark: Any) -> None:
 
     warmup = 1
     benchmark.group = "peer: digits"
-    benchmark.pedantic(train, setup=setup, rounds=3, warmup_rounds=warmup, iterations=1)
+    benchmark.pedantic(train, setup=setup, rounds=harness.rounds(5), warmup_rounds=warmup, iterations=1)
     refnet_accuracy = [net.evaluate(X_test, y_test)["accuracy"] for net in networks[warmup:]]
     if benchmark.stats is None:
         return

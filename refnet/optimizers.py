@@ -102,7 +102,7 @@ class Optimizer:
         size, dtype = first.size, first.dtype
         block = max(1, BLOCK_BYTES // dtype.itemsize)
         work = self._work.get(dtype)
-        if work is None:
+        if work is None or work.size != block:
             work = self._work[dtype] = np.empty(block, dtype)
         if size <= block:  # a single block: the arrays themselves
             yield (*arrays, work[:size].reshape(first.shape))
