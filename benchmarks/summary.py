@@ -126,11 +126,13 @@ def peer_table(infos: list[dict[str, Any]]) -> list[str]:
                 f"{info['refnet_time_s']:.3f} s",
                 f"{info['sklearn_time_s']:.3f} s",
                 f"{info['ratio_min']:.2f}×",
-                f"{info['refnet_accuracy']:.2%}",
-                f"{info['sklearn_accuracy']:.2%}",
+                f"{info['refnet_accuracy']:.2%} ± {info.get('refnet_accuracy_std', 0):.2%}",
+                f"{info['sklearn_accuracy']:.2%} ± {info.get('sklearn_accuracy_std', 0):.2%}",
+                str(len(info["refnet_accuracy_per_seed"])),
             ]
         )
     header = ["digits 64-32-10, Adam", "refnet train", "sklearn fit", "time ratio", "refnet acc", "sklearn acc"]
+    header.append("seeds")
     return ["## Peer: scikit-learn MLPClassifier on digits", table(header, rows)] if rows else []
 
 
