@@ -67,6 +67,9 @@ def benchmarks(session: nox.Session) -> None:
         "--benchmark-autosave",
         "--benchmark-storage=.benchmarks",
         "--benchmark-columns=min,median,rounds",
+        # --benchmark-compare against a run from another machine warns; keep it a warning.
+        "-W",
+        "default::pytest_benchmark.logger.PytestBenchmarkWarning",
         *session.posargs,
     )
     session.run("python", "benchmarks/summary.py")

@@ -32,16 +32,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    """Record what the ratios depend on: NumPy, its BLAS, and the thread count."""
+    """Record what the ratios depend on: NumPy, the BLAS it was built with, its thread count."""
     machine_info["numpy"] = np.__version__
     machine_info["cpu_count"] = os.cpu_count()
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    machine_info["blas"] = f"{blas.get('name')} {blas.get('version')}"
     try:
         from threadpoolctl import threadpool_info
-
-        machine_info["blas"] = [
-            {key: pool.get(key) for key in ("internal_api", "version", "num_threads", "architecture")}
-            for pool in threadpool_info()
-            if pool.get("user_api") == "blas"
-        ]
     except ImportError:  # threadpoolctl comes with scikit-learn, which the bench extra installs
-        machine_info["blas"] = "unknown (threadpoolctl not installed)"
+        return
+    threads = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    machine_info["blas_threads"] = max(threads, default=None)

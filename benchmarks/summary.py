@@ -168,7 +168,7 @@ def main(argv: list[str]) -> int:
     print(
         f"{machine.get('cpu', {}).get('brand_raw', '?')}, {machine.get('cpu_count')} CPUs, numpy {machine.get('numpy')}"
     )
-    print(f"BLAS: {blas}\n")
+    print(f"BLAS: {blas}, {machine.get('blas_threads')} threads\n")
     sections = [
         *training_tables(by_kind),
         *simple_table(
