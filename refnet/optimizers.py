@@ -220,7 +220,7 @@ class Adam(Optimizer):
             m *= beta1
             m += np.multiply(g, one_minus_beta1, out=work)  # m ← β1·m + (1 − β1)·g
             v *= beta2
-            np.multiply(g, g, out=work)
+            np.square(g, out=work)
             v += np.multiply(work, one_minus_beta2, out=work)  # v ← β2·v + (1 − β2)·g²
             np.sqrt(v, out=work)
             work += epsilon  # r·(√v̂ + ε)
