@@ -16,16 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, as_features, check_int, check_unit_interval, make_rng
+from refnet._checks import as_array, as_features, make_rng
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import Callback, History
-from refnet.errors import CallOrderError, NonFiniteError, ShapeError, TrainingDivergedError
+from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 from refnet.losses import Loss
 from refnet.optimizers import Optimizer
 
 
-def _float_errors_as_values() -> np.errstate:
+def float_errors_as_values() -> np.errstate:
     """Let overflow and 0/0 give inf/NaN quietly: the callers check the result and raise one clear error."""
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
@@ -183,7 +183,7 @@ class NeuralNetwork:
         """
         X = self._check_X(X)
         copies = self._state_copies()
-        with _float_errors_as_values():
+        with float_errors_as_values():
             y = self._forward(X, training)
         if not (_finite(y) and self._state_finite()):
             for array, copy in copies:
@@ -225,7 +225,7 @@ class NeuralNetwork:
         """
         X, target = self._prepare(X, Y)
         copies = self._state_copies()
-        with _float_errors_as_values():
+        with float_errors_as_values():
             value = self._gradients(X, target)[0]
         if not (math.isfinite(value) and self._gradients_finite() and self._state_finite()):
             for array, copy in copies:
@@ -277,109 +277,22 @@ class NeuralNetwork:
                 from before the failing batch (unless a callback such as TerminateOnNaN
                 asked to stop quietly).
         """
-        optimizer = optimizer if optimizer is not None else self.optimizer
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
-        epochs = check_int(epochs, "epochs")
-        X, target = self._prepare(X, Y)
-        N = len(X)
-        batch = N if batch_size is None else check_int(batch_size, "batch_size")
-        if validation_data is not None and validation_split:
-            raise ValueError("pass validation_data or validation_split, not both")
-        validation: tuple[Array, Array] | None = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, Y_val)")
-            validation = self._prepare(*validation_data, names=("X_val", "Y_val"))
-        elif validation_split:
-            fraction = check_unit_interval(validation_split, "validation_split")
-            held = round(N * fraction)
-            if held == 0 or held == N:
-                raise ValueError(f"validation_split={validation_split} leaves {held} of {N} rows for validation")
-            split = self.rng.permutation(N) if split_shuffle else np.arange(N)
-            X, target, validation = X[split[:-held]], target[split[:-held]], (X[split[-held:]], target[split[-held:]])
-            N = len(X)
-        self._check_batch_statistics(N, batch)
+        from refnet.training import fit
 
-        history = History()
-        if isinstance(callbacks, Callback):
-            raise TypeError("callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]")
-        # The documented order: the user's callbacks, then History, then the progress display,
-        # so that History and the display see what a callback adds to the logs (e.g. "lr").
-        hooks: list[Callback] = [*callbacks, history]
-        if verbose:
-            from refnet.progress import ProgressBar
-
-            hooks.append(ProgressBar(epochs=epochs, samples=N, batch_size=batch, verbose=verbose))
-        for hook in hooks:
-            if not isinstance(hook, Callback):
-                raise TypeError(f"callbacks must be Callback objects, got {type(hook).__name__}")
-            hook.bind(self, optimizer)
-        self.optimizer = optimizer
-        self.stop_training, self.stop_reason = False, None
-        loss = self._require_loss()
-        for hook in hooks:
-            hook.on_train_begin()
-        # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
-        # kept from before each batch, so a non-finite batch cannot corrupt it.
-        state_arrays = [value for layer in self.layers for value in layer.state.values()]
-        for epoch in range(epochs):
-            for hook in hooks:
-                hook.on_epoch_begin(epoch)
-            order = self.rng.permutation(N) if shuffle else None
-            loss_sum, correct, seen = 0.0, 0.0, 0
-            for index, start in enumerate(range(0, N, batch)):
-                rows = order[start : start + batch] if order is not None else slice(start, start + batch)
-                xb, tb = X[rows], target[rows]
-                state_before = [array.copy() for array in state_arrays]
-                with _float_errors_as_values():
-                    value, y_pred = self._gradients(xb, tb)
-                # The step is taken only from a finite loss and finite gradients, so the
-                # parameters and the optimizer state stay those of the last good batch.
-                finite = math.isfinite(value) and self._gradients_finite() and self._state_finite()
-                if not finite:
-                    for array, saved in zip(state_arrays, state_before, strict=True):
-                        np.copyto(array, saved)
-                    if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
-                        self.stop_training, self.stop_reason = True, "non-finite loss"
-                        break
-                    what = (
-                        f"the loss became {value}"
-                        if not math.isfinite(value)
-                        else "a gradient (or its square) or a layer's running statistics became inf or NaN"
-                    )
-                    raise TrainingDivergedError(
-                        f"training diverged: {what} at epoch {epoch}, batch {index} "
-                        f"(counting from 0). The parameters are kept from before this batch. "
-                        f"Try a smaller learning rate (it is {optimizer.learning_rate:g}) or clip_norm.",
-                        epoch=epoch,
-                        batch=index,
-                    )
-                optimizer.step(self.layers)
-                size = len(xb)
-                loss_sum += value * size
-                seen += size
-                accuracy = loss.accuracy(y_pred, tb) if loss.is_classification else None
-                if accuracy is not None:
-                    correct += accuracy * size
-                batch_logs = {"loss": value, "size": float(size)}
-                for hook in hooks:
-                    hook.on_batch_end(index, batch_logs)
-            if seen == 0:  # stopped on the epoch's first batch
-                break
-            logs: dict[str, float] = {"loss": loss_sum / seen}
-            if loss.is_classification:
-                logs["accuracy"] = correct / seen
-            if validation is not None:
-                logs.update({f"val_{key}": value for key, value in self._evaluate(*validation).items()})
-            for hook in hooks:
-                hook.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        history.stopped_reason = self.stop_reason
-        for hook in hooks:
-            hook.on_train_end()
-        return history
+        return fit(
+            self,
+            X,
+            Y,
+            epochs,
+            optimizer,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            split_shuffle=split_shuffle,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
 
     def _check_batch_statistics(self, N: int, batch: int) -> None:
         """Refuse up front a batch size whose last batch is one row when a BatchNorm needs two.
@@ -396,7 +309,7 @@ class NeuralNetwork:
 
     def _evaluate(self, X: Array, target: Array) -> dict[str, float]:
         loss = self._require_loss()
-        with _float_errors_as_values():
+        with float_errors_as_values():
             y_pred = loss.check_prediction(self._forward(X, training=False))
             result = {"loss": loss.loss(y_pred, target) + self.penalty()}
         accuracy = loss.accuracy(y_pred, target)

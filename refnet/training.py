@@ -1,0 +1,197 @@
+"""The training loop behind ``NeuralNetwork.train``: mini-batches, validation, callbacks.
+
+One epoch, for a network with layers, loss and optimizer:
+
+    order = permutation of the rows (from the network's Generator), unless shuffle=False
+    for each batch of batch_size rows (the last, partial batch included):
+        L = loss(forward(X_b), Y_b) + Σ penalties     (forward in training mode)
+        backward: every layer's grads = dL/dθ
+        if L or a gradient is inf/NaN: stop before touching the parameters
+        optimizer.step(layers)
+    epoch loss = Σ_b L_b·|b| / N                        (batch-size-weighted mean)
+    validation loss and accuracy, then the callbacks' on_epoch_end
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from refnet._checks import check_int, check_unit_interval
+from refnet.base import Array
+from refnet.callbacks import Callback, History
+from refnet.errors import TrainingDivergedError
+from refnet.optimizers import Optimizer
+
+if TYPE_CHECKING:
+    from refnet.network import NeuralNetwork
+
+
+def split_validation(
+    network: NeuralNetwork, X: Array, target: Array, fraction: float, shuffle: bool
+) -> tuple[Array, Array, tuple[Array, Array]]:
+    """Hold out ``round(N·fraction)`` rows: the last ones after a permutation drawn from the
+    network's Generator (or simply the last rows with ``shuffle=False``)."""
+    N = len(X)
+    fraction = check_unit_interval(fraction, "validation_split")
+    held = round(N * fraction)
+    if held == 0 or held == N:
+        raise ValueError(f"validation_split={fraction} leaves {held} of {N} rows for validation")
+    rows = network.rng.permutation(N) if shuffle else np.arange(N)
+    kept, out = rows[:-held], rows[-held:]
+    return X[kept], target[kept], (X[out], target[out])
+
+
+def fit(
+    network: NeuralNetwork,
+    X: Any,
+    Y: Any,
+    epochs: int,
+    optimizer: Optimizer | None,
+    *,
+    batch_size: int | None,
+    shuffle: bool,
+    validation_data: tuple[Any, Any] | None,
+    validation_split: float,
+    split_shuffle: bool,
+    callbacks: Sequence[Callback],
+    verbose: int,
+) -> History:
+    """Train ``network``; the arguments are those of ``NeuralNetwork.train``."""
+    optimizer = optimizer if optimizer is not None else network.optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
+    epochs = check_int(epochs, "epochs")
+    X, target = network._prepare(X, Y)
+    batch = len(X) if batch_size is None else check_int(batch_size, "batch_size")
+    if validation_data is not None and validation_split:
+        raise ValueError("pass validation_data or validation_split, not both")
+    validation: tuple[Array, Array] | None = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, Y_val)")
+        validation = network._prepare(*validation_data, names=("X_val", "Y_val"))
+    elif validation_split:
+        X, target, validation = split_validation(network, X, target, validation_split, split_shuffle)
+    network._check_batch_statistics(len(X), batch)
+    hooks, history = _hooks(network, optimizer, callbacks, epochs, len(X), batch, verbose)
+
+    network.optimizer = optimizer
+    network.stop_training, network.stop_reason = False, None
+    for hook in hooks:
+        hook.on_train_begin()
+    for epoch in range(epochs):
+        for hook in hooks:
+            hook.on_epoch_begin(epoch)
+        logs = _run_epoch(network, optimizer, hooks, X, target, batch, shuffle, epoch)
+        if logs is None:  # stopped on the epoch's first batch
+            break
+        if validation is not None:
+            logs.update({f"val_{key}": value for key, value in network._evaluate(*validation).items()})
+        for hook in hooks:
+            hook.on_epoch_end(epoch, logs)
+        if network.stop_training:
+            break
+    history.stopped_reason = network.stop_reason
+    for hook in hooks:
+        hook.on_train_end()
+    return history
+
+
+def _hooks(
+    network: NeuralNetwork,
+    optimizer: Optimizer,
+    callbacks: Sequence[Callback],
+    epochs: int,
+    samples: int,
+    batch: int,
+    verbose: int,
+) -> tuple[list[Callback], History]:
+    """The callbacks in their documented order, bound to the network and optimizer.
+
+    The user's callbacks come first, then History, then the progress display, so that
+    History and the display see what a callback adds to the logs (e.g. "lr").
+    """
+    if isinstance(callbacks, Callback):
+        raise TypeError("callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]")
+    history = History()
+    hooks: list[Callback] = [*callbacks, history]
+    if verbose:
+        from refnet.progress import ProgressBar
+
+        hooks.append(ProgressBar(epochs=epochs, samples=samples, batch_size=batch, verbose=verbose))
+    for hook in hooks:
+        if not isinstance(hook, Callback):
+            raise TypeError(f"callbacks must be Callback objects, got {type(hook).__name__}")
+        hook.bind(network, optimizer)
+    return hooks, history
+
+
+def _run_epoch(
+    network: NeuralNetwork,
+    optimizer: Optimizer,
+    hooks: list[Callback],
+    X: Array,
+    target: Array,
+    batch: int,
+    shuffle: bool,
+    epoch: int,
+) -> dict[str, float] | None:
+    """One pass over the data; returns the epoch's logs, or None if it stopped before any step."""
+    from refnet.network import float_errors_as_values
+
+    loss = network._require_loss()
+    N = len(X)
+    order = network.rng.permutation(N) if shuffle else None
+    # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
+    # kept from before each batch, so a non-finite batch cannot corrupt it.
+    state_arrays = [value for layer in network.layers for value in layer.state.values()]
+    loss_sum, correct, seen = 0.0, 0.0, 0
+    for index, start in enumerate(range(0, N, batch)):
+        rows = order[start : start + batch] if order is not None else slice(start, start + batch)
+        xb, tb = X[rows], target[rows]
+        state_before = [array.copy() for array in state_arrays]
+        with float_errors_as_values():
+            value, y_pred = network._gradients(xb, tb)
+        # The step is taken only from a finite loss and finite gradients, so the
+        # parameters and the optimizer state stay those of the last good batch.
+        if not (math.isfinite(value) and network._gradients_finite() and network._state_finite()):
+            for array, saved in zip(state_arrays, state_before, strict=True):
+                np.copyto(array, saved)
+            if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
+                network.stop_training, network.stop_reason = True, "non-finite loss"
+                break
+            raise _divergence(value, epoch, index, optimizer)
+        optimizer.step(network.layers)
+        size = len(xb)
+        loss_sum += value * size
+        seen += size
+        if loss.is_classification:
+            correct += (loss.accuracy(y_pred, tb) or 0.0) * size
+        batch_logs = {"loss": value, "size": float(size)}
+        for hook in hooks:
+            hook.on_batch_end(index, batch_logs)
+    if seen == 0:
+        return None
+    logs: dict[str, float] = {"loss": loss_sum / seen}
+    if loss.is_classification:
+        logs["accuracy"] = correct / seen
+    return logs
+
+
+def _divergence(value: float, epoch: int, batch: int, optimizer: Optimizer) -> TrainingDivergedError:
+    what = (
+        f"the loss became {value}"
+        if not math.isfinite(value)
+        else "a gradient (or its square) or a layer's running statistics became inf or NaN"
+    )
+    return TrainingDivergedError(
+        f"training diverged: {what} at epoch {epoch}, batch {batch} (counting from 0). "
+        f"The parameters are kept from before this batch. "
+        f"Try a smaller learning rate (it is {optimizer.learning_rate:g}) or clip_norm.",
+        epoch=epoch,
+        batch=batch,
+    )
