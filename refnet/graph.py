@@ -344,16 +344,7 @@ class GraphModel(NeuralNetwork):
                     f"{0 if layer is None else layer.parameter_count():,}",
                 )
             )
-        widths = [max(len(row[col]) for row in rows) for col in range(5)]
-        lines = [
-            "  ".join(
-                cell.ljust(w) if c < 4 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-            for row in rows
-        ]
-        rule = "-" * len(lines[0])
-        footer = f"total parameters: {self.parameter_count():,}   dtype: {self.dtype}   loss: {self.loss!r}"
-        return "\n".join([lines[0], rule, *lines[1:], rule, footer])
+        return self._summary_table(rows)
 
     def to_dot(self) -> str:
         """The graph in Graphviz DOT: render with ``dot -Tpng model.dot -o model.png``."""

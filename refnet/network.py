@@ -341,16 +341,22 @@ class NeuralNetwork:
             width = layer.output_features(width) if width is not None else None
             shape = f"(N, {width})" if width is not None else "(N, ?)"
             rows.append((str(index), repr(layer), shape, f"{layer.parameter_count():,}"))
-        widths = [max(len(row[col]) for row in rows) for col in range(4)]
+        return self._summary_table(rows)
+
+    def _summary_table(self, rows: Sequence[tuple[str, ...]]) -> str:
+        """Rows as aligned columns (the last, a count, right-aligned) under a header rule, with a totals line."""
+        widths = [max(len(row[col]) for row in rows) for col in range(len(rows[0]))]
+        last = len(widths) - 1
         lines = [
             "  ".join(
-                cell.ljust(w) if c < 3 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+                cell.rjust(w) if c == last else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
             for row in rows
         ]
         rule = "-" * len(lines[0])
-        footer = [rule, f"total parameters: {self.parameter_count():,}   dtype: {self.dtype}   loss: {self.loss!r}"]
-        return "\n".join([lines[0], rule, *lines[1:], *footer])
+        footer = f"total parameters: {self.parameter_count():,}   dtype: {self.dtype}   loss: {self.loss!r}"
+        return "\n".join([lines[0], rule, *lines[1:], rule, footer])
 
     def get_arrays(self) -> dict[str, Array]:
         """Copies of every parameter and state array, keyed ``"{index}.{name}"``."""
