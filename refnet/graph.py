@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import check_int
+from refnet._checks import check_batch, check_int
 from refnet.base import Array, Layer
 from refnet.errors import ShapeError
 from refnet.losses import Loss
@@ -124,6 +124,34 @@ class Merge(Layer):
         """y from the inputs xs; caches what backward_many needs."""
         raise NotImplementedError
 
+    #: True when every input must have the same shape (Add, Multiply); False when only
+    #: the number of rows must agree (Concatenate).
+    same_shape = True
+
+    def check_inputs(self, xs: Any) -> list[Array]:
+        """At least two 2-D float arrays of one dtype, of equal shape (or equal rows)."""
+        name = type(self).__name__
+        if not isinstance(xs, (list, tuple)) or len(xs) < 2:
+            raise TypeError(f"{name}.forward_many takes a list of at least 2 arrays")
+        arrays = [check_batch(x, self, name=f"input {i}") for i, x in enumerate(xs)]
+        first = arrays[0]
+        for i, x in enumerate(arrays[1:], start=1):
+            mismatch = x.shape != first.shape if self.same_shape else x.shape[0] != first.shape[0]
+            if mismatch:
+                what = "shape" if self.same_shape else "number of rows"
+                raise ShapeError(
+                    f"{name}: inputs must have the same {what}, got {first.shape} and {x.shape} (input {i})"
+                )
+            if x.dtype != first.dtype:
+                raise TypeError(f"{name}: inputs must have one dtype, got {first.dtype} and {x.dtype} (input {i})")
+        return arrays
+
+    def check_grad(self, grad_y: Any, shape: tuple[int, ...] | None) -> Array:
+        """grad_y after a forward: a float array of the forward output's shape."""
+        self._require_forward(shape)
+        assert shape is not None
+        return check_batch(grad_y, self, name="grad_y", shape=shape)
+
     def backward_many(self, grad_y: Array) -> list[Array]:
         """The gradient with respect to each input."""
         raise NotImplementedError
@@ -140,20 +168,21 @@ class Add(Merge):
 
     def __init__(self) -> None:
         super().__init__()
-        self._count: int | None = None
+        self._count = 0
+        self._shape: tuple[int, ...] | None = None
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y = Σ_i x_i, shapes (N, D) -> (N, D)."""
+        xs = self.check_inputs(xs)
         y = xs[0] + xs[1]
         for x in xs[2:]:
             y += x
-        self._count = len(xs)
+        self._count, self._shape = len(xs), y.shape
         return y
 
     def backward_many(self, grad_y: Array) -> list[Array]:
-        """grad_x_i = grad_y for every i."""
-        self._require_forward(self._count)
-        assert self._count is not None
+        """grad_x_i = grad_y for every i (the same array: no consumer writes into it)."""
+        grad_y = self.check_grad(grad_y, self._shape)
         return [grad_y] * self._count
 
 
@@ -166,6 +195,7 @@ class Multiply(Merge):
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y = Π_i x_i elementwise, shapes (N, D) -> (N, D)."""
+        xs = self.check_inputs(xs)
         y = xs[0] * xs[1]
         for x in xs[2:]:
             y *= x
@@ -174,7 +204,7 @@ class Multiply(Merge):
 
     def backward_many(self, grad_y: Array) -> list[Array]:
         """grad_x_i = grad_y ⊙ Π_{j≠i} x_j (the product of the *other* inputs)."""
-        self._require_forward(self._xs)
+        grad_y = self.check_grad(grad_y, None if self._xs is None else self._xs[0].shape)
         assert self._xs is not None
         grads = []
         for i in range(len(self._xs)):
@@ -189,21 +219,27 @@ class Multiply(Merge):
 class Concatenate(Merge):
     """y = [x_1 | x_2 | ...] along the features;  grad_x_i = the matching columns of grad_y."""
 
+    same_shape = False
+
     def __init__(self) -> None:
         super().__init__()
         self._widths: list[int] | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def merged_width(self, inputs: list[Node]) -> int:
         return sum(node.width for node in inputs)
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y = concatenate(xs, axis=1), shapes (N, D_i) -> (N, Σ D_i)."""
+        xs = self.check_inputs(xs)
         self._widths = [x.shape[1] for x in xs]
-        return np.concatenate(xs, axis=1)
+        y = np.concatenate(xs, axis=1)
+        self._shape = y.shape
+        return y
 
     def backward_many(self, grad_y: Array) -> list[Array]:
         """grad_x_i = grad_y[:, offset_i : offset_i + D_i]."""
-        self._require_forward(self._widths)
+        grad_y = self.check_grad(grad_y, self._shape)
         assert self._widths is not None
         bounds = np.cumsum(self._widths)[:-1]
         return list(np.split(grad_y, bounds, axis=1))
@@ -277,9 +313,13 @@ class GraphModel(NeuralNetwork):
                     f"node {dead[0].label()!r} (fed by {node.name!r}) is not connected to the output: "
                     "use it in the output's computation or remove it"
                 )
+        layers = [node.layer for node in order if node.layer is not None]
+        dtypes = {str(layer.dtype) for layer in layers if layer.dtype is not None}
+        if len(dtypes) > 1:
+            raise GraphError(f"the graph mixes parameter dtypes {sorted(dtypes)}: build every layer with one dtype")
         self.nodes = order
         self.input_node, self.output_node = inputs, outputs
-        self.layers = [node.layer for node in order if node.layer is not None]
+        self.layers = layers
 
     @staticmethod
     def _name_nodes(order: list[Node]) -> None:

@@ -199,3 +199,53 @@ def test_graph_trains_and_loss_falls() -> None:
     model = concat_model(4)
     history = model.train(X, Y, epochs=60, optimizer=SGD(0.1, momentum=0.9), batch_size=16)
     assert history["loss"][-1] < 0.5 * history["loss"][0]
+
+
+def test_graph_with_mixed_dtypes_is_refused() -> None:
+    x = Input(3)
+    a = Dense(3, 3, dtype=np.float32)(x)
+    b = Dense(3, 3, dtype=np.float64)(x)
+    with pytest.raises(GraphError, match=r"mixes parameter dtypes \['float32', 'float64'\]"):
+        GraphModel(x, Add()(a, b))
+
+
+def test_float32_graph_keeps_float32() -> None:
+    x = Input(3)
+    h = Dense(3, 4, "tanh", dtype=np.float32, seed=0)(x)
+    model = GraphModel(x, Concatenate()(h, Dense(4, 2, dtype=np.float32, seed=1)(h)), loss=MSE())
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    assert model.predict(X).dtype == np.float32
+    model.compute_gradients(X, np.zeros((5, 6)))
+    assert all(grad.dtype == np.float32 for layer in model.layers for grad in layer.grads.values())
+
+
+@pytest.mark.parametrize("merge", [Add(), Multiply()])
+def test_elementwise_merges_refuse_unequal_shapes_instead_of_broadcasting(merge) -> None:
+    with pytest.raises(ShapeError, match=r"same shape, got \(4, 3\) and \(1, 3\)"):
+        merge.forward_many([np.ones((4, 3)), np.ones((1, 3))])
+
+
+def test_merges_refuse_lists_of_lists_and_single_inputs() -> None:
+    # A nested list is converted, so Add sums instead of concatenating Python lists.
+    assert np.array_equal(Add().forward_many([[[1.0, 2.0]], [[3.0, 4.0]]]), [[4.0, 6.0]])
+    with pytest.raises(TypeError, match="at least 2 arrays"):
+        Add().forward_many([np.ones((2, 2))])
+    with pytest.raises(ShapeError, match="must have shape"):
+        Add().forward_many([np.ones(3), np.ones(3)])
+
+
+def test_concatenate_needs_equal_rows_and_a_grad_of_the_output_shape() -> None:
+    concat = Concatenate()
+    with pytest.raises(ShapeError, match="same number of rows"):
+        concat.forward_many([np.ones((4, 2)), np.ones((3, 2))])
+    concat.forward_many([np.ones((4, 2)), np.ones((4, 1))])
+    with pytest.raises(ShapeError, match=r"grad_y must have shape \(4, 3\), got \(4, 5\)"):
+        concat.backward_many(np.ones((4, 5)))
+
+
+def test_merge_backward_before_forward_is_a_call_order_error() -> None:
+    from refnet import CallOrderError
+
+    for merge in (Add(), Multiply(), Concatenate()):
+        with pytest.raises(CallOrderError):
+            merge.backward_many(np.ones((2, 2)))
