@@ -95,6 +95,8 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         kind = type(layer).__name__
         if LAYER_TYPES.get(kind) is not type(layer):
             raise TypeError(f"cannot save a layer of type {kind}: only {', '.join(LAYER_TYPES)} are supported")
+        if isinstance(layer, Dense):
+            _check_saveable_activation(layer.activation)
         entry: dict[str, Any] = {"type": kind, "config": layer.get_config()}
         if isinstance(layer, Dropout):
             entry["rng"] = _generator_index(generators, layer.rng)
@@ -126,6 +128,22 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
     if optimizer is not None:
         arrays.update({f"optim.{key}": value for key, value in optimizer.state_arrays(network.layers).items()})
     write_npz_atomically(path, arrays)
+
+
+def _check_saveable_activation(activation: object) -> None:
+    """Refuse a Dense activation the file could not rebuild as itself.
+
+    The file stores a Dense's activation by ``name`` only, so a subclass (``class
+    DoubleTanh(Tanh)`` inherits the name ``"tanh"``) would load back as the built-in: a
+    silently different model. Only the built-in classes themselves can be saved.
+    """
+    name = getattr(activation, "name", None)
+    if not isinstance(name, str) or ACTIVATIONS.get(name) is not type(activation):
+        valid = ", ".join(cls.__name__ for cls in ACTIVATIONS.values())
+        raise TypeError(
+            f"cannot save a Dense with activation {type(activation).__name__}: only the built-in activations "
+            f"({valid}) can be saved"
+        )
 
 
 def _json_ready(value: Any) -> Any:
@@ -340,6 +358,9 @@ def load_network(path: str | Path) -> NeuralNetwork:
                     key = f"{kind}.{index}.{name}"
                     expected.add(key)
                     value[...] = _check_array(arrays.get(key), key, value, where)
+            if isinstance(layer, BatchNorm) and (layer.state["running_var"] < 0).any():
+                # a variance is never negative; predict would take the root of a negative number
+                raise ModelFileError(f"{where}: array 'state.{index}.running_var' has negative values")
             layers.append(layer)
         loss = None
         if config["loss"] is not None:

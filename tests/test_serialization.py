@@ -17,6 +17,7 @@ import refnet.serialization
 from refnet import (
     MSE,
     SGD,
+    Activation,
     Adam,
     BatchNorm,
     CrossEntropy,
@@ -26,6 +27,7 @@ from refnet import (
     ModelFileError,
     NeuralNetwork,
     Optimizer,
+    Tanh,
 )
 
 
@@ -243,6 +245,37 @@ def test_saving_an_unknown_layer_type_is_a_type_error(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
+class DoubleTanh(Tanh):
+    """A user activation that inherits the built-in's name "tanh" but computes 2·tanh(x)."""
+
+    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        y = np.tanh(x, out=out)
+        y *= 2
+        return y
+
+
+class Tripled(Activation):
+    """A user activation with no name at all."""
+
+    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.multiply(x, 3, out=out)
+
+
+@pytest.mark.parametrize("activation", [DoubleTanh, Tripled])
+def test_saving_a_dense_with_a_user_activation_is_a_type_error(tmp_path: Path, activation: type) -> None:
+    # Stored by name alone, DoubleTanh would load back as plain Tanh: a different model.
+    net = NeuralNetwork([Dense(2, 2, activation(), seed=0)], MSE())
+    with pytest.raises(TypeError, match=f"activation {activation.__name__}: only the built-in activations"):
+        net.save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_a_user_activation_layer_is_a_type_error(tmp_path: Path) -> None:
+    net = NeuralNetwork([Dense(2, 2, seed=0), DoubleTanh()], MSE())
+    with pytest.raises(TypeError, match="cannot save a layer of type DoubleTanh"):
+        net.save(tmp_path / "m.npz")
+
+
 # -- damaged or hostile files --------------------------------------------------------------
 
 
@@ -288,6 +321,7 @@ ARRAY_DAMAGE = {
     "wrong shape": (_set("param.0.W", np.zeros((4, 15))), r"shape \(4, 15\).*expected shape \(4, 16\)"),
     "wrong dtype": (_set("param.0.b", np.zeros(16, dtype=np.float32)), "dtype float32"),
     "non-finite parameter": (_set("param.3.b", np.full(8, np.nan)), "non-finite"),
+    "negative running variance": (_set("state.1.running_var", np.full(16, -1.0)), "running_var' has negative"),
     "object array": (_set("param.0.b", np.array([None] * 16, dtype=object)), "pickle"),
     "config not a string": (_set("config", np.zeros(3)), "no refnet config"),
     "no config": (_pop("config"), "no refnet config"),
