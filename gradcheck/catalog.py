@@ -105,6 +105,17 @@ def _gated_concat(rng: np.random.Generator) -> tuple[Node, Node]:
     return x, Dense(7, 3, l2_lambda=0.05, rng=rng)(Concatenate()(gated, x))
 
 
+def _internal_fan_out(rng: np.random.Generator) -> tuple[Node, Node]:
+    """x → h = Dense(tanh)(x); Add(Dense(h), Dense(sigmoid)(h)): h, not an input, fans out.
+
+    dL/dh = grad_a·W_aᵀ + grad_b·W_bᵀ must be summed inside the graph; dropping either term
+    changes the first Dense's grads (and dL/dX).
+    """
+    x = Input(3)
+    h = Dense(3, 5, "tanh", l2_lambda=0.05, rng=rng)(x)
+    return x, Add()(Dense(5, 3, rng=rng)(h), Dense(5, 3, "sigmoid", l1_lambda=0.01, rng=rng)(h))
+
+
 def _binary(rng: np.random.Generator, rows: int) -> np.ndarray:
     return rng.integers(0, 2, size=(rows, 1)).astype(np.float64)
 
@@ -156,6 +167,8 @@ CATALOG: list[Check] = [
           cases.graph(_residual, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6)),
     Check("GraphModel[multiply gate + concatenate, CE labels, L2]", (GraphModel, Multiply, Concatenate),
           cases.graph(_gated_concat, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=7)),
+    Check("GraphModel[internal fan-out h → two Dense → Add, MSE, L1+L2]", (GraphModel, Add),
+          cases.graph(_internal_fan_out, MSE, lambda rng, n: rng.standard_normal((n, 3)), rows=6)),
     *(Check(f"Adam[{name}]", (Adam,), _closed_form(check, Adam)) for name, check in optim.ADAM_CHECKS.items()),
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
 ]  # fmt: skip

@@ -24,7 +24,7 @@ import numpy as np
 
 from gradcheck.engine import check_target
 from gradcheck.lines import Array, Target
-from gradcheck.results import CheckResult, Report
+from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer
@@ -114,31 +114,52 @@ def check_layer(
     grads_x = backward(upstream)
     grads = {key: value.copy() for key, value in layer.grads.items()}
     repeated = backward(upstream)
+    repeat_failures = repeat_failures_of(name, zip(labels(xs, many), grads_x, repeated, strict=True))
+    repeat_failures += repeat_failures_of(name, ((key, grads[key], layer.grads[key]) for key in grads))
 
     def loss() -> float:
         snapshot.restore()
         return float(np.sum(upstream * forward())) + layer.penalty()
 
-    labels = [f"x{i}" for i in range(len(xs))] if many else ["x"]
-    targets = [Target(name, label, value, grad, loss) for label, value, grad in zip(labels, xs, grads_x, strict=True)]
+    zipped = zip(labels(xs, many), xs, grads_x, strict=True)
+    targets = [Target(name, label, value, grad, loss) for label, value, grad in zipped]
     targets += [Target(name, key, layer.params[key], grads[key], loss) for key in layer.params]
     try:
         report = run_targets(targets, tolerances, seed, sweep)
     finally:
         snapshot.restore()
-    for label, first, second in zip(labels, grads_x, repeated, strict=True):
-        if not np.array_equal(first, second):
-            report.results.append(_repeat_failure(name, label, first, second))
+    report.results += repeat_failures
     return report
+
+
+def labels(xs: list[Array], many: bool) -> list[str]:
+    """The names of a layer's inputs: "x", or "x0", "x1", ... for a merge layer."""
+    return [f"x{i}" for i in range(len(xs))] if many else ["x"]
+
+
+def repeat_failures_of(name: str, pairs: Iterable[tuple[str, Array, Array]]) -> list[CheckResult]:
+    """A failing result for every (tensor, first, second) whose two backward passes differ.
+
+    backward may be called twice for one forward (e.g. by a caller inspecting grads); it must
+    overwrite, not accumulate: grad_x and every grads[θ] must come out bitwise the same.
+    """
+    failures = []
+    for label, first, second in pairs:
+        if first.shape != second.shape or not np.array_equal(first, second):
+            failures.append(_repeat_failure(name, label, first, second))
+    return failures
 
 
 def _repeat_failure(name: str, label: str, first: Array, second: Array) -> CheckResult:
     """A failing result: a second backward for the same forward returned something else."""
-    index = np.unravel_index(int(np.argmax(np.abs(first - second))), first.shape)
-    a, n = float(first[index]), float(second[index])
+    if first.shape != second.shape:
+        index, a, n = "shape", float("nan"), float("nan")
+    else:
+        at = np.unravel_index(int(np.argmax(np.abs(first - second))), first.shape)
+        index, a, n = str(tuple(int(i) for i in at)), float(first[at]), float(second[at])
     return CheckResult(
-        name, f"{label} (backward twice)", str(tuple(int(i) for i in index)), a, n, abs(a - n), 0.0, 0.0, "fail",
-        "repeat", message="a second backward for the same forward gave a different grad_x",
+        name, f"{label} (backward twice)", index, a, n, abs(a - n), relative_error(a, n), 0.0, "fail", "repeat",
+        message=f"a second backward for the same forward changed {label}: it must overwrite, not accumulate",
     )  # fmt: skip
 
 
@@ -159,16 +180,35 @@ def check_loss(
     """
     name = name or type(loss).__name__
     y_pred = np.array(y_pred, dtype=np.float64)
-    loss.forward(y_pred, y_true)
+    value = float(loss.forward(y_pred, y_true))
     gradient = np.array(loss.backward(), dtype=np.float64)
     forward_backward = Target(name, "y_pred", y_pred, gradient, lambda: loss.forward(y_pred, y_true))
     fused_at = y_pred.copy()
     prepared = loss.prepare_target(y_true, fused_at.shape, fused_at.dtype)
-    fused_gradient = np.array(loss.value_and_gradient(fused_at, prepared)[1], dtype=np.float64)
+    fused_value, fused_gradient = loss.value_and_gradient(fused_at, prepared)
     fused = Target(
-        name, "y_pred (fused)", fused_at, fused_gradient, lambda: loss.value_and_gradient(fused_at, prepared)[0]
-    )
-    return run_targets([forward_backward, fused], tolerances, seed, sweep)
+        name, "y_pred (fused)", fused_at, np.array(fused_gradient, dtype=np.float64),
+        lambda: loss.value_and_gradient(fused_at, prepared)[0],
+    )  # fmt: skip
+    report = run_targets([forward_backward, fused], tolerances, seed, sweep)
+    report.results.append(same_value(name, value, float(fused_value), tolerances))
+    return report
+
+
+def same_value(name: str, value: float, fused_value: float, tol: Tolerances) -> CheckResult:
+    """A result for the fused value against forward(): training minimizes one, evaluate() reports the other.
+
+    They must agree to rounding: |fused − forward| <= closed_atol + closed_rtol·max(|fused|, |forward|).
+    """
+    error, allowed = abs(fused_value - value), tol.closed_allowed(max(abs(value), abs(fused_value)))
+    verdict: Verdict = "pass" if error <= allowed else "fail"
+    message = "value_and_gradient(...)[0] equals forward(...)" if verdict == "pass" else (
+        f"value_and_gradient gives {fused_value:.6g} but forward gives {value:.6g}: training and evaluate disagree"
+    )  # fmt: skip
+    return CheckResult(
+        name, "value (fused)", "()", value, fused_value, error, relative_error(value, fused_value), allowed,
+        verdict, "value", message=message,
+    )  # fmt: skip
 
 
 def check_regularizer(
@@ -198,27 +238,61 @@ def check_network(
     sweep: bool = False,
     name: str | None = None,
 ) -> Report:
-    """Check every layer's grads against L = ``network.compute_gradients(X, Y)`` (penalties included)."""
+    """Check every layer's grads and dL/dX against L = ``network.compute_gradients(X, Y)`` (penalties included).
+
+    dL/dX is what the network's backward returns for the loss gradient: the sum over every
+    path from the input, so a graph that overwrites instead of summing at a fan-out fails.
+    A second backward for the same forward must leave grad_X and every grads[θ] unchanged.
+    """
     name = name or type(network).__name__
     require_float64(network.layers, name)
+    X = np.array(X, dtype=np.float64)
     snapshot = Snapshot(network.layers)
     network.compute_gradients(X, Y)
     grads = [{key: value.copy() for key, value in layer.grads.items()} for layer in network.layers]
+    snapshot.restore()
+    grad_X, repeat_failures = input_gradient(network, X, Y, grads, name)
 
     def loss() -> float:
         snapshot.restore()
         return network.compute_gradients(X, Y)
 
-    targets = [
+    targets = [Target(name, "X", X, grad_X, loss)]
+    targets += [
         Target(name, f"layers[{i}].{key}", layer.params[key], grads[i][key], loss)
         for i, layer in enumerate(network.layers)
         for key in layer.params
     ]
     try:
-        return run_targets(targets, tolerances, seed, sweep)
+        report = run_targets(targets, tolerances, seed, sweep)
     finally:
         snapshot.restore()
         # leave the grads as compute_gradients left them for the caller's own inspection
         for layer, saved in zip(network.layers, grads, strict=True):
             for key, value in saved.items():
                 np.copyto(layer.grads[key], value)
+    report.results += repeat_failures
+    return report
+
+
+def input_gradient(
+    network: NeuralNetwork, X: Array, Y: Any, grads: list[dict[str, Array]], name: str
+) -> tuple[Array, list[CheckResult]]:
+    """dL/dX from the network's own backward (the steps of compute_gradients), and repeat failures.
+
+    One forward, grad_y = dloss/dy_pred, then backward(grad_y) twice: the first returns
+    grad_X; the second must return it again and leave every layer's grads as ``grads``.
+    """
+    X_checked, target = network._prepare(X, Y)
+    loss = network._require_loss()
+    y_pred = loss.check_prediction(network._forward(X_checked, training=True))
+    grad_y = loss.value_and_gradient(y_pred, target)[1]
+    grad_X = np.array(network._backward(grad_y), dtype=np.float64)
+    again = np.array(network._backward(grad_y), dtype=np.float64)
+    pairs = [("X", grad_X, again)]
+    pairs += [
+        (f"layers[{i}].{key}", saved[key], layer.grads[key])
+        for i, (layer, saved) in enumerate(zip(network.layers, grads, strict=True))
+        for key in saved
+    ]
+    return grad_X, repeat_failures_of(name, pairs)

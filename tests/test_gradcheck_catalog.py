@@ -74,7 +74,7 @@ def test_every_layer_check_covers_the_input_and_every_parameter() -> None:
     assert {result.tensor for result in report.results} == {"x", "gamma", "beta"}
     report = run_catalog(pattern="Network[relu")
     assert {result.tensor for result in report.results} == {
-        "layers[0].W", "layers[0].b", "layers[1].gamma", "layers[1].beta", "layers[3].W", "layers[3].b"
+        "X", "layers[0].W", "layers[0].b", "layers[1].gamma", "layers[1].beta", "layers[3].W", "layers[3].b"
     }  # fmt: skip
 
 

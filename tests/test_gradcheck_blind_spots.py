@@ -1,0 +1,99 @@
+"""Bugs that an elementwise comparison at one step does not see, and gradcheck must still catch.
+
+Each test builds a correct component and a corrupted one that slipped past earlier versions
+of gradcheck (gradients that accumulate across backward calls, an overwrite at a graph
+fan-out, a fused loss value that disagrees with forward, ...): the correct one passes, the
+corrupted one is reported as a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gradcheck import check_layer, check_loss, check_network, run_catalog
+from refnet import MSE, Dense, NeuralNetwork
+from refnet.graph import GraphModel, Merge
+
+Array = Any
+
+
+class AccumulatingDense(Dense):
+    """grads[θ] += the new gradient instead of grads[θ] = it: right once, wrong on the second call."""
+
+    def backward(self, grad_y: Array) -> Array:
+        old = {key: value.copy() for key, value in self.grads.items()}
+        grad_x = super().backward(grad_y)
+        for key in self.grads:
+            self.grads[key] += old[key]
+        return grad_x
+
+
+@pytest.mark.parametrize("cls, passes", [(Dense, True), (AccumulatingDense, False)])
+def test_parameter_grads_that_accumulate_across_backward_calls_fail_check_layer(cls: type[Dense], passes: bool) -> None:
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    report = check_layer(cls(4, 3, "tanh", seed=0), x)
+    assert report.passed is passes
+    if not passes:
+        assert {"W (backward twice)", "b (backward twice)"} <= {result.tensor for result in report.failures}
+
+
+@pytest.mark.parametrize("cls, passes", [(Dense, True), (AccumulatingDense, False)])
+def test_parameter_grads_that_accumulate_across_backward_calls_fail_check_network(
+    cls: type[Dense], passes: bool
+) -> None:
+    rng = np.random.default_rng(1)
+    network = NeuralNetwork([cls(4, 3, "tanh", seed=0)], MSE())
+    report = check_network(network, rng.standard_normal((5, 4)), rng.standard_normal((5, 3)))
+    assert report.passed is passes
+
+
+def overwriting_backward(self: GraphModel, grad: Array) -> Array:
+    """GraphModel._backward with the fan-out bug: the last consumer's gradient overwrites the others."""
+    grads = {id(self.output_node): grad}
+    for node in reversed(self.nodes):
+        layer = node.layer
+        if layer is None:
+            continue
+        grad_y = grads.pop(id(node))
+        input_grads = layer.backward_many(grad_y) if isinstance(layer, Merge) else [layer.backward(grad_y)]
+        for source, grad_x in zip(node.inputs, input_grads, strict=True):
+            grads[id(source)] = grad_x
+    return grads[id(self.input_node)]
+
+
+def test_graph_catalog_passes_with_the_summing_backward() -> None:
+    assert run_catalog(pattern="GraphModel").passed
+
+
+def test_overwriting_instead_of_summing_at_a_fan_out_fails_the_graph_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(GraphModel, "_backward", overwriting_backward)
+    report = run_catalog(pattern="GraphModel")
+    assert not report.passed
+    failed = {(result.component, result.tensor) for result in report.failures}
+    # the internal fan-out h is caught through the first Dense's parameters, not only through X
+    assert any("internal fan-out" in component and tensor.startswith("layers[0].") for component, tensor in failed)
+
+
+def test_network_input_gradient_is_checked() -> None:
+    report = run_catalog(pattern="GraphModel[residual")
+    assert "X" in {result.tensor for result in report.results}
+
+
+class FusedDoubled(MSE):
+    """value_and_gradient returns (2v, 2g): self-consistent, but not the loss forward() reports."""
+
+    def value_and_gradient(self, y_pred: Array, target: Array) -> tuple[float, Array]:
+        value, gradient = super().value_and_gradient(y_pred, target)
+        return 2.0 * value, 2.0 * gradient
+
+
+@pytest.mark.parametrize("cls, passes", [(MSE, True), (FusedDoubled, False)])
+def test_fused_value_must_equal_forward(cls: type[MSE], passes: bool) -> None:
+    rng = np.random.default_rng(0)
+    report = check_loss(cls(), rng.standard_normal((5, 3)), rng.standard_normal((5, 3)))
+    assert report.passed is passes
+    if not passes:
+        assert [result.tensor for result in report.failures] == ["value (fused)"]
