@@ -170,6 +170,7 @@ def check_layer_input(
     if x.ndim != 2 or x.shape[1] != width or (rows is not None and x.shape[0] != rows):
         expected = f"({rows if rows is not None else 'N'}, {width})"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
+    _refuse_empty(x, layer, name)
     return x if x.dtype == dtype else cast_finite(x, dtype, f"{type(layer).__name__}: {name}")
 
 
@@ -184,4 +185,13 @@ def check_batch(x: Any, layer: object, *, name: str = "x", shape: tuple[int, ...
     if x.ndim != 2 or (shape is not None and x.shape != shape):
         expected = str(shape) if shape is not None else "(N, features)"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
+    _refuse_empty(x, layer, name)
     return x
+
+
+def _refuse_empty(x: NDArray[Any], layer: object, name: str) -> None:
+    """A batch with no rows or no features has nothing to compute (and NumPy's reductions fail on it)."""
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ShapeError(
+            f"{type(layer).__name__}: {name} is empty: got shape {x.shape}, need at least one row and one feature"
+        )

@@ -65,7 +65,7 @@ class BatchNorm(Layer):
             N = x.shape[0]
             if N < 2:
                 raise ShapeError(
-                    "BatchNorm: training needs a batch of at least 2 rows, got 1 (the batch variance of one "
+                    f"BatchNorm: training needs a batch of at least 2 rows, got {N} (the batch variance of one "
                     "row is 0); choose a batch_size that does not leave a last batch of a single row"
                 )
             mu = x.mean(axis=0)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, check_unit_interval, make_rng
+from refnet._checks import cast_finite, check_batch, check_unit_interval, make_rng
 from refnet.base import Array, Layer
 
 
@@ -32,7 +32,8 @@ class Dropout(Layer):
         self.rng = make_rng(rng, seed, "Dropout")
         #: The scaled mask of the last training forward, mask / (1 − p); None in evaluation.
         self.scaled_mask: Array | None = None
-        self._forwarded = False
+        #: Shape and dtype of the last forward's x, which backward's grad_y must match.
+        self._forwarded: tuple[tuple[int, ...], np.dtype[Any]] | None = None
 
     def draw_mask(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
         """A fresh scaled mask: 1/(1 − p) with probability 1 − p, else 0."""
@@ -40,9 +41,13 @@ class Dropout(Layer):
         return keep.astype(dtype) * dtype.type(1.0 / (1.0 - self.p))
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        """Training: y = x * scaled_mask (a new mask per call). Evaluation: y = x. Any shape."""
-        x = as_array(x, "x")
-        self._forwarded = True
+        """Training: y = x * scaled_mask (a new mask per call). Evaluation: y = x. Shape (N, D) -> (N, D).
+
+        Floats keep their dtype; integers become float64 (an integer mask would scale by
+        int(1/(1 − p)) = 1).
+        """
+        x = check_batch(x, self)
+        self._forwarded = (x.shape, x.dtype)
         if not training or self.p == 0.0:
             self.scaled_mask = None
             return x
@@ -50,8 +55,12 @@ class Dropout(Layer):
         return x * self.scaled_mask
 
     def backward(self, grad_y: Array) -> Array:
-        """grad_x = grad_y * scaled_mask (identity when the forward was in evaluation)."""
-        self._require_forward(self._forwarded or None)
+        """grad_x = grad_y * scaled_mask (identity when the forward was in evaluation). Shape (N, D)."""
+        self._require_forward(self._forwarded)
+        assert self._forwarded is not None
+        shape, dtype = self._forwarded
+        grad_y = check_batch(grad_y, self, name="grad_y", shape=shape)
+        grad_y = cast_finite(grad_y, dtype, "Dropout: grad_y")
         if self.scaled_mask is None:
             return grad_y
         return grad_y * self.scaled_mask

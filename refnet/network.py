@@ -254,7 +254,7 @@ class NeuralNetwork:
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0,
         split_shuffle: bool = True,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Callback] | None = (),
         verbose: int = 0,
     ) -> History:
         """Train for ``epochs`` passes over (X, Y); returns the History.
@@ -268,7 +268,7 @@ class NeuralNetwork:
             validation_split: fraction in [0, 1) of the rows held out for validation instead;
                 the held-out rows are the *last* ones after a shuffle (drawn from the
                 network's Generator), or simply the last rows with ``split_shuffle=False``.
-            callbacks: Callback objects (see ``refnet.callbacks``).
+            callbacks: Callback objects (see ``refnet.callbacks``); None is the same as none.
             verbose: 0 silent, 1 a live progress bar (one line per epoch when the output
                 is not a terminal), 2 one line per epoch.
 
@@ -367,9 +367,17 @@ class NeuralNetwork:
         return arrays
 
     def set_arrays(self, arrays: dict[str, Array]) -> None:
-        """Copy arrays from ``get_arrays`` back into the layers, in place."""
+        """Copy arrays from ``get_arrays`` back into the layers, in place.
+
+        Keys have the form ``"{layer index}.{name}"``, e.g. ``"0.W"`` or ``"1.running_var"``.
+        """
         for key, value in arrays.items():
-            index, name = key.split(".", 1)
+            index, _, name = str(key).partition(".")
+            if not (index.isdigit() and int(index) < len(self.layers) and name):
+                raise ValueError(
+                    f"set_arrays: key {key!r} is not of the form 'index.name' with a layer index below "
+                    f"{len(self.layers)} (e.g. '0.W'); use the keys of get_arrays()"
+                )
             layer = self.layers[int(index)]
             target = layer.params.get(name, layer.state.get(name))
             if target is None or target.shape != value.shape:

@@ -120,12 +120,12 @@ class Optimizer:
         return {"learning_rate": self.learning_rate, "clip_norm": self.clip_norm}
 
     def state_arrays(self, layers: list[Layer]) -> dict[str, Array]:
-        """The state as flat arrays keyed ``"{layer index}.{param}.{slot}"`` (for saving)."""
+        """Copies of the state as flat arrays keyed ``"{layer index}.{param}.{slot}"`` (for saving)."""
         arrays: dict[str, Array] = {}
         for index, layer in enumerate(layers):
             for name, state in self._state.get(layer, {}).items():
                 for slot, value in state.items():
-                    arrays[f"{index}.{name}.{slot}"] = np.asarray(value)
+                    arrays[f"{index}.{name}.{slot}"] = np.array(value)  # a copy: the caller may keep it
         return arrays
 
     def load_state_arrays(self, layers: list[Layer], arrays: dict[str, Array]) -> None:

@@ -15,6 +15,7 @@ One epoch, for a network with layers, loss and optimizer:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +58,11 @@ def fit(
     validation_data: tuple[Any, Any] | None,
     validation_split: float,
     split_shuffle: bool,
-    callbacks: Sequence[Callback],
+    callbacks: Sequence[Callback] | None,
     verbose: int,
 ) -> History:
     """Train ``network``; the arguments are those of ``NeuralNetwork.train``."""
+    verbose = check_verbose(verbose)
     optimizer = optimizer if optimizer is not None else network.optimizer
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
@@ -101,10 +103,19 @@ def fit(
     return history
 
 
+def check_verbose(verbose: Any) -> int:
+    """Return ``verbose`` as an int if it is 0, 1 or 2 (False and True count as 0 and 1), else raise."""
+    if not isinstance(verbose, numbers.Integral):
+        raise TypeError(f"verbose must be 0, 1 or 2, got {type(verbose).__name__} {verbose!r}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
+    return int(verbose)
+
+
 def _hooks(
     network: NeuralNetwork,
     optimizer: Optimizer,
-    callbacks: Sequence[Callback],
+    callbacks: Sequence[Callback] | None,
     epochs: int,
     samples: int,
     batch: int,
@@ -118,7 +129,7 @@ def _hooks(
     if isinstance(callbacks, Callback):
         raise TypeError("callbacks must be a list of Callback objects, e.g. callbacks=[EarlyStopping()]")
     history = History()
-    hooks: list[Callback] = [*callbacks, history]
+    hooks: list[Callback] = [*(callbacks if callbacks is not None else ()), history]
     if verbose:
         from refnet.progress import ProgressBar
 

@@ -1,0 +1,150 @@
+"""Defects found in review, each pinned by a test stating the property that now holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from refnet import (
+    MSE,
+    SGD,
+    Adam,
+    BatchNorm,
+    Dense,
+    Dropout,
+    NeuralNetwork,
+    ReLU,
+    ShapeError,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+
+
+def small_net() -> NeuralNetwork:
+    return NeuralNetwork([Dense(3, 1, seed=0)], MSE(), seed=0)
+
+
+def regression(n: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    X = np.random.default_rng(0).standard_normal((n, 3))
+    return X, X.sum(axis=1, keepdims=True)
+
+
+# -- Dropout checks its input and grad_y ---------------------------------------------------
+
+
+def test_dropout_on_integer_input_scales_by_one_over_keep_probability() -> None:
+    # An integer mask used to scale by int(1 / 0.7) = 1, so E[y] was 0.7·x instead of x.
+    y = Dropout(0.3, seed=0).forward(np.ones((400, 500), dtype=int))
+    assert y.dtype == np.float64
+    assert set(np.unique(y)) == {0.0, np.float64(1.0) / np.float64(0.7)}
+    assert abs(y.mean() - 1.0) < 0.01
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_keeps_a_float_dtype_through_forward_and_backward(dtype: Any) -> None:
+    layer = Dropout(0.5, seed=0)
+    assert layer.forward(np.ones((4, 3), dtype=dtype)).dtype == dtype
+    assert layer.backward(np.ones((4, 3), dtype=np.float64)).dtype == dtype
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(1, 3), (4, 1), (3, 4), (4, 3, 1)])
+def test_dropout_backward_refuses_a_grad_y_of_another_shape(training: bool, shape: tuple[int, ...]) -> None:
+    layer = Dropout(0.3, seed=0)
+    layer.forward(np.ones((4, 3)), training=training)
+    with pytest.raises(ShapeError, match=r"Dropout: grad_y must have shape \(4, 3\)"):
+        layer.backward(np.ones(shape))
+
+
+@pytest.mark.parametrize("x", [np.ones(3), np.ones((2, 3, 4)), np.array([["a", "b"]])], ids=["1-D", "3-D", "str"])
+def test_dropout_forward_refuses_a_non_batch(x: np.ndarray) -> None:
+    with pytest.raises((ShapeError, TypeError), match="Dropout: x"):
+        Dropout(0.3, seed=0).forward(x)
+
+
+# -- empty batches -------------------------------------------------------------------------
+
+LAYERS = {
+    "Softmax": lambda: Softmax(),
+    "ReLU": lambda: ReLU(),
+    "Sigmoid": lambda: Sigmoid(),
+    "Tanh": lambda: Tanh(),
+    "Dropout": lambda: Dropout(0.3, seed=0),
+    "Dense": lambda: Dense(2, 2, seed=0),
+    "BatchNorm": lambda: BatchNorm(2),
+}
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(0, 2), (2, 0), (0, 0)])
+@pytest.mark.parametrize("name", LAYERS)
+def test_layers_refuse_an_empty_batch_with_a_shape_error(name: str, shape: tuple[int, int], training: bool) -> None:
+    with pytest.raises(ShapeError, match=rf"{name}: x (is empty|must have shape)"):
+        LAYERS[name]().forward(np.ones(shape), training=training)
+
+
+def test_batchnorm_one_row_message_says_one_row() -> None:
+    with pytest.raises(ShapeError, match="at least 2 rows, got 1"):
+        BatchNorm(2).forward(np.ones((1, 2)))
+
+
+# -- train() arguments ---------------------------------------------------------------------
+
+
+def test_train_accepts_callbacks_none_as_no_callbacks() -> None:
+    X, Y = regression()
+    history = small_net().train(X, Y, 2, SGD(0.01), callbacks=None)
+    assert history.epochs == [0, 1]
+
+
+@pytest.mark.parametrize("verbose", [3, 7, -1])
+def test_train_refuses_a_verbose_level_other_than_0_1_2(verbose: int) -> None:
+    X, Y = regression()
+    with pytest.raises(ValueError, match=rf"verbose must be 0 .*1 .*or 2 .*got {verbose}"):
+        small_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
+
+
+@pytest.mark.parametrize("verbose", ["x", 1.0, None])
+def test_train_refuses_a_verbose_that_is_not_an_integer(verbose: Any) -> None:
+    X, Y = regression()
+    with pytest.raises(TypeError, match="verbose must be 0, 1 or 2"):
+        small_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
+
+
+@pytest.mark.parametrize("verbose", [False, True, 0, 2, np.int64(0)])
+def test_train_accepts_verbose_0_1_2_and_bools(verbose: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    X, Y = regression()
+    small_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
+
+
+# -- set_arrays keys -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["zz", "W", "x.W", "7.W", "-1.W", "0."])
+def test_set_arrays_refuses_a_malformed_key_naming_it_and_the_expected_form(key: str) -> None:
+    with pytest.raises(ValueError, match=rf"key '{key}' is not of the form 'index.name'"):
+        small_net().set_arrays({key: np.ones((3, 1))})
+
+
+def test_set_arrays_round_trips_get_arrays() -> None:
+    net, other = small_net(), NeuralNetwork([Dense(3, 1, seed=5)], MSE())
+    other.set_arrays(net.get_arrays())
+    np.testing.assert_array_equal(other.layers[0].params["W"], net.layers[0].params["W"])
+
+
+# -- optimizer state_arrays ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", [Adam(0.01), SGD(0.01, momentum=0.9)], ids=["Adam", "SGD momentum"])
+def test_optimizer_state_arrays_are_copies_not_the_live_state(optimizer: Any) -> None:
+    X, Y = regression()
+    net = small_net()
+    net.train(X, Y, 1, optimizer)
+    arrays = optimizer.state_arrays(net.layers)
+    before = {key: value.copy() for key, value in arrays.items()}
+    net.train(X, Y, 1, optimizer)
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
