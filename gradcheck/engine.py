@@ -3,10 +3,11 @@
 For each tensor of a component (a ``Target``, see ``gradcheck.lines``):
 
 - small tensors (size <= max_elements) are checked element by element, phi'(0) = g_i;
-- large tensors along a few random directions u, phi'(0) = g·u = vᵀJu when L = v·y;
+- large tensors along a few random directions u, phi'(0) = g·u = vᵀJu when L = v·y, plus a
+  sample of single elements (the largest |g_i| and random ones), phi'(0) = g_i;
 
 so that the whole catalog stays fast. An element passes when |a − n| <= atol + rtol·scale,
-scale = max(|a|, |n|, Σ|g_i·u_i|) (tolerances in ``gradcheck.tolerances``). An element that
+scale = max(|a|, |n|, √Σ(g_i·u_i)²) (tolerances in ``gradcheck.tolerances``). An element that
 fails is looked at again (``kinks.classify``): smaller steps, then its one-sided
 differences, which tell a kink from a wrong gradient.
 """
@@ -16,7 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck.kinks import classify
-from gradcheck.lines import Line, Outcome, Target, central_difference, direction_lines, element_lines
+from gradcheck.lines import (
+    Line,
+    Outcome,
+    Target,
+    central_difference,
+    direction_lines,
+    element_lines,
+    sampled_element_lines,
+)
 from gradcheck.results import CheckResult, Verdict, relative_error
 from gradcheck.tolerances import Tolerances
 
@@ -44,7 +53,9 @@ def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> t
     if target.array.size <= tol.max_elements:
         lines, method = list(element_lines(target)), "elementwise"
     else:
-        lines, method = list(direction_lines(target, tol.directions, rng)), "projection"
+        lines = list(direction_lines(target, tol.directions, rng))
+        lines += sampled_element_lines(target, tol.sampled_elements, tol.largest_elements, rng)
+        method = "projection"
     base = float(target.loss())
     outcomes = [judge(line, base, tol) for line in lines]
     return summarize(target, outcomes, method, tol), worst(outcomes).line
@@ -61,7 +72,7 @@ def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Toleran
     kinks = sum(outcome.status == "kink" for outcome in outcomes)
     failures = sum(outcome.status == "fail" for outcome in outcomes)
     top = worst(outcomes)
-    unit = "elements" if method == "elementwise" else "directions"
+    unit = "elements" if method == "elementwise" else "directions and sampled elements"
     verdict: Verdict
     if failures:
         verdict = "fail"

@@ -9,7 +9,11 @@ gradient g = dL/dx the component computed. A ``Line`` is L restricted to one dir
 - ``element_lines``: u = e_i for every element i, with the step scaled to the element,
   h_i = h0·max(1, |x_i|), so numerical ≈ g_i;
 - ``direction_lines``: random directions u_i = z_i·max(1, |x_i|) (z Gaussian, max|z| = 1),
-  so numerical ≈ g·u = vᵀJu when L = v·y: one number per direction checks a whole tensor.
+  so numerical ≈ g·u = vᵀJu when L = v·y: one number per direction checks a whole tensor;
+- ``sampled_element_lines``: for the same large tensors, a few elements checked one by one,
+  the largest |g_i| and a random sample. A projection's tolerance grows with the size
+  √Σ(g_i·u_i)² of the n terms it sums, so a single wrong element of a very large tensor can
+  hide in it; an element line has no such sum (see ``gradcheck.tolerances`` for the limit).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ class Line:
     direction: Array | None
     scale: float
     analytic: float
-    magnitude: float
+    magnitude: float  #: the size of the terms phi'(0) sums: |g_i|, or √Σ(g_i·u_i)² for a direction
 
     def __call__(self, t: float) -> float:
         """phi(t); the array is restored exactly afterwards."""
@@ -77,14 +81,31 @@ def element_lines(target: Target) -> Iterator[Line]:
 
 
 def direction_lines(target: Target, count: int, rng: np.random.Generator) -> Iterator[Line]:
-    """``count`` random directions u = z·max(1, |x|), max|z| = 1; analytic g·u."""
+    """``count`` random directions u = z·max(1, |x|), max|z| = 1; analytic g·u.
+
+    The magnitude is √Σ(g_i·u_i)², the typical size of g·u for random u: unlike Σ|g_i·u_i|
+    (n times an average term) it grows only as √n, so one wrong element still shows.
+    """
     x, g = target.array, target.gradient
     for k in range(count):
         z = rng.standard_normal(x.shape)
         z /= np.abs(z).max()
         u = z * np.maximum(1.0, np.abs(x))
         terms = g * u
-        yield Line(target, f"direction {k}", None, u, 1.0, float(terms.sum()), float(np.abs(terms).sum()))
+        yield Line(target, f"direction {k}", None, u, 1.0, float(terms.sum()), float(np.sqrt(np.sum(terms**2))))
+
+
+def sampled_element_lines(target: Target, random: int, largest: int, rng: np.random.Generator) -> Iterator[Line]:
+    """Element lines for the ``largest`` elements of largest |g_i| and ``random`` others drawn without replacement."""
+    size = target.gradient.size
+    order = np.argsort(-np.abs(target.gradient), axis=None, kind="stable")
+    top = order[: min(largest, size)]
+    rest = order[min(largest, size) :]
+    drawn = rng.choice(rest, size=min(random, rest.size), replace=False) if rest.size else rest
+    for flat in (*top.tolist(), *drawn.tolist()):
+        index = tuple(int(i) for i in np.unravel_index(flat, target.array.shape))
+        g = float(target.gradient[index])
+        yield Line(target, str(index), index, None, max(1.0, abs(float(target.array[index]))), g, abs(g))
 
 
 def central_difference(line: Line, h: float) -> tuple[float, float, float]:

@@ -97,3 +97,34 @@ def test_fused_value_must_equal_forward(cls: type[MSE], passes: bool) -> None:
     assert report.passed is passes
     if not passes:
         assert [result.tensor for result in report.failures] == ["value (fused)"]
+
+
+def dense_with_one_wrong_element(index: tuple[int, int] | None, fraction: float) -> type[Dense]:
+    """Dense whose dW is off by ``fraction`` at one element (at the largest |dW| for None)."""
+
+    class OneWrongElement(Dense):
+        def backward(self, grad_y: Array) -> Array:
+            grad_x = super().backward(grad_y)
+            W_grad = self.grads["W"]
+            at = np.unravel_index(int(np.argmax(np.abs(W_grad))), W_grad.shape) if index is None else index
+            W_grad[at] *= 1.0 + fraction
+            return grad_x
+
+    return OneWrongElement
+
+
+@pytest.mark.parametrize("index", [(3, 5), None])
+@pytest.mark.parametrize("fraction, passes", [(0.0, True), (0.01, False), (-0.01, False)])
+def test_one_element_of_a_large_weight_off_by_one_percent_fails(
+    index: tuple[int, int] | None, fraction: float, passes: bool
+) -> None:
+    x = np.random.default_rng(0).standard_normal((8, 100))
+    report = check_layer(dense_with_one_wrong_element(index, fraction)(100, 100, "sigmoid", seed=0), x)
+    assert {result.tensor: result.passed for result in report.results} == {"x": True, "W": passes, "b": True}
+
+
+def test_large_tensors_are_also_checked_at_their_largest_elements() -> None:
+    report = check_layer(Dense(100, 100, "tanh", seed=0), np.random.default_rng(0).standard_normal((8, 100)))
+    W = next(result for result in report.results if result.tensor == "W")
+    assert W.method == "projection"
+    assert W.checked == 8 + 8 + 32
