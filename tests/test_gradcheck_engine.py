@@ -60,8 +60,9 @@ def test_large_tensor_is_checked_by_random_projections_and_still_catches_a_scale
     tol = DEFAULT_TOLERANCES
     good, _ = check_target(sine_target(x), tol, np.random.default_rng(2))
     bad, _ = check_target(sine_target(x, 1.01), tol, np.random.default_rng(2))
-    assert good.method == "projection" and good.checked == tol.directions and good.verdict == "pass"
-    assert bad.verdict == "fail" and bad.index.startswith("direction")
+    lines = tol.directions + tol.largest_elements + tol.sampled_elements
+    assert good.method == "projection" and good.checked == lines and good.verdict == "pass"
+    assert bad.verdict == "fail" and f"{lines} of {lines} directions and sampled elements disagree" in bad.message
 
 
 def test_the_check_leaves_the_tensor_exactly_as_it_was() -> None:
