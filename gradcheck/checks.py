@@ -67,13 +67,13 @@ def require_float64(layers: Iterable[Layer], owner: str) -> None:
 
 
 def run_targets(targets: list[Target], tolerances: Tolerances, seed: int, sweep: bool) -> Report:
-    """Check each target (and sweep its worst line if asked); time the whole."""
+    """Check each target (and sweep its failing lines, or its worst, if asked); time the whole."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     report = Report()
     for target in targets:
-        result, line = check_target(target, tolerances, rng)
-        report.results.append(apply_sweep(result, line, tolerances) if sweep and line is not None else result)
+        result, outcomes = check_target(target, tolerances, rng)
+        report.results.append(apply_sweep(result, outcomes, tolerances) if sweep and outcomes else result)
     report.seconds = time.perf_counter() - start
     return report
 

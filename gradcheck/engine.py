@@ -25,6 +25,7 @@ from gradcheck.lines import (
     direction_lines,
     element_lines,
     sampled_element_lines,
+    worst,
 )
 from gradcheck.results import CheckResult, Verdict, relative_error
 from gradcheck.tolerances import Tolerances
@@ -42,14 +43,14 @@ def judge(line: Line, base: float, tol: Tolerances) -> Outcome:
     return classify(line, base, numerical, tol)
 
 
-def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> tuple[CheckResult, Line | None]:
-    """Check every element (small tensors) or random directions (large ones) of one target.
+def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> tuple[CheckResult, list[Outcome]]:
+    """Check every element (small tensors) or random directions and elements (large ones) of one target.
 
-    Returns the result and the worst line (for a convergence sweep; None when the gradient
-    does not even have the tensor's shape).
+    Returns the result and every line's outcome (for a convergence sweep; none when the
+    gradient does not even have the tensor's shape).
     """
     if target.gradient.shape != target.array.shape:
-        return shape_failure(target), None
+        return shape_failure(target), []
     if target.array.size <= tol.max_elements:
         lines, method = list(element_lines(target)), "elementwise"
     else:
@@ -58,13 +59,7 @@ def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> t
         method = "projection"
     base = float(target.loss())
     outcomes = [judge(line, base, tol) for line in lines]
-    return summarize(target, outcomes, method, tol), worst(outcomes).line
-
-
-def worst(outcomes: list[Outcome]) -> Outcome:
-    """The non-kink outcome furthest outside its tolerance (a kink only if all are kinks)."""
-    smooth = [outcome for outcome in outcomes if outcome.status != "kink"] or outcomes
-    return max(smooth, key=lambda outcome: outcome.badness)
+    return summarize(target, outcomes, method, tol), outcomes
 
 
 def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Tolerances) -> CheckResult:

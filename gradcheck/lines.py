@@ -130,3 +130,9 @@ class Outcome:
         """error / allowed: > 1 is outside tolerance (NaN counts as infinitely bad)."""
         ratio = self.error / self.allowed if self.allowed > 0 else np.inf
         return float(ratio) if np.isfinite(ratio) else float("inf")
+
+
+def worst(outcomes: list[Outcome]) -> Outcome:
+    """The non-kink outcome furthest outside its tolerance (a kink only if all are kinks)."""
+    smooth = [outcome for outcome in outcomes if outcome.status != "kink"] or outcomes
+    return max(smooth, key=lambda outcome: outcome.badness)

@@ -22,9 +22,16 @@ more than ``sweep_noise`` times above it are signal.
 - fail when the error is flat there (|slope| < ``flat_slope``; rounding rises as 1/h, a
   slope of −1, and is not a plateau) and never drops a hundredfold
   at smaller h (a kink crossed by the large steps makes a flat stretch that does drop);
-- fail when e_min exceeds the tolerance (on a half-decade grid e_min >= 0.68·|Δ|, so an
-  error Δ cannot hide in a lucky cancellation);
+- fail when the error flattens *below* h*: the signal steps smaller than h* whose error is
+  also above the tolerance, if there are two or more, must keep falling (|slope| >=
+  ``flat_slope``). A wrong gradient can dip: c·h² cancels Δ near h = √(|Δ/c|), and on the
+  grid e(h*) can land anywhere down to the rounding floor, so e_min alone proves nothing;
+  below the dip e(h) → |Δ| again and stays there, which is what this test sees;
+- fail when e_min exceeds the tolerance;
 - pass otherwise: a right gradient, whose error fell towards the rounding floor.
+
+The sweep is of one line; ``apply_sweep`` sweeps every element the plain check failed (and
+the worst one when none failed), so the verdict on one element never clears another.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gradcheck.lines import Line, central_difference
+from gradcheck.lines import Line, Outcome, central_difference, worst
 from gradcheck.results import CheckResult, Verdict
 from gradcheck.tolerances import Tolerances
 
@@ -84,9 +91,20 @@ def sweep_line(line: Line, tol: Tolerances) -> Sweep:
     slope = _fit_slope([(tol.sweep_steps[i], errors[i]) for i in arm])
     best, allowed = errors[bottom], tol.allowed(max(abs(line.analytic), line.magnitude))
     drops = bool(arm) and any(errors[i] <= errors[arm[-1]] / 100.0 for i in finite if i > arm[-1])
+    # below the bottom: the steps where the error is still signal and outside tolerance
+    tail = [i for i in finite if i > bottom and errors[i] > max(floors[i], allowed)][-4:]
+    tail_slope = _fit_slope([(tol.sweep_steps[i], errors[i]) for i in tail], fewest=2)
     verdict: Verdict
     if slope is not None and abs(slope) < tol.flat_slope and not drops:
         verdict, message = "fail", f"error stays flat near {errors[arm[-1]]:.2e} as h shrinks (slope {slope:.2f})"
+    elif tail_slope is not None and abs(tail_slope) < tol.flat_slope:
+        verdict, message = (
+            "fail",
+            (
+                f"error dips to {best:.2e} at h={tol.sweep_steps[bottom]:.0e} but flattens near {errors[tail[-1]]:.2e} "
+                f"below it (slope {tail_slope:.2f}): truncation cancelling a wrong gradient"
+            ),
+        )
     elif best > allowed:
         verdict, message = "fail", f"best error {best:.2e} over the sweep exceeds {allowed:.2e}"
     elif slope is not None and slope >= tol.flat_slope:
@@ -96,24 +114,37 @@ def sweep_line(line: Line, tol: Tolerances) -> Sweep:
     return Sweep(tuple(tol.sweep_steps), tuple(errors), slope, verdict, message)
 
 
-def _fit_slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of log e against log h (None for fewer than 3 points)."""
-    if len(points) < 3:
+def _fit_slope(points: list[tuple[float, float]], fewest: int = 3) -> float | None:
+    """Least-squares slope of log e against log h (None for fewer than ``fewest`` points)."""
+    if len(points) < fewest:
         return None
     log_h = np.log10([h for h, _ in points])
     log_e = np.log10([error for _, error in points])
     return float(np.polyfit(log_h, log_e, 1)[0])
 
 
-def apply_sweep(result: CheckResult, line: Line, tol: Tolerances) -> CheckResult:
-    """``result`` with its verdict resting on the sweep of its worst line (kinks stay kinks)."""
-    sweep = sweep_line(line, tol)
+def apply_sweep(result: CheckResult, outcomes: list[Outcome], tol: Tolerances) -> CheckResult:
+    """``result`` with its verdict resting on sweeps (kinks stay kinks).
+
+    Every element the plain check failed is swept, worst first, until one fails the sweep;
+    with no failed element the worst one is swept. The result passes only if every swept
+    element passes: an element the sweep did not look at cannot be cleared by another's.
+    """
+    failing = sorted((o for o in outcomes if o.status == "fail"), key=lambda o: o.badness, reverse=True)
+    lines = [outcome.line for outcome in failing] or [worst(outcomes).line]
+    sweeps: list[tuple[Line, Sweep]] = []
+    for line in lines:
+        sweeps.append((line, sweep_line(line, tol)))
+        if sweeps[-1][1].verdict == "fail":
+            break
+    line, sweep = sweeps[-1] if sweeps[-1][1].verdict == "fail" else sweeps[0]
     verdict = result.verdict if result.verdict == "kink" else sweep.verdict
+    swept = f" ({len(sweeps)} of {len(lines)} failing elements swept)" if len(lines) > 1 else ""
     return replace(
         result,
         verdict=verdict,
         slope=sweep.slope,
         sweep_errors=sweep.errors,
-        message=f"sweep at {line.label}: {sweep.message}",
+        message=f"sweep at {line.label}: {sweep.message}{swept}",
         method=f"{result.method} + sweep",
     )

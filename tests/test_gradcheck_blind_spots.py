@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import check_layer, check_loss, check_network, run_catalog
+from gradcheck import Tolerances, check_layer, check_loss, check_network, run_catalog
+from gradcheck.checks import run_targets
+from gradcheck.lines import Target
 from refnet import MSE, Dense, NeuralNetwork
+from refnet.base import Layer
 from refnet.graph import GraphModel, Merge
 
 Array = Any
@@ -128,3 +131,43 @@ def test_large_tensors_are_also_checked_at_their_largest_elements() -> None:
     W = next(result for result in report.results if result.tensor == "W")
     assert W.method == "projection"
     assert W.checked == 8 + 8 + 32
+
+
+class CubicOffByOneHundredth(Layer):
+    """y = k·x³ with grad_x = grad_y·(3k·x² + Δ), Δ = k·1e-6 = 0.01 (0.3 % at x = 0.01).
+
+    The central difference is 3k·x² + k·h²: at h = √(Δ/k) = 1e-3 truncation cancels Δ exactly,
+    a sweep step, so the sweep's smallest error is rounding; below it the error is Δ again.
+    """
+
+    k = 1e4
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        self.x = np.asarray(x, dtype=np.float64)
+        return self.k * self.x**3
+
+    def backward(self, grad_y: Array) -> Array:
+        return grad_y * (3 * self.k * self.x**2 + self.k * 1e-6)
+
+
+def test_sweep_fails_a_wrong_gradient_whose_truncation_dips_to_zero() -> None:
+    (result,) = check_layer(CubicOffByOneHundredth(), np.array([[0.01]]), grad_y=np.ones((1, 1)), sweep=True).results
+    assert min(result.sweep_errors) < 1e-12  # the lucky cancellation is on the grid
+    assert result.verdict == "fail" and "flattens" in result.message
+
+
+def test_sweep_of_one_element_never_clears_another_failing_element() -> None:
+    # at step 1 every element of L = Σ sin(x) fails by truncation (central difference = cos(x)·sin(1)),
+    # so the worst element is a right one, which the sweep clears; the element scaled by 0.99 fails less
+    # badly at step 1, but is just as wrong
+    x = np.array([0.3, -0.5, 0.7, 1.1])
+    gradient = np.cos(x)
+    gradient[2] *= 0.99
+    target = Target("sin", "x", x, gradient, lambda: float(np.sin(x).sum()))
+    tol = Tolerances(step=1.0)
+    plain = run_targets([target], tol, 0, sweep=False).results[0]
+    assert plain.verdict == "fail" and plain.index != "(2,)"
+    swept = run_targets([target], tol, 0, sweep=True).results[0]
+    assert swept.verdict == "fail" and "sweep at (2,)" in swept.message
+    right = Target("sin", "x", x, np.cos(x), lambda: float(np.sin(x).sum()))
+    assert run_targets([right], tol, 0, sweep=True).results[0].verdict == "pass"

@@ -75,8 +75,8 @@ def test_the_check_leaves_the_tensor_exactly_as_it_was() -> None:
 def test_gradient_of_the_wrong_shape_is_a_failure_naming_both_shapes() -> None:
     x = np.ones((2, 3))
     target = Target("shape", "x", x, np.ones((3, 2)), lambda: float(x.sum()))
-    result, line = check_target(target, DEFAULT_TOLERANCES, np.random.default_rng(0))
-    assert result.verdict == "fail" and line is None
+    result, outcomes = check_target(target, DEFAULT_TOLERANCES, np.random.default_rng(0))
+    assert result.verdict == "fail" and outcomes == []
     assert "(3, 2)" in result.message and "(2, 3)" in result.message
 
 
@@ -175,8 +175,8 @@ def test_sweep_of_a_linear_function_is_exact_and_passes_without_a_slope() -> Non
 
 def test_sweep_line_needs_no_step_from_the_caller() -> None:
     x = np.random.default_rng(5).standard_normal((2, 2))
-    _, line = check_target(sine_target(x), DEFAULT_TOLERANCES, np.random.default_rng(0))
-    sweep = sweep_line(line, Tolerances(step=1e-1))  # a bad step does not matter to the sweep
+    _, outcomes = check_target(sine_target(x), DEFAULT_TOLERANCES, np.random.default_rng(0))
+    sweep = sweep_line(outcomes[0].line, Tolerances(step=1e-1))  # a bad step does not matter to the sweep
     assert sweep.verdict == "pass" and sweep.slope is not None and sweep.slope > 1.5
 
 
