@@ -63,7 +63,10 @@ class Callback:
         """After the last epoch (also after an early stop)."""
 
     def on_nonfinite_loss(self, epoch: int, batch: int, loss: float) -> bool:
-        """The batch loss is inf or NaN; return True to stop quietly instead of raising."""
+        """The batch loss, a gradient or the step would be inf or NaN; return True to stop quietly instead of raising.
+
+        ``loss`` is the batch loss (finite when it is the step that would have overflowed).
+        """
         return False
 
 

@@ -151,12 +151,23 @@ class NeuralNetwork:
         overflow the optimizer's own arithmetic (Adam's g², the clip norm), so it counts as
         divergence before the step, while the parameters are still good.
         """
+        return math.isfinite(self._gradient_square_bound())
+
+    def _gradient_square_bound(self) -> float:
+        """The largest Σg² over the gradient arrays, inf when one is not finite.
+
+        Its square root bounds every |g|, which training hands to the optimizer's overflow bound.
+        """
+        largest = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
-            return all(
-                math.isfinite(grad.reshape(-1) @ grad.reshape(-1))
-                for layer in self.layers
-                for grad in layer.grads.values()
-            )
+            for layer in self.layers:
+                for grad in layer.grads.values():
+                    flat = grad.reshape(-1)
+                    square = float(flat @ flat)
+                    if not math.isfinite(square):
+                        return math.inf
+                    largest = max(largest, square)
+        return largest
 
     def _state_finite(self) -> bool:
         """True when every layer's state (BatchNorm running statistics) is finite."""

@@ -89,6 +89,34 @@ class Optimizer:
         """Update one parameter array in place from its gradient and its own state."""
         raise NotImplementedError
 
+    # -- bounds for a step that cannot overflow (used by training to skip a snapshot) -------
+    def state_bound(self, layers: list[Layer]) -> float:
+        """A bound on the magnitude of the state that ``step_bounds`` takes (read from the arrays).
+
+        The base class knows nothing of a subclass's state: inf, so every step is guarded.
+        """
+        return math.inf
+
+    def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
+        """Bounds after one step, from bounds on |θ|, on the state and on |g| before it.
+
+        Returns (largest magnitude any number of the step's arithmetic can reach,
+        bound on the state after the step). When the first is far below the dtype's
+        largest float, the step cannot overflow, so training takes it without a snapshot.
+        The base class returns inf: unknown, so training snapshots before every step; a
+        subclass that changes ``update`` must override this (and ``state_bound``) to match.
+        """
+        return math.inf, math.inf
+
+    def _largest(self, layers: list[Layer], slot: str) -> float:
+        """max |value| over the ``slot`` arrays of these layers' parameters (0.0 when none yet)."""
+        largest = 0.0
+        for layer in layers:
+            for state in self._state.get(layer, {}).values():
+                if slot in state and state[slot].size:
+                    largest = max(largest, float(np.abs(state[slot]).max()))
+        return largest
+
     def _blocks(self, *arrays: Array) -> Iterator[tuple[Array, ...]]:
         """Matching 1-D blocks of same-shape ``arrays``, each followed by a work buffer.
 
@@ -137,6 +165,12 @@ class Optimizer:
                 raise ValueError(f"optimizer state names parameter {name!r} that layer {index} does not have")
             self.state_for(layer, name)[slot] = value.item() if value.ndim == 0 else value.copy()
 
+    def restore_state_arrays(self, layers: list[Layer], arrays: dict[str, Array]) -> None:
+        """Make these layers' state exactly what ``state_arrays`` returned (dropping anything newer)."""
+        for layer in layers:
+            self._state.pop(layer, None)
+        self.load_state_arrays(layers, arrays)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({args})"
@@ -179,6 +213,16 @@ class SGD(Optimizer):
                 theta -= np.multiply(work, lr, out=work)  # θ ← θ − lr·(g + μ·v)
             else:
                 theta -= np.multiply(velocity, lr, out=work)  # θ ← θ − lr·v
+
+    def state_bound(self, layers: list[Layer]) -> float:
+        """max |velocity| (0.0 without momentum)."""
+        return self._largest(layers, "velocity")
+
+    def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
+        """|v'| <= μ·|v| + |g|;  |θ'| <= |θ| + lr·|v'| (nesterov: + lr·(|g| + μ·|v'|))."""
+        velocity = self.momentum * state_bound + gradient_bound
+        direction = gradient_bound + self.momentum * velocity if self.nesterov else velocity
+        return max(param_bound + self.learning_rate * direction, direction), velocity
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -229,6 +273,23 @@ class Adam(Optimizer):
             if self.weight_decay:
                 theta *= decay  # AdamW: θ ← θ·(1 − lr·wd) first
             theta -= work
+
+    def state_bound(self, layers: list[Layer]) -> float:
+        """max |m| (v needs no bound: it stays below max(v, g²), both finite)."""
+        return self._largest(layers, "m")
+
+    def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
+        """|m'| <= max(|m|, |g|);  m/(√v + ε·r) <= |m'|/(ε·r) with r >= √(1 − β2);  then × lr·r/(1 − β1ᵗ).
+
+        Loose (it ignores √v), yet in float32 far below overflow for any gradient whose
+        square is finite, so ordinary training never pays for a snapshot.
+        """
+        m = max(state_bound, gradient_bound)
+        ratio = m / (self.epsilon * math.sqrt(1.0 - self.beta2))  # before the step size, the largest factor
+        # lr·r/(1 − β1ᵗ) <= lr/(1 − β1) (r <= 1, t >= 1)
+        update = self.learning_rate / (1.0 - self.beta1) * ratio
+        decayed = param_bound * max(1.0, abs(1.0 - self.learning_rate * self.weight_decay))
+        return max(decayed + update, ratio), m
 
     def _coefficients(self, dtype: np.dtype[Any], t: int) -> tuple[Any, ...]:
         """β1, β2, 1 − β1, 1 − β2, ε·r, lr·r/(1 − β1ᵗ), 1 − lr·wd, with r = √(1 − β2ᵗ).

@@ -7,7 +7,7 @@ One epoch, for a network with layers, loss and optimizer:
         L = loss(forward(X_b), Y_b) + Σ penalties     (forward in training mode)
         backward: every layer's grads = dL/dθ
         if L or a gradient is inf/NaN: stop before touching the parameters
-        optimizer.step(layers)
+        optimizer.step(layers)                          (undone if it made a number inf/NaN: StepGuard)
     epoch loss = Σ_b L_b·|b| / N                        (batch-size-weighted mean)
     validation loss and accuracy, then the callbacks' on_epoch_end
 """
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from refnet._checks import check_int, check_unit_interval
-from refnet.base import Array
+from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import TrainingDivergedError
 from refnet.optimizers import Optimizer
@@ -160,6 +160,7 @@ def _run_epoch(
     # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
     # kept from before each batch, so a non-finite batch cannot corrupt it.
     state_arrays = [value for layer in network.layers for value in layer.state.values()]
+    guard = StepGuard(network.layers, optimizer, network.dtype)
     loss_sum, correct, seen = 0.0, 0.0, 0
     for index, start in enumerate(range(0, N, batch)):
         rows = order[start : start + batch] if order is not None else slice(start, start + batch)
@@ -169,14 +170,17 @@ def _run_epoch(
             value, y_pred = network._gradients(xb, tb)
         # The step is taken only from a finite loss and finite gradients, so the
         # parameters and the optimizer state stay those of the last good batch.
-        if not (math.isfinite(value) and network._gradients_finite() and network._state_finite()):
+        gradient_square_bound = network._gradient_square_bound()
+        finite = math.isfinite(value) and math.isfinite(gradient_square_bound) and network._state_finite()
+        # The step itself may overflow (a huge learning rate); the guard then undoes it.
+        stepped = finite and guard.step(gradient_square_bound)
+        if not stepped:
             for array, saved in zip(state_arrays, state_before, strict=True):
                 np.copyto(array, saved)
             if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                 network.stop_training, network.stop_reason = True, "non-finite loss"
                 break
-            raise _divergence(value, epoch, index, optimizer)
-        optimizer.step(network.layers)
+            raise _divergence(value, epoch, index, optimizer, in_step=finite)
         size = len(xb)
         loss_sum += value * size
         seen += size
@@ -193,12 +197,79 @@ def _run_epoch(
     return logs
 
 
-def _divergence(value: float, epoch: int, batch: int, optimizer: Optimizer) -> TrainingDivergedError:
-    what = (
-        f"the loss became {value}"
-        if not math.isfinite(value)
-        else "a gradient (or its square) or a layer's running statistics became inf or NaN"
-    )
+class StepGuard:
+    """Takes optimizer steps that never leave an inf or NaN in the parameters or the optimizer state.
+
+    Almost every step provably cannot overflow: from bounds on |θ|, on |g| (from the
+    gradient check already made) and on the optimizer's state, ``Optimizer.step_bounds``
+    bounds every number the step computes; far below the dtype's largest float, the step is
+    simply taken. Only a step whose bound comes near it is taken from a copy of the
+    parameters and the optimizer state, checked, and undone if anything became inf or NaN.
+
+    The bounds on |θ| and on the state are measured when the guard is made (once per
+    epoch) and then carried from step to step by the optimizer's own recursion, so the
+    hot path reads no array; a loose carried bound is measured again before any copy.
+    (Within an epoch, only the optimizer is assumed to write the parameters and its state.)
+    """
+
+    def __init__(self, layers: list[Layer], optimizer: Optimizer, dtype: np.dtype[Any]) -> None:
+        self.layers, self.optimizer = layers, optimizer
+        self.params = [param for layer in layers for param in layer.params.values()]
+        # A wide margin under the largest float covers the rounding of the bounds themselves.
+        self.limit = float(np.finfo(dtype).max) / 16
+        self.param_bound = self._measured_param_bound()
+        self.state_bound = optimizer.state_bound(layers)
+
+    def step(self, gradient_square_bound: float) -> bool:
+        """One ``optimizer.step``; False (with nothing changed) if it would make a number inf or NaN."""
+        gradient_bound = math.sqrt(gradient_square_bound)
+        largest, state_bound = self.optimizer.step_bounds(self.param_bound, self.state_bound, gradient_bound)
+        if not largest < self.limit:  # the carried bound may only be loose: measure |θ| before copying
+            self.param_bound = self._measured_param_bound()
+            largest, state_bound = self.optimizer.step_bounds(self.param_bound, self.state_bound, gradient_bound)
+        if largest < self.limit:
+            self.optimizer.step(self.layers)
+            self.param_bound, self.state_bound = largest, state_bound
+            return True
+        return self._checked_step()
+
+    def _measured_param_bound(self) -> float:
+        """max |θ| <= max over arrays of sqrt(Σθ²) (inf if a square overflows)."""
+        largest = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for param in self.params:
+                flat = param.reshape(-1)
+                largest = max(largest, float(flat @ flat))
+        return math.sqrt(largest)
+
+    def _checked_step(self) -> bool:
+        """The step from a copy: kept if every parameter and state array is finite, else undone."""
+        from refnet.network import _finite, float_errors_as_values
+
+        params_before = [param.copy() for param in self.params]
+        state_before = self.optimizer.state_arrays(self.layers)
+        with float_errors_as_values():
+            self.optimizer.step(self.layers)
+        state_after = self.optimizer.state_arrays(self.layers).values()
+        if all(_finite(param) for param in self.params) and all(_finite(value) for value in state_after):
+            self.param_bound = self._measured_param_bound()
+            self.state_bound = self.optimizer.state_bound(self.layers)
+            return True
+        for param, saved in zip(self.params, params_before, strict=True):
+            np.copyto(param, saved)
+        self.optimizer.restore_state_arrays(self.layers, state_before)
+        return False
+
+
+def _divergence(
+    value: float, epoch: int, batch: int, optimizer: Optimizer, *, in_step: bool = False
+) -> TrainingDivergedError:
+    if in_step:
+        what = "the optimizer step would have made a parameter (or the optimizer state) inf or NaN"
+    elif not math.isfinite(value):
+        what = f"the loss became {value}"
+    else:
+        what = "a gradient (or its square) or a layer's running statistics became inf or NaN"
     return TrainingDivergedError(
         f"training diverged: {what} at epoch {epoch}, batch {batch} (counting from 0). "
         f"The parameters are kept from before this batch. "

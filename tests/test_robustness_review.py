@@ -20,7 +20,10 @@ from refnet import (
     Sigmoid,
     Softmax,
     Tanh,
+    TerminateOnNaN,
+    TrainingDivergedError,
 )
+from refnet.training import StepGuard
 
 
 def small_net() -> NeuralNetwork:
@@ -148,3 +151,76 @@ def test_optimizer_state_arrays_are_copies_not_the_live_state(optimizer: Any) ->
     net.train(X, Y, 1, optimizer)
     for key, value in arrays.items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+# -- a training step that overflows is undone ------------------------------------------------
+
+
+def overflowing_step_setup(dtype: Any) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+    """Finite loss and gradients (even their squares fit in the dtype), but a huge step overflows."""
+    big = 1e9 if dtype == np.float32 else 1e50  # gradients ~ big², squares ~ big⁴ < the dtype's max
+    X = np.full((8, 3), big, dtype=dtype)
+    net = NeuralNetwork([Dense(3, 1, seed=0, dtype=dtype)], MSE(), seed=0)
+    return net, X, np.zeros((8, 1), dtype=dtype)
+
+
+# lr·g overflows for SGD; Adam's step is about lr, so its weight decay 1 − lr·wd overflows instead.
+OVERFLOWING = {
+    "SGD": lambda: SGD(1e260),
+    "SGD momentum": lambda: SGD(1e260, momentum=0.9),
+    "SGD nesterov": lambda: SGD(1e260, momentum=0.9, nesterov=True),
+    "Adam": lambda: Adam(1e200, weight_decay=1e200),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", OVERFLOWING)
+def test_an_overflowing_step_is_undone_parameters_and_optimizer_state_alike(name: str, dtype: Any) -> None:
+    # pytest turns RuntimeWarnings into errors: the overflow must stay inside the guard.
+    net, X, Y = overflowing_step_setup(dtype)
+    optimizer = OVERFLOWING[name]()
+    huge, optimizer.learning_rate = optimizer.learning_rate, 1e-300
+    net.train(X, Y, 1, optimizer)  # the optimizer has state to restore (Adam's t, m, v; a velocity)
+    optimizer.learning_rate = huge
+    arrays, state = net.get_arrays(), optimizer.state_arrays(net.layers)
+    assert state or name == "SGD"
+    with pytest.raises(TrainingDivergedError, match="optimizer step would have made a parameter"):
+        net.train(X, Y, 1, optimizer)
+    for key, value in net.get_arrays().items():
+        np.testing.assert_array_equal(value, arrays[key], err_msg=key)
+    restored = optimizer.state_arrays(net.layers)
+    assert restored.keys() == state.keys()
+    for key, value in restored.items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+def test_an_overflowing_first_step_leaves_no_optimizer_state() -> None:
+    net, X, Y = overflowing_step_setup(np.float32)
+    optimizer = Adam(1e200, weight_decay=1e200)
+    with pytest.raises(TrainingDivergedError, match="optimizer step"):
+        net.train(X, Y, 1, optimizer)
+    assert optimizer.state_arrays(net.layers) == {}
+    assert all(np.isfinite(value).all() for value in net.get_arrays().values())
+
+
+def test_terminate_on_nan_stops_quietly_on_an_overflowing_step() -> None:
+    net, X, Y = overflowing_step_setup(np.float32)
+    arrays = net.get_arrays()
+    history = net.train(X, Y, 3, SGD(1e260), callbacks=[TerminateOnNaN()])
+    assert history.stopped_reason == "non-finite loss"
+    for key, value in net.get_arrays().items():
+        np.testing.assert_array_equal(value, arrays[key], err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["SGD", "SGD momentum", "Adam"])
+def test_ordinary_training_never_copies_for_the_step_guard(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The guard's snapshot is for steps near overflow only; the hot path must not pay for it.
+    def fail(self: StepGuard) -> bool:
+        raise AssertionError("an ordinary step took the snapshot path")
+
+    monkeypatch.setattr(StepGuard, "_checked_step", fail)
+    X, Y = regression(64)
+    optimizer = {"SGD": SGD(0.01), "SGD momentum": SGD(0.01, momentum=0.9), "Adam": Adam(0.01)}[name]
+    for dtype in (np.float32, np.float64):
+        net = NeuralNetwork([Dense(3, 16, "relu", seed=0, dtype=dtype), Dense(16, 1, seed=1, dtype=dtype)], MSE())
+        net.train(X.astype(dtype), Y.astype(dtype), 5, optimizer, batch_size=8)
