@@ -6,12 +6,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refnet import (
     MSE,
     SGD,
     Adam,
     BatchNorm,
+    Callback,
     Dense,
     Dropout,
     NeuralNetwork,
@@ -224,3 +227,55 @@ def test_ordinary_training_never_copies_for_the_step_guard(name: str, monkeypatc
     for dtype in (np.float32, np.float64):
         net = NeuralNetwork([Dense(3, 16, "relu", seed=0, dtype=dtype), Dense(16, 1, seed=1, dtype=dtype)], MSE())
         net.train(X.astype(dtype), Y.astype(dtype), 5, optimizer, batch_size=8)
+
+
+class AfterEachStep(Callback):
+    """Copies of the parameters and the optimizer state after every successful step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        assert self.network is not None and self.optimizer is not None
+        self.params = self.network.get_arrays()
+        self.state = self.optimizer.state_arrays(self.network.layers)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    kind=st.sampled_from(["sgd", "momentum", "nesterov", "adam", "adamw"]),
+    lr_exponent=st.floats(-3, 300),
+    x_exponent=st.floats(-2, 30),
+    seed=st.integers(0, 2**16),
+)
+def test_any_learning_rate_and_input_scale_train_finitely_or_stop_with_the_last_good_state(
+    dtype: Any, kind: str, lr_exponent: float, x_exponent: float, seed: int
+) -> None:
+    # No RuntimeWarning may escape (pytest makes it an error), and nothing inf or NaN may remain.
+    lr = 10.0**lr_exponent
+    optimizer = {
+        "sgd": lambda: SGD(lr),
+        "momentum": lambda: SGD(lr, momentum=0.9),
+        "nesterov": lambda: SGD(lr, momentum=0.5, nesterov=True),
+        "adam": lambda: Adam(lr),
+        "adamw": lambda: Adam(lr, weight_decay=0.1),
+    }[kind]()
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((12, 3)) * 10.0**x_exponent).astype(dtype)
+    net = NeuralNetwork([Dense(3, 4, "tanh", seed=seed, dtype=dtype), Dense(4, 1, seed=seed + 1, dtype=dtype)], MSE())
+    snapshot = AfterEachStep()
+    try:
+        net.train(X, X[:, :1], 3, optimizer, batch_size=4, callbacks=[snapshot])
+    except TrainingDivergedError:
+        if snapshot.params:
+            for key, value in net.get_arrays().items():
+                assert value.tobytes() == snapshot.params[key].tobytes(), key
+            state = optimizer.state_arrays(net.layers)
+            assert state.keys() == snapshot.state.keys()
+            for key, value in state.items():
+                assert value.tobytes() == snapshot.state[key].tobytes(), key
+    for value in [*net.get_arrays().values(), *optimizer.state_arrays(net.layers).values()]:
+        assert np.isfinite(value).all()
