@@ -11,6 +11,8 @@
 | ``largest_elements``| 8            | larger tensors: the largest |g_i| also checked one by one            |
 | ``kink_fraction``  | 0.5            | a check with more kinks than this fraction of its elements is no pass |
 | ``kink_margin``    | 1e-3           | check points are drawn at least this far from known kinks            |
+| ``rounding_factor``| 4            | a failing element is allowed rounding_factor × N/step more, N the    |
+|                    |                | measured rounding noise of L (eps·|L| for a loss offset by a constant) |
 | ``closed_rtol``    | 1e-9           | optimizer updates against their closed forms (float64 rounding only) |
 | ``closed_atol``    | 1e-15          |                                                                      |
 | ``sweep_steps``    | 1e-1 .. 1e-8   | 15 steps, half a decade apart, for the convergence-order sweep      |
@@ -55,6 +57,7 @@ class Tolerances:
     largest_elements: int = 8
     kink_fraction: float = 0.5
     kink_margin: float = 1e-3
+    rounding_factor: float = 4.0
     closed_rtol: float = 1e-9
     closed_atol: float = 1e-15
     sweep_steps: tuple[float, ...] = field(default_factory=lambda: tuple(np.logspace(-1, -8, 15).tolist()))

@@ -171,3 +171,28 @@ def test_sweep_of_one_element_never_clears_another_failing_element() -> None:
     assert swept.verdict == "fail" and "sweep at (2,)" in swept.message
     right = Target("sin", "x", x, np.cos(x), lambda: float(np.sin(x).sum()))
     assert run_targets([right], tol, 0, sweep=True).results[0].verdict == "pass"
+
+
+def shifted_tanh(offset: float, error: float) -> Layer:
+    """y = tanh(x) + offset; grad_x = grad_y·(1 − tanh²x), plus ``error`` at element (0, 0)."""
+
+    class ShiftedTanh(Layer):
+        def forward(self, x: Array, training: bool = True) -> Array:
+            self.x = x
+            return np.tanh(x) + offset
+
+        def backward(self, grad_y: Array) -> Array:
+            grad_x = grad_y * (1 - np.tanh(self.x) ** 2)
+            grad_x[0, 0] += error
+            return grad_x
+
+    return ShiftedTanh()
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e4])
+def test_a_large_constant_offset_in_the_loss_is_rounding_not_a_failure_or_a_kink(offset: float) -> None:
+    for seed in range(40):  # seed 22 once passed a wrong element off as a kink at offset 1e4
+        x = np.random.default_rng(seed).standard_normal((4, 5))
+        assert check_layer(shifted_tanh(offset, 0.0), x, seed=seed).passed
+        (wrong,) = check_layer(shifted_tanh(offset, 3e-4), x, seed=seed).results
+        assert wrong.verdict == "fail" and wrong.kinks == 0 and wrong.index == "(0, 0)"
