@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import Tolerances, check_layer, check_loss, check_network, run_catalog
+from gradcheck import DEFAULT_TOLERANCES, Tolerances, check_layer, check_loss, check_network, run_catalog
+from gradcheck.catalog import CATALOG_TOLERANCES
 from gradcheck.checks import run_targets
 from gradcheck.lines import Target
 from refnet import MSE, Dense, NeuralNetwork
@@ -196,3 +197,10 @@ def test_a_large_constant_offset_in_the_loss_is_rounding_not_a_failure_or_a_kink
         assert check_layer(shifted_tanh(offset, 0.0), x, seed=seed).passed
         (wrong,) = check_layer(shifted_tanh(offset, 3e-4), x, seed=seed).results
         assert wrong.verdict == "fail" and wrong.kinks == 0 and wrong.index == "(0, 0)"
+
+
+def test_the_catalog_accepts_no_kink_because_its_points_are_drawn_away_from_them() -> None:
+    x = np.array([0.5, -0.7, 0.0, 1.2, -0.3])  # one element exactly on ReLU's kink
+    target = Target("relu", "x", x, (x > 0).astype(float), lambda: float(np.maximum(x, 0.0).sum()))
+    assert run_targets([target], DEFAULT_TOLERANCES, 0, sweep=False).results[0].verdict == "pass"
+    assert run_targets([target], CATALOG_TOLERANCES, 0, sweep=False).results[0].verdict == "kink"
