@@ -7,7 +7,11 @@ engine compare, and returns a ``Report`` (one result per tensor):
                dL/dx = backward(grad_y) and dL/dθ = grads[θ] for every parameter θ;
 - loss:        L = loss.forward(y_pred, y_true), dL/dy_pred = loss.backward();
 - regularizer: L = penalty(W), dL/dW = gradient(W);
-- network:     L = compute_gradients(X, Y) (data loss + penalties), dL/dθ = every layer's grads.
+- network:     L = compute_gradients(X, Y) (data loss + penalties), dL/dθ = every layer's grads,
+               dL/dX = what the network's backward returns.
+
+Layers and networks are also run backward twice (``gradcheck.repeat``); a loss's fused
+``value_and_gradient`` value must equal ``forward``.
 
 Randomness is held fixed: before every forward, each ``numpy.random.Generator`` a layer
 holds (e.g. Dropout's ``rng``) is put back in the state it had, so every evaluation draws
@@ -24,6 +28,7 @@ import numpy as np
 
 from gradcheck.engine import check_target
 from gradcheck.lines import Array, Target
+from gradcheck.repeat import repeat_failures_of
 from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -135,32 +140,6 @@ def check_layer(
 def labels(xs: list[Array], many: bool) -> list[str]:
     """The names of a layer's inputs: "x", or "x0", "x1", ... for a merge layer."""
     return [f"x{i}" for i in range(len(xs))] if many else ["x"]
-
-
-def repeat_failures_of(name: str, pairs: Iterable[tuple[str, Array, Array]]) -> list[CheckResult]:
-    """A failing result for every (tensor, first, second) whose two backward passes differ.
-
-    backward may be called twice for one forward (e.g. by a caller inspecting grads); it must
-    overwrite, not accumulate: grad_x and every grads[θ] must come out bitwise the same.
-    """
-    failures = []
-    for label, first, second in pairs:
-        if first.shape != second.shape or not np.array_equal(first, second):
-            failures.append(_repeat_failure(name, label, first, second))
-    return failures
-
-
-def _repeat_failure(name: str, label: str, first: Array, second: Array) -> CheckResult:
-    """A failing result: a second backward for the same forward returned something else."""
-    if first.shape != second.shape:
-        index, a, n = "shape", float("nan"), float("nan")
-    else:
-        at = np.unravel_index(int(np.argmax(np.abs(first - second))), first.shape)
-        index, a, n = str(tuple(int(i) for i in at)), float(first[at]), float(second[at])
-    return CheckResult(
-        name, f"{label} (backward twice)", index, a, n, abs(a - n), relative_error(a, n), 0.0, "fail", "repeat",
-        message=f"a second backward for the same forward changed {label}: it must overwrite, not accumulate",
-    )  # fmt: skip
 
 
 def check_loss(

@@ -1,23 +1,24 @@
 """Every number gradcheck judges by, in one place.
 
-| setting            | default        | meaning                                                              |
-|--------------------|----------------|----------------------------------------------------------------------|
-| ``rtol``           | 1e-5           | relative part of the allowed error                                   |
-| ``atol``           | 1e-7           | absolute part: an element passes when |a − n| <= atol + rtol·scale   |
-| ``step``           | 1e-6           | h0: element i is perturbed by h = h0·max(1, |x_i|)                   |
-| ``max_elements``   | 64             | tensors up to this size are checked element by element               |
-| ``directions``     | 8              | random directions u (checks of vᵀJu) for larger tensors              |
-| ``sampled_elements``| 32           | larger tensors: random elements also checked one by one              |
-| ``largest_elements``| 8            | larger tensors: the largest |g_i| also checked one by one            |
-| ``kink_fraction``  | 0.5            | a check with more kinks than this fraction of its elements is no pass |
-| ``kink_margin``    | 1e-3           | check points are drawn at least this far from known kinks            |
-| ``rounding_factor``| 4            | a failing element is allowed rounding_factor × N/step more, N the    |
-|                    |                | measured rounding noise of L (eps·|L| for a loss offset by a constant) |
-| ``closed_rtol``    | 1e-9           | optimizer updates against their closed forms (float64 rounding only) |
-| ``closed_atol``    | 1e-15          |                                                                      |
-| ``sweep_steps``    | 1e-1 .. 1e-8   | 15 steps, half a decade apart, for the convergence-order sweep      |
-| ``sweep_noise``    | 10             | a sweep error is signal above sweep_noise × the measured rounding    |
-| ``flat_slope``     | 0.5            | sweep fails with |slope| < flat_slope (a wrong gradient is flat, ≈ 0) |
+| setting              | default      | meaning                                                                  |
+|----------------------|--------------|--------------------------------------------------------------------------|
+| ``rtol``             | 1e-5         | relative part of the allowed error                                       |
+| ``atol``             | 1e-7         | absolute part: an element passes when |a − n| <= atol + rtol·scale       |
+| ``step``             | 1e-6         | h0: element i is perturbed by h = h0·max(1, |x_i|)                       |
+| ``max_elements``     | 64           | tensors up to this size are checked element by element                   |
+| ``directions``       | 8            | random directions u (checks of vᵀJu) for larger tensors                  |
+| ``sampled_elements`` | 32           | larger tensors: random single elements also checked one by one           |
+| ``largest_elements`` | 8            | larger tensors: the elements of largest |g_i| also checked one by one    |
+| ``kink_fraction``    | 0.5          | a check with more kinks than this fraction of its elements is no pass    |
+|                      |              | (0 in the catalog, whose points are drawn away from kinks)               |
+| ``kink_margin``      | 1e-3         | check points are drawn at least this far from known kinks                |
+| ``rounding_factor``  | 4            | a failing element is allowed rounding_factor·N/step more, N the          |
+|                      |              | measured rounding noise of L (≈ eps·|L|, large for a loss offset by 1e4) |
+| ``closed_rtol``      | 1e-9         | optimizer updates against their closed forms (float64 rounding only)     |
+| ``closed_atol``      | 1e-15        |                                                                          |
+| ``sweep_steps``      | 1e-1 .. 1e-8 | 15 steps, half a decade apart, for the convergence-order sweep           |
+| ``sweep_noise``      | 10           | a sweep error is signal above sweep_noise × the measured rounding        |
+| ``flat_slope``       | 0.5          | sweep fails with |slope| < flat_slope (a wrong gradient is flat, ≈ 0)    |
 
 Why these values: in float64, central differences with h ≈ 1e-6 leave a truncation error
 ≈ h²·|f'''|/6 ≈ 1e-12 and a rounding error ≈ eps·|L|/h ≈ 1e-10·|L|, so a right gradient
