@@ -7,10 +7,10 @@ step can do fewer flops (the element-wise work, the loss and the update come on 
 
 Two paths are timed:
 
-- ``core``: ``net._gradients(X, target)`` + ``optimizer.step(net.layers)`` -- the step
-  ``train`` runs for every batch. ``train`` validates X and Y once per call, not per batch,
-  so its batches skip ``compute_gradients``' input checks; this is the number the targets
-  refer to.
+- ``core``: ``refnet.training.train_step`` -- exactly what ``train`` runs for every batch:
+  forward, loss, backward, the inf/NaN check of the loss and gradients, and the guarded
+  optimizer step. ``train`` validates X and Y once per call, not per batch, so its batches
+  skip ``compute_gradients``' input checks; this is the number the targets refer to.
 - ``public``: ``net.compute_gradients(X, y)`` + ``optimizer.step(net.layers)``, the public
   per-batch API: it also validates X (an isfinite pass), turns labels into one-hot rows,
   and checks the loss and gradients for inf/NaN. Its extra cost is the validation overhead.
@@ -26,6 +26,7 @@ import pytest
 
 from refnet import SGD, Adam
 from refnet.optimizers import Optimizer
+from refnet.training import StepGuard, train_step
 
 ROUNDS = {"small": 300, "medium": 60, "large": 15}
 #: Arrays an ideal fused update reads or writes per parameter (SGD: θ, g, θ; Adam: θ, g, m, v, θ, m, v).
@@ -43,10 +44,10 @@ def test_training_step(benchmark: Any, mlp: str, dtype: str, optimizer_name: str
     X, y = harness.make_batch(widths, batch, dtype)
     optimizer: Optimizer = OPTIMIZERS[optimizer_name]()
     _, target = net._prepare(X, y)
+    guard = StepGuard(net.layers, optimizer, net.dtype)
 
     def core_step() -> None:
-        net._gradients(X, target)
-        optimizer.step(net.layers)
+        assert train_step(net, guard, X, target)[2] is None
 
     def public_step() -> None:
         net.compute_gradients(X, y)

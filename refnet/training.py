@@ -141,6 +141,27 @@ def _hooks(
     return hooks, history
 
 
+def train_step(network: NeuralNetwork, guard: StepGuard, X: Array, target: Array) -> tuple[float, Array, str | None]:
+    """One batch: forward, loss, backward, and the optimizer step if everything is finite.
+
+    Returns (total loss, prediction, failure): failure is None when the step was taken,
+    ``"loss"`` when the loss, a gradient or a running statistic was inf/NaN (nothing was
+    stepped), ``"step"`` when the step itself would have overflowed (the guard undid it).
+    This is all ``train`` does per batch besides logging, and what the benchmarks time.
+    """
+    from refnet.network import float_errors_as_values
+
+    with float_errors_as_values():
+        value, y_pred = network._gradients(X, target)
+    gradient_square_bound = network._gradient_square_bound()
+    if not (math.isfinite(value) and math.isfinite(gradient_square_bound) and network._state_finite()):
+        return value, y_pred, "loss"
+    # The step itself may overflow (a huge learning rate); the guard then undoes it.
+    if not guard.step(gradient_square_bound):
+        return value, y_pred, "step"
+    return value, y_pred, None
+
+
 def _run_epoch(
     network: NeuralNetwork,
     optimizer: Optimizer,
@@ -152,8 +173,6 @@ def _run_epoch(
     epoch: int,
 ) -> dict[str, float] | None:
     """One pass over the data; returns the epoch's logs, or None if it stopped before any step."""
-    from refnet.network import float_errors_as_values
-
     loss = network._require_loss()
     N = len(X)
     order = network.rng.permutation(N) if shuffle else None
@@ -166,21 +185,14 @@ def _run_epoch(
         rows = order[start : start + batch] if order is not None else slice(start, start + batch)
         xb, tb = X[rows], target[rows]
         state_before = [array.copy() for array in state_arrays]
-        with float_errors_as_values():
-            value, y_pred = network._gradients(xb, tb)
-        # The step is taken only from a finite loss and finite gradients, so the
-        # parameters and the optimizer state stay those of the last good batch.
-        gradient_square_bound = network._gradient_square_bound()
-        finite = math.isfinite(value) and math.isfinite(gradient_square_bound) and network._state_finite()
-        # The step itself may overflow (a huge learning rate); the guard then undoes it.
-        stepped = finite and guard.step(gradient_square_bound)
-        if not stepped:
+        value, y_pred, failure = train_step(network, guard, xb, tb)
+        if failure is not None:
             for array, saved in zip(state_arrays, state_before, strict=True):
                 np.copyto(array, saved)
             if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                 network.stop_training, network.stop_reason = True, "non-finite loss"
                 break
-            raise _divergence(value, epoch, index, optimizer, in_step=finite)
+            raise _divergence(value, epoch, index, optimizer, in_step=failure == "step")
         size = len(xb)
         loss_sum += value * size
         seen += size
