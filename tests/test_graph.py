@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,31 +13,14 @@ from refnet.errors import ShapeError
 from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Multiply
 
 
-def numerical_gradients(
-    model: GraphModel, X: np.ndarray, Y: np.ndarray, h: float = 1e-6
-) -> list[dict[str, np.ndarray]]:
+def numerical_gradients(model: GraphModel, X: np.ndarray, Y: np.ndarray) -> list[dict[str, np.ndarray]]:
     """Central differences of the total loss with respect to every parameter (independent of backward)."""
 
     def total() -> float:
         assert model.loss is not None
         return model.loss.forward(model.forward(X, training=True), Y) + model.penalty()
 
-    result = []
-    for layer in model.layers:
-        grads = {}
-        for name, param in layer.params.items():
-            numeric = np.zeros_like(param)
-            for index in np.ndindex(param.shape):
-                old = param[index]
-                param[index] = old + h
-                plus = total()
-                param[index] = old - h
-                minus = total()
-                param[index] = old
-                numeric[index] = (plus - minus) / (2 * h)
-            grads[name] = numeric
-        result.append(grads)
-    return result
+    return [{name: central_difference(total, param) for name, param in layer.params.items()} for layer in model.layers]
 
 
 def assert_gradients_match(model: GraphModel, X: np.ndarray, Y: np.ndarray) -> None:

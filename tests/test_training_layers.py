@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -149,19 +150,6 @@ def test_batchnorm_training_needs_two_rows() -> None:
         BatchNorm(3).forward(np.ones((1, 3)), training=True)
 
 
-def _numerical_gradient(f, array: np.ndarray, h: float = 1e-6) -> np.ndarray:  # type: ignore[no-untyped-def]
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + h
-        up = f()
-        array[index] = saved - h
-        down = f()
-        array[index] = saved
-        grad[index] = (up - down) / (2 * h)
-    return grad
-
-
 def test_batchnorm_training_backward_matches_central_differences() -> None:
     rng = np.random.default_rng(4)
     x = _batch(4, (6, 3))
@@ -175,10 +163,10 @@ def test_batchnorm_training_backward_matches_central_differences() -> None:
 
     layer.forward(x, training=True)
     grad_x = layer.backward(weights)
-    np.testing.assert_allclose(grad_x, _numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad_x, central_difference(loss, x), rtol=1e-6, atol=1e-8)
     for name in ("gamma", "beta"):
         np.testing.assert_allclose(
-            layer.grads[name], _numerical_gradient(loss, layer.params[name]), rtol=1e-6, atol=1e-8
+            layer.grads[name], central_difference(loss, layer.params[name]), rtol=1e-6, atol=1e-8
         )
 
 
