@@ -222,7 +222,9 @@ class SGD(Optimizer):
         """|v'| <= μ·|v| + |g|;  |θ'| <= |θ| + lr·|v'| (nesterov: + lr·(|g| + μ·|v'|))."""
         velocity = self.momentum * state_bound + gradient_bound
         direction = gradient_bound + self.momentum * velocity if self.nesterov else velocity
-        return max(param_bound + self.learning_rate * direction, direction), velocity
+        # lr itself is cast to the parameter dtype: it must be representable too.
+        largest = max(param_bound + self.learning_rate * direction, direction, velocity, self.learning_rate)
+        return largest, velocity
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -285,11 +287,17 @@ class Adam(Optimizer):
         square is finite, so ordinary training never pays for a snapshot.
         """
         m = max(state_bound, gradient_bound)
-        ratio = m / (self.epsilon * math.sqrt(1.0 - self.beta2))  # before the step size, the largest factor
-        # lr·r/(1 − β1ᵗ) <= lr/(1 − β1) (r <= 1, t >= 1)
-        update = self.learning_rate / (1.0 - self.beta1) * ratio
-        decayed = param_bound * max(1.0, abs(1.0 - self.learning_rate * self.weight_decay))
-        return max(decayed + update, ratio), m
+        smallest_denominator = self.epsilon * math.sqrt(1.0 - self.beta2)  # ε·r with r >= √(1 − β2)
+        if smallest_denominator == 0.0:
+            return math.inf, math.inf
+        # 1/(ε·r) counts too: if ε·r underflows to 0 in the parameter dtype, 0/0 would give NaN.
+        inverse = 1.0 / smallest_denominator
+        ratio = m * inverse  # before the step size, the largest factor
+        step_size = self.learning_rate / (1.0 - self.beta1)  # lr·r/(1 − β1ᵗ) <= lr/(1 − β1) (r <= 1, t >= 1)
+        decay = abs(1.0 - self.learning_rate * self.weight_decay)
+        decayed = param_bound * max(1.0, decay)
+        # Every coefficient the step casts to the parameter dtype must be representable as well.
+        return max(decayed + step_size * ratio, ratio, inverse, step_size, decay), m
 
     def _coefficients(self, dtype: np.dtype[Any], t: int) -> tuple[Any, ...]:
         """β1, β2, 1 − β1, 1 − β2, ε·r, lr·r/(1 − β1ᵗ), 1 − lr·wd, with r = √(1 − β2ᵗ).

@@ -26,6 +26,7 @@ from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import TrainingDivergedError
 from refnet.optimizers import Optimizer
+from refnet.progress import ProgressBar
 
 if TYPE_CHECKING:
     from refnet.network import NeuralNetwork
@@ -131,8 +132,6 @@ def _hooks(
     history = History()
     hooks: list[Callback] = [*(callbacks if callbacks is not None else ()), history]
     if verbose:
-        from refnet.progress import ProgressBar
-
         hooks.append(ProgressBar(epochs=epochs, samples=samples, batch_size=batch, verbose=verbose))
     for hook in hooks:
         if not isinstance(hook, Callback):
@@ -180,6 +179,11 @@ def _run_epoch(
     # kept from before each batch, so a non-finite batch cannot corrupt it.
     state_arrays = [value for layer in network.layers for value in layer.state.values()]
     guard = StepGuard(network.layers, optimizer, network.dtype)
+    # A callback's on_batch_end may write the parameters (set_arrays, say): the guard's carried
+    # bounds then no longer hold, so they are measured again after such hooks.
+    writers = any(
+        type(hook).on_batch_end is not Callback.on_batch_end and not isinstance(hook, ProgressBar) for hook in hooks
+    )
     loss_sum, correct, seen = 0.0, 0.0, 0
     for index, start in enumerate(range(0, N, batch)):
         rows = order[start : start + batch] if order is not None else slice(start, start + batch)
@@ -201,6 +205,8 @@ def _run_epoch(
         batch_logs = {"loss": value, "size": float(size)}
         for hook in hooks:
             hook.on_batch_end(index, batch_logs)
+        if writers:
+            guard.measure()
     if seen == 0:
         return None
     logs: dict[str, float] = {"loss": loss_sum / seen}
@@ -229,8 +235,13 @@ class StepGuard:
         self.params = [param for layer in layers for param in layer.params.values()]
         # A wide margin under the largest float covers the rounding of the bounds themselves.
         self.limit = float(np.finfo(dtype).max) / 16
+        self.param_bound = self.state_bound = math.inf
+        self.measure()
+
+    def measure(self) -> None:
+        """Measure the bounds on |θ| and on the optimizer state from the arrays themselves."""
         self.param_bound = self._measured_param_bound()
-        self.state_bound = optimizer.state_bound(layers)
+        self.state_bound = self.optimizer.state_bound(self.layers)
 
     def step(self, gradient_square_bound: float) -> bool:
         """One ``optimizer.step``; False (with nothing changed) if it would make a number inf or NaN."""
@@ -264,8 +275,7 @@ class StepGuard:
             self.optimizer.step(self.layers)
         state_after = self.optimizer.state_arrays(self.layers).values()
         if all(_finite(param) for param in self.params) and all(_finite(value) for value in state_after):
-            self.param_bound = self._measured_param_bound()
-            self.state_bound = self.optimizer.state_bound(self.layers)
+            self.measure()
             return True
         for param, saved in zip(self.params, params_before, strict=True):
             np.copyto(param, saved)

@@ -26,6 +26,7 @@ from refnet import (
     TerminateOnNaN,
     TrainingDivergedError,
 )
+from refnet.optimizers import Optimizer
 from refnet.training import StepGuard
 
 
@@ -279,3 +280,65 @@ def test_any_learning_rate_and_input_scale_train_finitely_or_stop_with_the_last_
                 assert value.tobytes() == snapshot.state[key].tobytes(), key
     for value in [*net.get_arrays().values(), *optimizer.state_arrays(net.layers).values()]:
         assert np.isfinite(value).all()
+
+
+# -- second review: coefficients cast to float32, tiny epsilon, callbacks that write parameters --
+
+
+def _float32_line(perfect_fit: bool) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = (0.01 * rng.standard_normal((32, 3))).astype(np.float32)
+    net = NeuralNetwork([Dense(3, 1, seed=0, dtype=np.float32)], MSE(), seed=0)
+    return net, X, net.predict(X) if perfect_fit else np.zeros((32, 1), np.float32)
+
+
+@pytest.mark.parametrize(
+    "optimizer, perfect_fit",
+    [(SGD(learning_rate=1e39), False), (SGD(learning_rate=1e39), True), (Adam(learning_rate=1e37, beta1=0.9999), True)],
+    ids=["sgd-lr-above-float32-max", "sgd-lr-above-float32-max-zero-gradient", "adam-step-size-above-float32-max"],
+)
+def test_a_coefficient_that_overflows_in_float32_is_caught_not_applied(optimizer: Optimizer, perfect_fit: bool) -> None:
+    # The gradients are small or zero, so lr·|g| looks harmless in Python floats; the
+    # coefficient itself (lr, lr/(1 − β1)) is what overflows once cast to float32.
+    net, X, Y = _float32_line(perfect_fit)
+    before = net.get_arrays()
+    with pytest.raises(TrainingDivergedError, match="optimizer step would have made"):
+        net.train(X, Y, epochs=1, optimizer=optimizer)
+    after = net.get_arrays()
+    assert all(np.array_equal(before[key], after[key]) for key in before)
+
+
+@pytest.mark.parametrize("dtype, epsilon", [(np.float32, 1e-45), (np.float64, 5e-324)])
+def test_an_epsilon_that_underflows_never_gives_0_over_0(dtype: type, epsilon: float) -> None:
+    # ε·√(1 − β2ᵗ) is 0 in the parameter dtype; a zero gradient would then step by 0/0 = NaN.
+    net = NeuralNetwork([Dense(3, 2, seed=0, dtype=dtype)], MSE(), seed=0)
+    X = np.ones((4, 3), dtype)
+    Y = net.predict(X)  # a perfect fit: every gradient is exactly 0
+    before = net.get_arrays()
+    with pytest.raises(TrainingDivergedError, match="optimizer step would have made"):
+        net.train(X, Y, epochs=1, optimizer=Adam(epsilon=epsilon))
+    assert all(np.array_equal(value, net.get_arrays()[key]) for key, value in before.items())
+
+
+def test_parameters_written_by_a_callback_mid_epoch_are_guarded_too() -> None:
+    class LoadHugeWeights(Callback):
+        def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+            if batch == 0:
+                assert self.network is not None
+                arrays = self.network.get_arrays()
+                arrays["0.W"] = np.full_like(arrays["0.W"], 2.0e38)
+                self.network.set_arrays(arrays)
+
+    net = NeuralNetwork([Dense(1, 1, activation="tanh", seed=0, dtype=np.float32)], MSE(), seed=0)
+    X, Y = np.ones((8, 1), np.float32), np.zeros((8, 1), np.float32)
+    with pytest.raises(TrainingDivergedError, match="batch 1"):
+        net.train(
+            X,
+            Y,
+            epochs=1,
+            optimizer=Adam(learning_rate=1.0, weight_decay=3.0),
+            batch_size=4,
+            shuffle=False,
+            callbacks=[LoadHugeWeights()],
+        )
+    assert np.all(np.isfinite(net.layers[0].params["W"]))
