@@ -124,6 +124,7 @@ class Outcome:
     error: float
     allowed: float
     status: Verdict
+    note: str = ""  #: why, when the status needs explaining (an inconclusive check reported as a failure)
 
     @property
     def badness(self) -> float:

@@ -14,6 +14,11 @@
 | ``kink_margin``      | 1e-3         | check points are drawn at least this far from known kinks                |
 | ``rounding_factor``  | 4            | a failing element is allowed rounding_factor·N/step more, N the          |
 |                      |              | measured rounding noise of L (≈ eps·|L|, large for a loss offset by 1e4) |
+| ``max_step``         | 1            | when rounding dominates at h0 (rounding_factor·N/step > rtol·scale), the |
+|                      |              | central difference is retried at h0·√10, h0·10, ... up to this step      |
+|                      |              | (its truncation measured against the next step, √10 times larger)       |
+| ``inconclusive``     | 10           | an element whose allowance (tolerance + rounding + truncation) at its    |
+|                      |              | best step exceeds this many times the tolerance is inconclusive: a fail  |
 | ``closed_rtol``      | 1e-9         | optimizer updates against their closed forms (float64 rounding only)     |
 | ``closed_atol``      | 1e-15        |                                                                          |
 | ``sweep_steps``      | 1e-1 .. 1e-8 | 15 steps, half a decade apart, for the convergence-order sweep           |
@@ -59,6 +64,8 @@ class Tolerances:
     kink_fraction: float = 0.5
     kink_margin: float = 1e-3
     rounding_factor: float = 4.0
+    max_step: float = 1.0
+    inconclusive: float = 10.0
     closed_rtol: float = 1e-9
     closed_atol: float = 1e-15
     sweep_steps: tuple[float, ...] = field(default_factory=lambda: tuple(np.logspace(-1, -8, 15).tolist()))
