@@ -194,24 +194,27 @@ def cosine_decay(epochs: int, min_lr: float = 0.0) -> Schedule:
 class LearningRateScheduler(Callback):
     """Set ``optimizer.learning_rate = schedule(epoch, lr0)`` at the start of each epoch.
 
-    ``lr0`` is the optimizer's learning rate when training begins. The built-in schedules
-    are ``step_decay``, ``exponential_decay`` and ``cosine_decay``; any callable
-    ``(epoch, lr0) -> lr`` works. The rate used is logged as ``lr``.
+    ``lr0`` is ``initial_lr`` if given, else the optimizer's learning rate when training
+    begins. The built-in schedules are ``step_decay``, ``exponential_decay`` and
+    ``cosine_decay``; any callable ``(epoch, lr0) -> lr`` works. The rate used is logged as
+    ``lr``.
 
-    The epoch counts from 0 in every ``train`` call, and ``lr0`` is read again at each
-    call: to continue a schedule in a second call, pass a schedule that adds the offset.
+    The epoch is the one ``train`` reports: it counts from ``train(initial_epoch=...)``
+    (0 by default). To continue a schedule exactly after loading a saved run, pass the
+    original ``initial_lr`` and ``train(..., initial_epoch=epochs_done)``.
     """
 
-    def __init__(self, schedule: Schedule) -> None:
+    def __init__(self, schedule: Schedule, initial_lr: float | None = None) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError("schedule must be a callable (epoch, lr0) -> lr")
         self.schedule = schedule
+        self.fixed_initial_lr = None if initial_lr is None else check_positive(initial_lr, "initial_lr")
         self.initial_lr: float | None = None
 
     def on_train_begin(self) -> None:
         assert self.optimizer is not None
-        self.initial_lr = self.optimizer.learning_rate
+        self.initial_lr = self.fixed_initial_lr if self.fixed_initial_lr is not None else self.optimizer.learning_rate
 
     def on_epoch_begin(self, epoch: int) -> None:
         assert self.optimizer is not None and self.initial_lr is not None

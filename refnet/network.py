@@ -267,6 +267,7 @@ class NeuralNetwork:
         split_shuffle: bool = True,
         callbacks: Sequence[Callback] | None = (),
         verbose: int = 0,
+        initial_epoch: int = 0,
     ) -> History:
         """Train for ``epochs`` passes over (X, Y); returns the History.
 
@@ -282,6 +283,9 @@ class NeuralNetwork:
             callbacks: Callback objects (see ``refnet.callbacks``); None is the same as none.
             verbose: 0 silent, 1 a live progress bar (one line per epoch when the output
                 is not a terminal), 2 one line per epoch.
+            initial_epoch: the index of the first epoch, as callbacks and History see it:
+                to continue a run that stopped after 5 epochs (e.g. from a saved file), pass
+                ``initial_epoch=5`` so that schedules pick up where they left off.
 
         Raises:
             TrainingDivergedError: the loss became inf or NaN; the parameters are those
@@ -303,6 +307,7 @@ class NeuralNetwork:
             split_shuffle=split_shuffle,
             callbacks=callbacks,
             verbose=verbose,
+            initial_epoch=initial_epoch,
         )
 
     def _check_batch_statistics(self, N: int, batch: int) -> None:

@@ -61,6 +61,7 @@ def fit(
     split_shuffle: bool,
     callbacks: Sequence[Callback] | None,
     verbose: int,
+    initial_epoch: int = 0,
 ) -> History:
     """Train ``network``; the arguments are those of ``NeuralNetwork.train``."""
     verbose = check_verbose(verbose)
@@ -68,6 +69,7 @@ def fit(
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
     epochs = check_int(epochs, "epochs")
+    initial_epoch = check_int(initial_epoch, "initial_epoch", minimum=0)
     X, target = network._prepare(X, Y)
     batch = len(X) if batch_size is None else check_int(batch_size, "batch_size")
     if validation_data is not None and validation_split:
@@ -80,13 +82,13 @@ def fit(
     elif validation_split:
         X, target, validation = split_validation(network, X, target, validation_split, split_shuffle)
     network._check_batch_statistics(len(X), batch)
-    hooks, history = _hooks(network, optimizer, callbacks, epochs, len(X), batch, verbose)
+    hooks, history = _hooks(network, optimizer, callbacks, initial_epoch + epochs, len(X), batch, verbose)
 
     network.optimizer = optimizer
     network.stop_training, network.stop_reason = False, None
     for hook in hooks:
         hook.on_train_begin()
-    for epoch in range(epochs):
+    for epoch in range(initial_epoch, initial_epoch + epochs):
         for hook in hooks:
             hook.on_epoch_begin(epoch)
         logs = _run_epoch(network, optimizer, hooks, X, target, batch, shuffle, epoch)

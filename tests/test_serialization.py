@@ -468,3 +468,34 @@ def test_a_graph_config_pointing_at_a_missing_node_is_refused(tmp_path: Path) ->
     _edit_config(tmp_path / "graph.npz", lambda c: c["graph"]["nodes"][1].__setitem__("inputs", [42]))
     with pytest.raises(ModelFileError, match="invalid model config"):
         NeuralNetwork.load(tmp_path / "graph.npz")
+
+
+def test_a_scheduled_run_resumes_bitwise_with_initial_epoch_and_initial_lr(tmp_path: Path) -> None:
+    from refnet import SGD, LearningRateScheduler, step_decay
+
+    X, Y = data(48)
+
+    def schedule() -> LearningRateScheduler:
+        return LearningRateScheduler(step_decay(0.5, every=1), initial_lr=0.1)
+
+    straight = make_network()
+    history = straight.train(X, Y, epochs=4, optimizer=SGD(0.1, momentum=0.9), batch_size=16, callbacks=[schedule()])
+    assert history["lr"] == [0.1, 0.05, 0.025, 0.0125]
+    first = make_network()
+    first.train(X, Y, epochs=2, optimizer=SGD(0.1, momentum=0.9), batch_size=16, callbacks=[schedule()])
+    first.save(tmp_path / "half.npz", optimizer=first.optimizer)
+    resumed = NeuralNetwork.load(tmp_path / "half.npz")
+    rest = resumed.train(X, Y, epochs=2, batch_size=16, callbacks=[schedule()], initial_epoch=2)
+    assert rest.epochs == [2, 3] and rest["lr"] == [0.025, 0.0125]
+    assert_same_arrays(straight, resumed)
+
+
+def test_without_initial_epoch_a_resumed_schedule_starts_over() -> None:
+    # The documented default: epochs count from 0 in each train call.
+    from refnet import SGD, LearningRateScheduler, step_decay
+
+    X, Y = data(48)
+    net = make_network()
+    net.train(X, Y, epochs=2, optimizer=SGD(0.1), batch_size=16)
+    history = net.train(X, Y, epochs=2, batch_size=16, callbacks=[LearningRateScheduler(step_decay(0.5, every=1))])
+    assert history.epochs == [0, 1] and history["lr"] == [0.1, 0.05]
