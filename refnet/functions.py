@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from refnet._checks import cast_finite, check_batch, check_positive
+from refnet._checks import cast_finite, check_batch, check_unit_interval
 from refnet.base import Array, Layer
 
 
@@ -103,9 +103,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        self.alpha = check_positive(alpha, "alpha", allow_zero=True)
-        if self.alpha >= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1), got {alpha!r}")
+        self.alpha = check_unit_interval(alpha, "alpha")
 
     def function(self, x: Array, out: Array | None = None) -> Array:
         """y = max(x, alpha·x) (for 0 <= alpha < 1)."""
