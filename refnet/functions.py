@@ -7,8 +7,8 @@ Each activation keeps its math in two pure methods:
   the *output* y, which is cheaper than recomputing from x (sigmoid: y·(1−y)).
 
 ``Dense`` calls these two directly (in place on its own pre-activation buffer, and on a
-work buffer it keeps for grad_x); used as layers, ``forward`` and ``backward`` wrap them
-with the cache.
+work buffer it keeps for grad_z, which is the activation's grad_x); used as layers,
+``forward`` and ``backward`` wrap them with the cache.
 """
 
 from __future__ import annotations
