@@ -30,15 +30,29 @@ def float_errors_as_values() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
+def _largest_square(arrays: Iterable[Array]) -> float:
+    """max over ``arrays`` of Σx², or inf as soon as one of them is not finite.
+
+    Σx² is inf or NaN whenever an element is; the dot product reads the array once,
+    without the boolean temporary of np.isfinite. It is inf too when squares of huge (finite)
+    values overflow, which is what a bound on |x| = sqrt(Σx²) must say.
+    """
+    largest = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for array in arrays:
+            flat = array.reshape(-1)
+            square = float(flat @ flat)
+            if not math.isfinite(square):
+                return math.inf
+            largest = max(largest, square)
+    return largest
+
+
 def _finite(array: Array) -> bool:
     """True when every element of ``array`` is finite (runs once per training step)."""
-    flat = array.reshape(-1)
-    # Σ x² is inf or NaN whenever an element is; the dot product reads the array once,
-    # without the boolean temporary of np.isfinite. Only when it is not finite (an inf/NaN,
-    # or squares of huge values overflowing) does the exact elementwise test decide.
-    with np.errstate(over="ignore", invalid="ignore"):
-        sum_of_squares = flat @ flat
-    return math.isfinite(sum_of_squares) or bool(np.isfinite(array).all())
+    # Only when Σx² is not finite (an inf/NaN, or squares of huge values overflowing)
+    # does the exact elementwise test decide.
+    return math.isfinite(_largest_square((array,))) or bool(np.isfinite(array).all())
 
 
 class NeuralNetwork:
@@ -158,16 +172,7 @@ class NeuralNetwork:
 
         Its square root bounds every |g|, which training hands to the optimizer's overflow bound.
         """
-        largest = 0.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            for layer in self.layers:
-                for grad in layer.grads.values():
-                    flat = grad.reshape(-1)
-                    square = float(flat @ flat)
-                    if not math.isfinite(square):
-                        return math.inf
-                    largest = max(largest, square)
-        return largest
+        return _largest_square(grad for layer in self.layers for grad in layer.grads.values())
 
     def _state_finite(self) -> bool:
         """True when every layer's state (BatchNorm running statistics) is finite."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +25,9 @@ from refnet._checks import check_int, check_unit_interval
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import TrainingDivergedError
+from refnet.network import NeuralNetwork, _finite, _largest_square, float_errors_as_values
 from refnet.optimizers import Optimizer
 from refnet.progress import ProgressBar
-
-if TYPE_CHECKING:
-    from refnet.network import NeuralNetwork
 
 
 def split_validation(
@@ -150,8 +148,6 @@ def train_step(network: NeuralNetwork, guard: StepGuard, X: Array, target: Array
     stepped), ``"step"`` when the step itself would have overflowed (the guard undid it).
     This is all ``train`` does per batch besides logging, and what the benchmarks time.
     """
-    from refnet.network import float_errors_as_values
-
     with float_errors_as_values():
         value, y_pred = network._gradients(X, target)
     gradient_square_bound = network._gradient_square_bound()
@@ -260,17 +256,10 @@ class StepGuard:
 
     def _measured_param_bound(self) -> float:
         """max |θ| <= max over arrays of sqrt(Σθ²) (inf if a square overflows)."""
-        largest = 0.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            for param in self.params:
-                flat = param.reshape(-1)
-                largest = max(largest, float(flat @ flat))
-        return math.sqrt(largest)
+        return math.sqrt(_largest_square(self.params))
 
     def _checked_step(self) -> bool:
         """The step from a copy: kept if every parameter and state array is finite, else undone."""
-        from refnet.network import _finite, float_errors_as_values
-
         params_before = [param.copy() for param in self.params]
         state_before = self.optimizer.state_arrays(self.layers)
         with float_errors_as_values():
