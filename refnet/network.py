@@ -182,6 +182,12 @@ class NeuralNetwork:
         """(live array, copy) for every state array, to undo a forward pass that went non-finite."""
         return [(array, array.copy()) for layer in self.layers for array in layer.state.values()]
 
+    @staticmethod
+    def _restore_state(copies: list[tuple[Array, Array]]) -> None:
+        """Write the copies made by ``_state_copies`` back into the live state arrays."""
+        for array, copy in copies:
+            np.copyto(array, copy)
+
     def _forward(self, X: Array, training: bool) -> Array:
         for layer in self.layers:
             X = layer.forward(X, training=training)
@@ -202,8 +208,7 @@ class NeuralNetwork:
         with float_errors_as_values():
             y = self._forward(X, training)
         if not (_finite(y) and self._state_finite()):
-            for array, copy in copies:
-                np.copyto(array, copy)
+            self._restore_state(copies)
             raise self._nonfinite("the network's output (or a layer's running statistics)", X)
         return y
 
@@ -244,8 +249,7 @@ class NeuralNetwork:
         with float_errors_as_values():
             value = self._gradients(X, target)[0]
         if not (math.isfinite(value) and self._gradients_finite() and self._state_finite()):
-            for array, copy in copies:
-                np.copyto(array, copy)
+            self._restore_state(copies)
             raise self._nonfinite("the loss, a gradient or a layer's running statistics", X)
         return value
 

@@ -173,9 +173,6 @@ def _run_epoch(
     loss = network._require_loss()
     N = len(X)
     order = network.rng.permutation(N) if shuffle else None
-    # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
-    # kept from before each batch, so a non-finite batch cannot corrupt it.
-    state_arrays = [value for layer in network.layers for value in layer.state.values()]
     guard = StepGuard(network.layers, optimizer, network.dtype)
     # A callback's on_batch_end may write the parameters (set_arrays, say): the guard's carried
     # bounds then no longer hold, so they are measured again after such hooks.
@@ -186,11 +183,12 @@ def _run_epoch(
     for index, start in enumerate(range(0, N, batch)):
         rows = order[start : start + batch] if order is not None else slice(start, start + batch)
         xb, tb = X[rows], target[rows]
-        state_before = [array.copy() for array in state_arrays]
+        # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
+        # kept from before each batch, so a non-finite batch cannot corrupt it.
+        state_before = network._state_copies()
         value, y_pred, failure = train_step(network, guard, xb, tb)
         if failure is not None:
-            for array, saved in zip(state_arrays, state_before, strict=True):
-                np.copyto(array, saved)
+            network._restore_state(state_before)
             if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                 network.stop_training, network.stop_reason = True, "non-finite loss"
                 break
@@ -255,7 +253,7 @@ class StepGuard:
         return self._checked_step()
 
     def _measured_param_bound(self) -> float:
-        """max |θ| <= max over arrays of sqrt(Σθ²) (inf if a square overflows)."""
+        """max |θ| <= max over arrays of sqrt(Σθ²) (inf if one is not finite or a square overflows)."""
         return math.sqrt(_largest_square(self.params))
 
     def _checked_step(self) -> bool:
