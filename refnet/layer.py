@@ -22,7 +22,7 @@ from numpy.typing import DTypeLike
 
 from refnet._checks import check_dtype, check_int, check_layer_input, make_rng
 from refnet.base import Array, Layer
-from refnet.functions import Activation, get_activation
+from refnet.functions import ACTIVATIONS, Activation, get_activation
 from refnet.initializers import INITIALIZERS, Initializer
 from refnet.regularizers import ElasticNet
 
@@ -138,8 +138,6 @@ class Dense(Layer):
         config = dict(config)
         activation = dict(config.pop("activation"))
         name = activation.pop("name")
-        from refnet.functions import ACTIVATIONS
-
         if name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r} in layer config")
         return cls(activation=ACTIVATIONS[name](**activation), **config)

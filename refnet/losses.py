@@ -15,6 +15,7 @@ import numpy as np
 from refnet._checks import as_array, cast_finite, check_finite, check_positive
 from refnet.base import Array
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError
+from refnet.functions import Sigmoid
 
 
 class Loss:
@@ -293,8 +294,6 @@ class BinaryCrossEntropy(Loss):
     def gradient(self, y_pred: Array, target: Array) -> Array:
         scale = y_pred.dtype.type(1.0 / y_pred.size)
         if self.from_logits:
-            from refnet.functions import Sigmoid
-
             grad = Sigmoid().function(y_pred)
             grad -= target
             grad *= scale

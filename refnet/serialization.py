@@ -34,7 +34,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -46,10 +46,8 @@ from refnet.functions import ACTIVATIONS
 from refnet.graph import Add, Concatenate, GraphModel, Multiply
 from refnet.layer import Dense
 from refnet.losses import LOSSES, Loss
+from refnet.network import NeuralNetwork
 from refnet.optimizers import OPTIMIZERS, Optimizer
-
-if TYPE_CHECKING:
-    from refnet.network import NeuralNetwork
 
 FORMAT = "refnet"
 VERSION = 1
@@ -308,8 +306,6 @@ def _assemble(
     layers: list[Layer], loss: Loss | None, rng: np.random.Generator, graph: Any, where: str
 ) -> NeuralNetwork:
     """A NeuralNetwork of ``layers`` in order, or a GraphModel wired as ``graph`` says."""
-    from refnet.network import NeuralNetwork
-
     if graph is None:
         return NeuralNetwork(layers, loss, rng=rng)
     model = GraphModel.from_graph_config(layers, graph, loss)
