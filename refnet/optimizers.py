@@ -77,13 +77,10 @@ class Optimizer:
             norm = self.global_norm(layers)
             if norm > self.clip_norm:
                 scale = self.clip_norm / norm
-        for layer in layers:
-            layer_state = self._state.setdefault(layer, {})
-            for name, param in layer.params.items():
-                grad = layer.grads[name]
-                if scale != 1.0:
-                    grad = grad * grad.dtype.type(scale)
-                self.update(param, grad, layer_state.setdefault(name, {}))
+        for layer, name, param, grad in self._parameters(layers):
+            if scale != 1.0:
+                grad = grad * grad.dtype.type(scale)
+            self.update(param, grad, self.state_for(layer, name))
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
         """Update one parameter array in place from its gradient and its own state."""
