@@ -171,6 +171,7 @@ def check_layer_input(
         expected = f"({rows if rows is not None else 'N'}, {width})"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
     _refuse_empty(x, layer, name)
+    # cast_finite would return x unchanged too; testing first spares the hot path building the message.
     return x if x.dtype == dtype else cast_finite(x, dtype, f"{type(layer).__name__}: {name}")
 
 
