@@ -24,10 +24,12 @@ from refnet import (
     Dense,
     Dropout,
     LeakyReLU,
+    LearningRateScheduler,
     ModelFileError,
     NeuralNetwork,
     Optimizer,
     Tanh,
+    step_decay,
 )
 
 
@@ -471,8 +473,6 @@ def test_a_graph_config_pointing_at_a_missing_node_is_refused(tmp_path: Path) ->
 
 
 def test_a_scheduled_run_resumes_bitwise_with_initial_epoch_and_initial_lr(tmp_path: Path) -> None:
-    from refnet import SGD, LearningRateScheduler, step_decay
-
     X, Y = data(48)
 
     def schedule() -> LearningRateScheduler:
@@ -492,8 +492,6 @@ def test_a_scheduled_run_resumes_bitwise_with_initial_epoch_and_initial_lr(tmp_p
 
 def test_without_initial_epoch_a_resumed_schedule_starts_over() -> None:
     # The documented default: epochs count from 0 in each train call.
-    from refnet import SGD, LearningRateScheduler, step_decay
-
     X, Y = data(48)
     net = make_network()
     net.train(X, Y, epochs=2, optimizer=SGD(0.1), batch_size=16)
