@@ -43,7 +43,7 @@ def test_training_step(benchmark: Any, mlp: str, dtype: str, optimizer_name: str
     net = harness.make_mlp(widths, dtype)
     X, y = harness.make_batch(widths, batch, dtype)
     optimizer: Optimizer = OPTIMIZERS[optimizer_name]()
-    _, target = net._prepare(X, y)
+    _, target = net.prepare(X, y)
     guard = StepGuard(net.layers, optimizer, net.dtype)
 
     def core_step() -> None:

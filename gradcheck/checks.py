@@ -33,31 +33,17 @@ from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer
-from refnet.graph import Merge
 from refnet.losses import Loss
 from refnet.network import NeuralNetwork
+from refnet.numerics import Snapshot
 from refnet.regularizers import ElasticNet
 
 
-class Snapshot:
-    """The random-generator states and ``state`` arrays of some layers, to put back at will."""
-
-    def __init__(self, layers: Iterable[Layer]) -> None:
-        self.layers = list(layers)
-        self.generators = [
-            (generator, generator.bit_generator.state)
-            for layer in self.layers
-            for generator in vars(layer).values()
-            if isinstance(generator, np.random.Generator)
-        ]
-        self.arrays = [(value, value.copy()) for layer in self.layers for value in layer.state.values()]
-
-    def restore(self) -> None:
-        """Put every generator and state array back as it was when the snapshot was taken."""
-        for generator, state in self.generators:
-            generator.bit_generator.state = state
-        for value, saved in self.arrays:
-            np.copyto(value, saved)
+def take_snapshot(layers: Iterable[Layer]) -> Snapshot:
+    """The layers' state arrays and random generators, to put back after each evaluation of the loss."""
+    layers = list(layers)
+    generators = [rng for rng in (layer.generator() for layer in layers) if rng is not None]
+    return Snapshot([array for layer in layers for array in layer.state.values()], generators)
 
 
 def require_float64(layers: Iterable[Layer], owner: str) -> None:
@@ -102,17 +88,17 @@ def check_layer(
     """
     name = name or type(layer).__name__
     require_float64([layer], name)
-    many = isinstance(layer, Merge)
+    many = layer.multiple_inputs
     xs = [np.array(value, dtype=np.float64) for value in (x if many else [x])]
 
     def forward() -> Array:
-        return layer.forward_many(xs, training) if isinstance(layer, Merge) else layer.forward(xs[0], training)
+        return layer.forward_many(xs, training) if many else layer.forward(xs[0], training)
 
     def backward(upstream: Array) -> list[Array]:
-        grads_x = layer.backward_many(upstream) if isinstance(layer, Merge) else [layer.backward(upstream)]
+        grads_x = layer.backward_many(upstream) if many else [layer.backward(upstream)]
         return [np.array(grad, dtype=np.float64) for grad in grads_x]
 
-    snapshot = Snapshot([layer])
+    snapshot = take_snapshot([layer])
     y = forward()
     rng = np.random.default_rng(seed)
     upstream = rng.standard_normal(y.shape) if grad_y is None else np.array(grad_y, dtype=np.float64)
@@ -226,7 +212,7 @@ def check_network(
     name = name or type(network).__name__
     require_float64(network.layers, name)
     X = np.array(X, dtype=np.float64)
-    snapshot = Snapshot(network.layers)
+    snapshot = take_snapshot(network.layers)
     network.compute_gradients(X, Y)
     grads = [{key: value.copy() for key, value in layer.grads.items()} for layer in network.layers]
     snapshot.restore()
@@ -262,12 +248,12 @@ def input_gradient(
     One forward, grad_y = dloss/dy_pred, then backward(grad_y) twice: the first returns
     grad_X; the second must return it again and leave every layer's grads as ``grads``.
     """
-    X_checked, target = network._prepare(X, Y)
-    loss = network._require_loss()
-    y_pred = loss.check_prediction(network._forward(X_checked, training=True))
+    X_checked, target = network.prepare(X, Y)
+    loss = network.require_loss()
+    y_pred = loss.check_prediction(network.forward_prepared(X_checked, training=True))
     grad_y = loss.value_and_gradient(y_pred, target)[1]
-    grad_X = np.array(network._backward(grad_y), dtype=np.float64)
-    again = np.array(network._backward(grad_y), dtype=np.float64)
+    grad_X = np.array(network.backward(grad_y), dtype=np.float64)
+    again = np.array(network.backward(grad_y), dtype=np.float64)
     pairs = [("X", grad_X, again)]
     pairs += [
         (f"layers[{i}].{key}", saved[key], layer.grads[key])

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from refnet.errors import CallOrderError
+from refnet.wiring import Node, apply
 
 Array = NDArray[Any]
 
@@ -24,11 +25,18 @@ Array = NDArray[Any]
 class Layer:
     """Base class of all layers. Subclasses override ``forward`` and ``backward``."""
 
+    #: True for a layer that combines several inputs (the merges: ``forward_many``/``backward_many``).
+    multiple_inputs = False
+    #: The fewest rows a training batch may have (BatchNorm needs 2: the variance of one row is 0).
+    min_batch_rows = 1
+
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         #: Non-trainable arrays saved with the model (e.g. BatchNorm running statistics).
         self.state: dict[str, Array] = {}
+        #: The graph node this layer was applied at (a layer is used once per graph), or None.
+        self.graph_node: Node | None = None
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = f(x); caches what backward needs. Shapes (N, in) -> (N, out)."""
@@ -37,6 +45,19 @@ class Layer:
     def backward(self, grad_y: Array) -> Array:
         """grad_x = dL/dx from grad_y = dL/dy; fills ``grads``. Shapes (N, out) -> (N, in)."""
         raise NotImplementedError
+
+    # -- layers with several inputs (``multiple_inputs = True``: the merges) override these three --
+    def merged_width(self, inputs: list[Node]) -> int:
+        """Output width for these input nodes (a merge's graph wiring)."""
+        raise TypeError(f"{type(self).__name__} takes one input")
+
+    def forward_many(self, xs: list[Array], training: bool = True) -> Array:
+        """y from the inputs xs; caches what ``backward_many`` needs."""
+        raise TypeError(f"{type(self).__name__} takes one input: call forward(x)")
+
+    def backward_many(self, grad_y: Array) -> list[Array]:
+        """The gradient with respect to each input, in the order of ``forward_many``'s xs."""
+        raise TypeError(f"{type(self).__name__} takes one input: call backward(grad_y)")
 
     def penalty(self) -> float:
         """The regularization penalty this layer adds to the loss (0.0 when none)."""
@@ -58,6 +79,24 @@ class Layer:
             return value.dtype
         return None
 
+    def generator(self) -> np.random.Generator | None:
+        """The Generator this layer draws from when it runs (Dropout's masks), or None.
+
+        It is saved with the model, so that training resumes with the same draws.
+        """
+        return None
+
+    def set_generator(self, rng: np.random.Generator) -> None:
+        """Draw from ``rng`` from now on (used when loading a model); only layers that draw have one."""
+        raise TypeError(f"{type(self).__name__} draws no random numbers")
+
+    def state_problem(self) -> str | None:
+        """What is wrong with the layer's ``state`` arrays beyond finiteness (e.g. a negative variance), or None."""
+        return None
+
+    def check_saveable(self) -> None:
+        """Raise TypeError if ``from_config(get_config())`` would not rebuild this very layer."""
+
     def get_config(self) -> dict[str, Any]:
         """Hyper-parameters that rebuild this layer with ``from_config`` (JSON-serializable)."""
         return {}
@@ -75,11 +114,9 @@ class Layer:
         if cached is None:
             raise CallOrderError(f"{type(self).__name__}.backward called before forward: call forward(x) first")
 
-    def __call__(self, node: Any) -> Any:
+    def __call__(self, *nodes: Node) -> Node:
         """Apply this layer to a graph node: ``h = Dense(64, 32)(x)`` (see ``refnet.graph``)."""
-        from refnet.graph import apply
-
-        return apply(self, (node,))
+        return apply(self, nodes)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())

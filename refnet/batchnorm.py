@@ -37,6 +37,8 @@ class BatchNorm(Layer):
         dtype: float64 (default) or float32.
     """
 
+    min_batch_rows = 2  # the variance of a single row is 0
+
     def __init__(
         self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1, dtype: DTypeLike = np.float64
     ) -> None:
@@ -101,6 +103,12 @@ class BatchNorm(Layer):
         grad_x -= xhat * (self.grads["gamma"] * gamma / N)
         grad_x *= self._inv_std
         return grad_x
+
+    def state_problem(self) -> str | None:
+        # a variance is never negative; evaluation would take the root of a negative number
+        if (self.state["running_var"] < 0).any():
+            return "running_var has negative values"
+        return None
 
     def get_config(self) -> dict[str, Any]:
         return {

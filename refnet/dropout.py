@@ -65,5 +65,12 @@ class Dropout(Layer):
             return grad_y
         return grad_y * self.scaled_mask
 
+    def generator(self) -> np.random.Generator:
+        """The Generator the masks are drawn from."""
+        return self.rng
+
+    def set_generator(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}

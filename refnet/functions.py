@@ -137,12 +137,12 @@ class Sigmoid(Activation):
         # x < 0, exactly the two branches above, computed without np.where (slow on an
         # unpredictable sign pattern). No exponent is positive, so nothing overflows.
         numerator = np.minimum(x, 0)
-        np.exp(numerator, out=numerator)
-        e = np.abs(x)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        e += 1
-        return np.divide(numerator, e, out=out)
+        np.exp(numerator, out=numerator)  # exp(min(x, 0))
+        denominator = np.abs(x)
+        np.negative(denominator, out=denominator)
+        np.exp(denominator, out=denominator)  # e = exp(−|x|)
+        denominator += 1  # 1 + e
+        return np.divide(numerator, denominator, out=out)
 
     def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
         """grad_x = grad_y * y * (1 − y)."""

@@ -26,106 +26,17 @@ refused with a clear error; create two layers instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from refnet._checks import check_int
 from refnet.base import Array, Layer
-from refnet.errors import ShapeError
 from refnet.losses import Loss
-from refnet.merge import Add, Concatenate, Merge, Multiply
+from refnet.merge import Add, Concatenate, Merge, Multiply  # re-exported: refnet.graph is where users find them
 from refnet.network import NeuralNetwork
+from refnet.wiring import GraphError, Input, Node, apply, topological_order
 
 __all__ = ["Add", "Concatenate", "GraphError", "GraphModel", "Input", "Merge", "Multiply", "Node", "apply"]
-
-
-class GraphError(ValueError):
-    """The graph is malformed: a cycle, a dead branch, a wrong input, a reused layer."""
-
-
-class Node:
-    """A value in a graph: the output of ``layer`` applied to ``inputs`` (width ``width``).
-
-    Users do not build nodes directly: ``Input(features)`` makes the first one and calling a
-    layer on nodes (``Dense(...)(node)``, ``Add()(a, b)``) makes the rest.
-    """
-
-    def __init__(self, layer: Layer | None, inputs: tuple[Node, ...], width: int, name: str | None = None) -> None:
-        self.layer = layer
-        self.inputs = inputs
-        self.width = width
-        self.name = name
-        #: Nodes that take this one as an input (used to find dead branches).
-        self.consumers: list[Node] = []
-
-    def label(self) -> str:
-        """The node's name, or a description when it has none yet."""
-        if self.name is not None:
-            return self.name
-        return "input" if self.layer is None else type(self.layer).__name__
-
-    def __repr__(self) -> str:
-        return f"Node({self.label()!r}, width={self.width})"
-
-
-def Input(features: int, name: str | None = None) -> Node:
-    """The input node of a graph: a batch of shape (N, features)."""
-    return Node(None, (), check_int(features, "features"), name)
-
-
-def apply(layer: Layer, inputs: Sequence[Node]) -> Node:
-    """The node ``layer(*inputs)``, with the widths checked now rather than at the first forward."""
-    for node in inputs:
-        if not isinstance(node, Node):
-            raise TypeError(f"{type(layer).__name__} must be called on graph nodes, got {type(node).__name__}")
-    used = getattr(layer, "_graph_node", None)
-    if used is not None:
-        raise GraphError(
-            f"this {type(layer).__name__} is already used in a graph (at node {used.label()!r}); "
-            "a layer can be used once: create a second layer instead of sharing weights"
-        )
-    if isinstance(layer, Merge):
-        width = layer.merged_width(list(inputs))
-    else:
-        if len(inputs) != 1:
-            raise TypeError(f"{type(layer).__name__} takes one input node, got {len(inputs)}")
-        (node,) = inputs
-        if layer.in_features is not None and layer.in_features != node.width:
-            raise ShapeError(
-                f"{layer!r} expects {layer.in_features} input features, but node {node.label()!r} has {node.width}"
-            )
-        width = layer.output_features(node.width)
-    result = Node(layer, tuple(inputs), width)
-    layer._graph_node = result  # type: ignore[attr-defined]
-    for node in inputs:
-        node.consumers.append(result)
-    return result
-
-
-def topological_order(output: Node) -> list[Node]:
-    """Every node the output depends on, each after its inputs (depth-first, cycle-checked)."""
-    order: list[Node] = []
-    state: dict[int, str] = {}  # id(node) -> "open" while on the DFS path, "done" after
-    stack: list[tuple[Node, int]] = [(output, 0)]
-    while stack:
-        node, next_input = stack.pop()
-        if next_input == 0:
-            if state.get(id(node)) == "done":
-                continue
-            state[id(node)] = "open"
-        if next_input < len(node.inputs):
-            stack.append((node, next_input + 1))
-            child = node.inputs[next_input]
-            if state.get(id(child)) == "open":
-                raise GraphError(f"the graph has a cycle through node {child.label()!r}")
-            if state.get(id(child)) != "done":
-                stack.append((child, 0))
-        else:
-            state[id(node)] = "done"
-            order.append(node)
-    return order
 
 
 class GraphModel(NeuralNetwork):
@@ -202,28 +113,29 @@ class GraphModel(NeuralNetwork):
     def add(self, layer: Layer) -> NeuralNetwork:
         raise TypeError("a GraphModel is built from nodes: call layers on nodes instead of add()")
 
-    def _forward(self, X: Array, training: bool) -> Array:
+    def forward_prepared(self, X: Array, training: bool) -> Array:
+        """Each node after its inputs, from the Input node's value X."""
         values: dict[int, Array] = {id(self.input_node): X}
         for node in self.nodes:
             layer = node.layer
             if layer is None:
                 continue
             args = [values[id(source)] for source in node.inputs]
-            if isinstance(layer, Merge):
+            if layer.multiple_inputs:
                 values[id(node)] = layer.forward_many(args, training)
             else:
                 values[id(node)] = layer.forward(args[0], training)
         return values[id(self.output_node)]
 
-    def _backward(self, grad: Array) -> Array:
+    def backward(self, grad_y: Array) -> Array:
         """Reverse topological order; gradients arriving at a node from several consumers are summed."""
-        grads: dict[int, Array] = {id(self.output_node): grad}
+        grads: dict[int, Array] = {id(self.output_node): grad_y}
         for node in reversed(self.nodes):
             layer = node.layer
             if layer is None:
                 continue
             grad_y = grads.pop(id(node))
-            input_grads = layer.backward_many(grad_y) if isinstance(layer, Merge) else [layer.backward(grad_y)]
+            input_grads = layer.backward_many(grad_y) if layer.multiple_inputs else [layer.backward(grad_y)]
             for source, grad_x in zip(node.inputs, input_grads, strict=True):
                 key = id(source)
                 grads[key] = grads[key] + grad_x if key in grads else grad_x

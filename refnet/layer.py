@@ -123,6 +123,19 @@ class Dense(Layer):
         """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""
         return self.regularizer.penalty(self.params["W"]) if self.regularizer.active else 0.0
 
+    def check_saveable(self) -> None:
+        """The config stores the activation by ``name`` only, so a subclass (``class
+        DoubleTanh(Tanh)`` inherits the name ``"tanh"``) would load back as the built-in: a
+        silently different model. Only the built-in activation classes can be saved.
+        """
+        name = getattr(self.activation, "name", None)
+        if not isinstance(name, str) or ACTIVATIONS.get(name) is not type(self.activation):
+            valid = ", ".join(cls.__name__ for cls in ACTIVATIONS.values())
+            raise TypeError(
+                f"cannot save a Dense with activation {type(self.activation).__name__}: only the built-in "
+                f"activations ({valid}) can be saved"
+            )
+
     def get_config(self) -> dict[str, Any]:
         return {
             "in_features": self._in,
@@ -136,11 +149,14 @@ class Dense(Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:
         config = dict(config)
-        activation = dict(config.pop("activation"))
-        name = activation.pop("name")
+        activation = config.pop("activation", None)
+        if not isinstance(activation, dict) or not isinstance(activation.get("name"), str):
+            raise TypeError(f"a Dense config needs an activation entry {{'name': ..., ...}}, got {activation!r}")
+        settings = {key: value for key, value in activation.items() if key != "name"}
+        name = activation["name"]
         if name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r} in layer config")
-        return cls(activation=ACTIVATIONS[name](**activation), **config)
+        return cls(activation=ACTIVATIONS[name](**settings), **config)
 
     def __repr__(self) -> str:
         extra = ""

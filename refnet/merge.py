@@ -21,7 +21,7 @@ from refnet.base import Array, Layer
 from refnet.errors import ShapeError
 
 if TYPE_CHECKING:
-    from refnet.graph import Node
+    from refnet.wiring import Node
 
 
 class Merge(Layer):
@@ -31,12 +31,7 @@ class Merge(Layer):
     single-input ``forward``/``backward``.
     """
 
-    def __call__(self, *nodes: Node) -> Node:
-        from refnet.graph import apply
-
-        if len(nodes) < 2:
-            raise TypeError(f"{type(self).__name__} merges at least 2 nodes, got {len(nodes)}")
-        return apply(self, nodes)
+    multiple_inputs = True
 
     def merged_width(self, inputs: list[Node]) -> int:
         """Output width for these inputs; equal widths required by default."""

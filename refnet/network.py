@@ -18,41 +18,12 @@ import numpy as np
 
 from refnet._checks import as_array, as_features, make_rng
 from refnet.base import Array, Layer
-from refnet.batchnorm import BatchNorm
 from refnet.callbacks import Callback, History
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 from refnet.losses import Loss
+from refnet.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 from refnet.optimizers import Optimizer
-
-
-def float_errors_as_values() -> np.errstate:
-    """Let overflow and 0/0 give inf/NaN quietly: the callers check the result and raise one clear error."""
-    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
-
-
-def _largest_square(arrays: Iterable[Array]) -> float:
-    """max over ``arrays`` of Σx², or inf as soon as one of them is not finite.
-
-    Σx² is inf or NaN whenever an element is; the dot product reads the array once,
-    without the boolean temporary of np.isfinite. It is inf too when squares of huge (finite)
-    values overflow, which is what a bound on |x| = sqrt(Σx²) must say.
-    """
-    largest = 0.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for array in arrays:
-            flat = array.reshape(-1)
-            square = float(flat @ flat)
-            if not math.isfinite(square):
-                return math.inf
-            largest = max(largest, square)
-    return largest
-
-
-def _finite(array: Array) -> bool:
-    """True when every element of ``array`` is finite (runs once per training step)."""
-    # Only when Σx² is not finite (an inf/NaN, or squares of huge values overflowing)
-    # does the exact elementwise test decide.
-    return math.isfinite(_largest_square((array,))) or bool(np.isfinite(array).all())
+from refnet.training import fit
 
 
 class NeuralNetwork:
@@ -158,45 +129,47 @@ class NeuralNetwork:
             "have diverged. Rescale the inputs (e.g. standardize them) or retrain with a smaller learning rate."
         )
 
-    def _gradients_finite(self) -> bool:
-        """True when every gradient's squared norm Σg² is finite.
+    # -- the live arrays, for the training loop's checks and undo -----------------------
+    def parameter_arrays(self) -> list[Array]:
+        """Every layer's parameter arrays (the live ones, in layer order)."""
+        return [param for layer in self.layers for param in layer.params.values()]
 
-        Stricter than "no inf or NaN" on purpose: a gradient whose square overflows would
-        overflow the optimizer's own arithmetic (Adam's g², the clip norm), so it counts as
-        divergence before the step, while the parameters are still good.
-        """
-        return math.isfinite(self._gradient_square_bound())
+    def gradient_arrays(self) -> list[Array]:
+        """Every layer's gradient arrays (the live ones, valid after a backward)."""
+        return [grad for layer in self.layers for grad in layer.grads.values()]
 
-    def _gradient_square_bound(self) -> float:
+    def state_arrays(self) -> list[Array]:
+        """Every layer's non-trainable state arrays (BatchNorm's running statistics), live."""
+        return [array for layer in self.layers for array in layer.state.values()]
+
+    def state_finite(self) -> bool:
+        """True when every layer's state (BatchNorm running statistics) is finite."""
+        return all(all_finite(array) for array in self.state_arrays())
+
+    def gradient_square_bound(self) -> float:
         """The largest Σg² over the gradient arrays, inf when one is not finite.
 
-        Its square root bounds every |g|, which training hands to the optimizer's overflow bound.
+        Its square root bounds every |g|. Inf also when a square overflows: such a gradient
+        would overflow the optimizer's own arithmetic (Adam's g², the clip norm), so it
+        counts as divergence before the step, while the parameters are still good.
         """
-        return _largest_square(grad for layer in self.layers for grad in layer.grads.values())
+        return largest_square(self.gradient_arrays())
 
-    def _state_finite(self) -> bool:
-        """True when every layer's state (BatchNorm running statistics) is finite."""
-        return all(_finite(array) for layer in self.layers for array in layer.state.values())
-
-    def _state_copies(self) -> list[tuple[Array, Array]]:
-        """(live array, copy) for every state array, to undo a forward pass that went non-finite."""
-        return [(array, array.copy()) for layer in self.layers for array in layer.state.values()]
-
-    @staticmethod
-    def _restore_state(copies: list[tuple[Array, Array]]) -> None:
-        """Write the copies made by ``_state_copies`` back into the live state arrays."""
-        for array, copy in copies:
-            np.copyto(array, copy)
-
-    def _forward(self, X: Array, training: bool) -> Array:
+    # -- forward and backward on validated arrays (the seam of training and gradcheck) ----
+    def forward_prepared(self, X: Array, training: bool) -> Array:
+        """y_K from y_0 = X through every layer, X already validated by ``prepare``; no checks."""
         for layer in self.layers:
             X = layer.forward(X, training=training)
         return X
 
-    def _backward(self, grad: Array) -> Array:
+    def backward(self, grad_y: Array) -> Array:
+        """dL/dX from grad_y = dL/d(output), through every layer in reverse; fills every layer's grads.
+
+        Call after a forward; ``g_{k−1} = layer_k.backward(g_k)``.
+        """
         for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad
+            grad_y = layer.backward(grad_y)
+        return grad_y
 
     def forward(self, X: Any, training: bool = False) -> Array:
         """The network's output for a batch X of shape (N, in_features).
@@ -204,11 +177,11 @@ class NeuralNetwork:
         Raises ``NonFiniteError`` if the output overflows to inf or NaN.
         """
         X = self._check_X(X)
-        copies = self._state_copies()
+        state_before = Snapshot(self.state_arrays())
         with float_errors_as_values():
-            y = self._forward(X, training)
-        if not (_finite(y) and self._state_finite()):
-            self._restore_state(copies)
+            y = self.forward_prepared(X, training)
+        if not (all_finite(y) and self.state_finite()):
+            state_before.restore()
             raise self._nonfinite("the network's output (or a layer's running statistics)", X)
         return y
 
@@ -220,13 +193,19 @@ class NeuralNetwork:
         """Σ of every layer's regularization penalty."""
         return sum(layer.penalty() for layer in self.layers)
 
-    def _require_loss(self) -> Loss:
+    def require_loss(self) -> Loss:
+        """The loss, or CallOrderError when none is set."""
         if self.loss is None:
             raise CallOrderError("no loss set: call set_loss(...) first, e.g. set_loss(MSE())")
         return self.loss
 
-    def _prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
-        loss = self._require_loss()
+    def prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
+        """(X, target) validated and cast to the network's dtype, as every method taking X and Y uses them.
+
+        X must be (N, in_features); Y is what the loss accepts (e.g. int labels or one-hot
+        rows for CrossEntropy). ``names`` name the two in error messages.
+        """
+        loss = self.require_loss()
         X = self._check_X(X, names[0])
         Y_array = as_array(Y, names[1])
         if Y_array.ndim == 0 or len(Y_array) != len(X):
@@ -244,22 +223,25 @@ class NeuralNetwork:
         holds the gradient of exactly that number. Raises ``NonFiniteError`` if the loss or
         a gradient overflows to inf or NaN.
         """
-        X, target = self._prepare(X, Y)
-        copies = self._state_copies()
+        X, target = self.prepare(X, Y)
+        state_before = Snapshot(self.state_arrays())
         with float_errors_as_values():
-            value = self._gradients(X, target)[0]
-        if not (math.isfinite(value) and self._gradients_finite() and self._state_finite()):
-            self._restore_state(copies)
+            value = self.loss_and_gradients(X, target)[0]
+        if not (math.isfinite(value) and math.isfinite(self.gradient_square_bound()) and self.state_finite()):
+            state_before.restore()
             raise self._nonfinite("the loss, a gradient or a layer's running statistics", X)
         return value
 
-    def _gradients(self, X: Array, target: Array) -> tuple[float, Array]:
-        """Forward, loss and backward on validated arrays; returns (total loss, prediction)."""
-        loss = self._require_loss()
-        y_pred = loss.check_prediction(self._forward(X, training=True))
+    def loss_and_gradients(self, X: Array, target: Array) -> tuple[float, Array]:
+        """Forward (training mode), loss and backward on arrays from ``prepare``; returns (total loss, prediction).
+
+        No finiteness check: the caller tests the loss and ``gradient_square_bound()``.
+        """
+        loss = self.require_loss()
+        y_pred = loss.check_prediction(self.forward_prepared(X, training=True))
         data_loss, grad_y = loss.value_and_gradient(y_pred, target)
         value = data_loss + self.penalty()
-        self._backward(grad_y)
+        self.backward(grad_y)
         return value, y_pred
 
     # -- training ------------------------------------------------------------------
@@ -301,8 +283,6 @@ class NeuralNetwork:
                 from before the failing batch (unless a callback such as TerminateOnNaN
                 asked to stop quietly).
         """
-        from refnet.training import fit
-
         return fit(
             self,
             X,
@@ -319,23 +299,25 @@ class NeuralNetwork:
             initial_epoch=initial_epoch,
         )
 
-    def _check_batch_statistics(self, N: int, batch: int) -> None:
-        """Refuse up front a batch size whose last batch is one row when a BatchNorm needs two.
+    def check_batch_size(self, N: int, batch: int) -> None:
+        """Refuse up front a batch size whose last batch is smaller than a layer needs (BatchNorm: 2 rows).
 
         (Found mid-epoch instead, the error would come after some steps had been taken.)
         """
         last = N % batch or batch
         for index, layer in enumerate(self.layers):
-            if isinstance(layer, BatchNorm) and last < 2:
+            if last < layer.min_batch_rows:
                 raise ShapeError(
-                    f"layer {index} (BatchNorm) needs batches of at least 2 rows, but {N} training rows in "
-                    f"batches of {batch} leave a last batch of {last} row; choose another batch_size"
+                    f"layer {index} ({type(layer).__name__}) needs batches of at least {layer.min_batch_rows} rows, "
+                    f"but {N} training rows in batches of {batch} leave a last batch of {last} row"
+                    f"{'s' if last != 1 else ''}; choose another batch_size"
                 )
 
-    def _evaluate(self, X: Array, target: Array) -> dict[str, float]:
-        loss = self._require_loss()
+    def evaluate_prepared(self, X: Array, target: Array) -> dict[str, float]:
+        """``evaluate`` on arrays from ``prepare``; the loss may be inf/NaN (the caller checks)."""
+        loss = self.require_loss()
         with float_errors_as_values():
-            y_pred = loss.check_prediction(self._forward(X, training=False))
+            y_pred = loss.check_prediction(self.forward_prepared(X, training=False))
             result = {"loss": loss.loss(y_pred, target) + self.penalty()}
         accuracy = loss.accuracy(y_pred, target)
         if accuracy is not None:
@@ -347,8 +329,8 @@ class NeuralNetwork:
 
         Raises ``NonFiniteError`` if the loss overflows to inf or NaN.
         """
-        X, target = self._prepare(X, Y)
-        result = self._evaluate(X, target)
+        X, target = self.prepare(X, Y)
+        result = self.evaluate_prepared(X, target)
         if not math.isfinite(result["loss"]):
             raise self._nonfinite("the loss", X)
         return result
@@ -408,6 +390,10 @@ class NeuralNetwork:
             if target is None or target.shape != value.shape:
                 raise ShapeError(f"array {key!r} does not match layer {index} ({type(layer).__name__})")
             np.copyto(target, value)
+
+    def graph_config(self) -> dict[str, Any] | None:
+        """The wiring saved with the model beside the layers: None for a plain stack (see GraphModel)."""
+        return None
 
     # -- files ---------------------------------------------------------------------
     def save(self, path: str | Path, optimizer: Optimizer | None = None) -> None:

@@ -251,12 +251,21 @@ class Adam(Optimizer):
         self._cached_coefficients: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
+        """One Adam step of one parameter array θ, in place.
+
+        Textbook form (Kingma & Ba, Algorithm 1):
+            t ← t + 1;  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+            m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ);  θ ← θ − lr·m̂/(√v̂ + ε)
+        Computed as θ ← θ − step_size·m/(√v + ε·r) with r = √(1 − β2ᵗ) and
+        step_size = lr·r/(1 − β1ᵗ): the same number, without the m̂ and v̂ passes (see
+        ``_coefficients``; tests/test_speed_invariants.py checks it against the textbook form).
+        """
         if "m" not in state:
             state["t"] = 0
             state["m"] = np.zeros_like(param)
             state["v"] = np.zeros_like(param)
         state["t"] += 1
-        beta1, beta2, one_minus_beta1, one_minus_beta2, epsilon, step_size, decay = self._coefficients(
+        beta1, beta2, one_minus_beta1, one_minus_beta2, epsilon_r, step_size, decay = self._coefficients(
             param.dtype, state["t"]
         )
         for theta, g, m, v, work in self._blocks(param, grad, state["m"], state["v"]):
@@ -266,9 +275,9 @@ class Adam(Optimizer):
             np.square(g, out=work)
             v += np.multiply(work, one_minus_beta2, out=work)  # v ← β2·v + (1 − β2)·g²
             np.sqrt(v, out=work)
-            work += epsilon  # r·(√v̂ + ε)
+            work += epsilon_r  # √v + ε·r = r·(√v̂ + ε)
             np.divide(m, work, out=work)
-            work *= step_size  # lr·m̂ / (√v̂ + ε)
+            work *= step_size  # step_size·m/(√v + ε·r) = lr·m̂/(√v̂ + ε)
             if self.weight_decay:
                 theta *= decay  # AdamW: θ ← θ·(1 − lr·wd) first
             theta -= work

@@ -43,9 +43,10 @@ from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.errors import ModelFileError
 from refnet.functions import ACTIVATIONS
-from refnet.graph import Add, Concatenate, GraphModel, Multiply
+from refnet.graph import GraphModel
 from refnet.layer import Dense
 from refnet.losses import LOSSES, Loss
+from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
 from refnet.optimizers import OPTIMIZERS, Optimizer
 
@@ -93,11 +94,11 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         kind = type(layer).__name__
         if LAYER_TYPES.get(kind) is not type(layer):
             raise TypeError(f"cannot save a layer of type {kind}: only {', '.join(LAYER_TYPES)} are supported")
-        if isinstance(layer, Dense):
-            _check_saveable_activation(layer.activation)
+        layer.check_saveable()
         entry: dict[str, Any] = {"type": kind, "config": layer.get_config()}
-        if isinstance(layer, Dropout):
-            entry["rng"] = _generator_index(generators, layer.rng)
+        rng = layer.generator()
+        if rng is not None:
+            entry["rng"] = _generator_index(generators, rng)
         layers_config.append(entry)
     loss = network.loss
     if loss is not None and LOSSES.get(type(loss).__name__) is not type(loss):
@@ -116,8 +117,8 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         "optimizer": None
         if optimizer is None
         else {"type": type(optimizer).__name__, "config": optimizer.get_config()},
-        # a GraphModel's wiring: nodes with their layer's index and their inputs
-        "graph": network.graph_config() if isinstance(network, GraphModel) else None,
+        # a GraphModel's wiring: nodes with their layer's index and their inputs (None for a plain stack)
+        "graph": network.graph_config(),
     }
     arrays: dict[str, Array] = {"config": np.array(json.dumps(config))}
     for index, layer in enumerate(network.layers):
@@ -126,22 +127,6 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
     if optimizer is not None:
         arrays.update({f"optim.{key}": value for key, value in optimizer.state_arrays(network.layers).items()})
     write_npz_atomically(path, arrays)
-
-
-def _check_saveable_activation(activation: object) -> None:
-    """Refuse a Dense activation the file could not rebuild as itself.
-
-    The file stores a Dense's activation by ``name`` only, so a subclass (``class
-    DoubleTanh(Tanh)`` inherits the name ``"tanh"``) would load back as the built-in: a
-    silently different model. Only the built-in classes themselves can be saved.
-    """
-    name = getattr(activation, "name", None)
-    if not isinstance(name, str) or ACTIVATIONS.get(name) is not type(activation):
-        valid = ", ".join(cls.__name__ for cls in ACTIVATIONS.values())
-        raise TypeError(
-            f"cannot save a Dense with activation {type(activation).__name__}: only the built-in activations "
-            f"({valid}) can be saved"
-        )
 
 
 def _json_ready(value: Any) -> Any:
@@ -269,12 +254,39 @@ def _optimizer_slots(optimizer: Optimizer, dtype: np.dtype[Any]) -> dict[str, bo
     return {slot: isinstance(value, np.ndarray) and value.ndim > 0 for slot, value in probe.items()}
 
 
+def _field(mapping: Any, key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    """``mapping[key]`` if ``mapping`` is a JSON object holding a value of ``kinds`` there, else ModelFileError."""
+    if not isinstance(mapping, dict):
+        raise ModelFileError(f"{where}: expected a JSON object, got {type(mapping).__name__}")
+    if key not in mapping:
+        raise ModelFileError(f"{where}: the config has no {key!r} entry")
+    value = mapping[key]
+    if not isinstance(value, kinds):
+        raise ModelFileError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _build(make: Any, config: Any, where: str) -> Any:
+    """``make(config)`` for a saved hyper-parameter dict; what the constructor refuses becomes ModelFileError.
+
+    The constructors validate their arguments (TypeError for an unknown or mistyped one,
+    ValueError for a bad value): that validation is the check of the saved config.
+    """
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: its config must be a JSON object, got {type(config).__name__}")
+    try:
+        return make(config)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{where}: invalid config {config!r}: {exc}") from exc
+
+
 def _load_optimizer(network: NeuralNetwork, entry: Any, arrays: dict[str, Array], where: str) -> set[str]:
     """Rebuild the optimizer, check its state arrays and attach it; returns the keys used."""
-    cls = OPTIMIZERS.get(entry["type"])
+    kind = _field(entry, "type", str, f"{where}: optimizer")
+    cls = OPTIMIZERS.get(kind)
     if cls is None:
-        raise ModelFileError(f"{where}: unknown optimizer {entry['type']!r}")
-    optimizer = cls(**entry["config"])
+        raise ModelFileError(f"{where}: unknown optimizer {kind!r}")
+    optimizer = _build(lambda config: cls(**config), _field(entry, "config", dict, where), f"{where}: optimizer")
     slots = _optimizer_slots(optimizer, network.dtype)
     state: dict[str, Array] = {}
     parameters = {
@@ -302,13 +314,43 @@ def _load_optimizer(network: NeuralNetwork, entry: Any, arrays: dict[str, Array]
     return {f"optim.{key}" for key in state}
 
 
+def _load_layer(
+    index: int, entry: Any, arrays: dict[str, Array], generators: list[np.random.Generator], where: str
+) -> Layer:
+    """Layer ``index`` rebuilt from its config entry, with its parameter and state arrays checked and copied in."""
+    at = f"{where}: layer {index}"
+    kind = _field(entry, "type", str, at)
+    cls = LAYER_TYPES.get(kind)
+    if cls is None:
+        raise ModelFileError(f"{at} has unknown type {kind!r}")
+    layer: Layer = _build(cls.from_config, _field(entry, "config", dict, at), f"{at} ({kind})")
+    if layer.generator() is not None:
+        rng_index = entry.get("rng")
+        if type(rng_index) is not int or not 0 <= rng_index < len(generators):
+            raise ModelFileError(f"{at} names generator {rng_index!r}, which does not exist")
+        layer.set_generator(generators[rng_index])
+    for group, kind_of_array in ((layer.params, "param"), (layer.state, "state")):
+        for name, value in group.items():
+            key = f"{kind_of_array}.{index}.{name}"
+            value[...] = _check_array(arrays.get(key), key, value, where)
+    problem = layer.state_problem()
+    if problem is not None:
+        raise ModelFileError(f"{at}: {problem}")
+    return layer
+
+
 def _assemble(
     layers: list[Layer], loss: Loss | None, rng: np.random.Generator, graph: Any, where: str
 ) -> NeuralNetwork:
     """A NeuralNetwork of ``layers`` in order, or a GraphModel wired as ``graph`` says."""
     if graph is None:
         return NeuralNetwork(layers, loss, rng=rng)
-    model = GraphModel.from_graph_config(layers, graph, loss)
+    if not isinstance(graph, dict):
+        raise ModelFileError(f"{where}: the graph entry must be a JSON object")
+    try:
+        model = GraphModel.from_graph_config(layers, graph, loss)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # a malformed node list or wiring
+        raise ModelFileError(f"{where}: invalid graph config: {type(exc).__name__}: {exc}") from exc
     model.rng = rng
     # Arrays and optimizer state are keyed by position in ``layers``: the order must survive.
     if len(model.layers) != len(layers) or any(a is not b for a, b in zip(model.layers, layers, strict=False)):
@@ -331,51 +373,36 @@ def load_network(path: str | Path) -> NeuralNetwork:
     where = str(path)
     arrays = _read(path)
     config = _config(arrays, path)
-    try:
-        generators = [
-            _make_generator(state, f"{where}: generator {index}") for index, state in enumerate(config["generators"])
-        ]
-        if not generators:
-            raise ModelFileError(f"{where}: the config lists no random generators")
-        expected = {"config"}
-        layers: list[Layer] = []
-        for index, entry in enumerate(config["layers"]):
-            cls = LAYER_TYPES.get(entry["type"])
-            if cls is None:
-                raise ModelFileError(f"{where}: layer {index} has unknown type {entry['type']!r}")
-            layer = cls.from_config(entry["config"])
-            if isinstance(layer, Dropout):
-                rng_index = entry["rng"]
-                if type(rng_index) is not int or not 0 <= rng_index < len(generators):
-                    raise ModelFileError(f"{where}: layer {index} names generator {rng_index!r}, which does not exist")
-                layer.rng = generators[rng_index]
-            for group, kind in ((layer.params, "param"), (layer.state, "state")):
-                for name, value in group.items():
-                    key = f"{kind}.{index}.{name}"
-                    expected.add(key)
-                    value[...] = _check_array(arrays.get(key), key, value, where)
-            if isinstance(layer, BatchNorm) and (layer.state["running_var"] < 0).any():
-                # a variance is never negative; predict would take the root of a negative number
-                raise ModelFileError(f"{where}: array 'state.{index}.running_var' has negative values")
-            layers.append(layer)
-        loss = None
-        if config["loss"] is not None:
-            loss_cls = LOSSES.get(config["loss"]["type"])
-            if loss_cls is None:
-                raise ModelFileError(f"{where}: unknown loss {config['loss']['type']!r}")
-            loss = loss_cls(**config["loss"]["config"])
-        network = _assemble(layers, loss, generators[0], config.get("graph"), where)
-        if str(network.dtype) != config["dtype"]:
-            raise ModelFileError(
-                f"{where}: the config says dtype {config['dtype']!r} but the layers are {network.dtype}"
-            )
-        if config["optimizer"] is not None:
-            expected |= _load_optimizer(network, config["optimizer"], arrays, where)
-        extra = sorted(set(arrays) - expected)
-        if extra:
-            raise ModelFileError(f"{where}: unexpected arrays {extra}")
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, MemoryError) as exc:
-        raise ModelFileError(f"{where}: invalid model config: {type(exc).__name__}: {exc}") from exc
+    states = _field(config, "generators", list, where)
+    if not states:
+        raise ModelFileError(f"{where}: the config lists no random generators")
+    generators = [_make_generator(state, f"{where}: generator {index}") for index, state in enumerate(states)]
+    layers = [
+        _load_layer(index, entry, arrays, generators, where)
+        for index, entry in enumerate(_field(config, "layers", list, where))
+    ]
+    expected = {"config"} | {
+        f"{kind}.{index}.{name}"
+        for index, layer in enumerate(layers)
+        for kind, group in (("param", layer.params), ("state", layer.state))
+        for name in group
+    }
+    loss_entry = _field(config, "loss", (dict, type(None)), where)
+    loss = None
+    if loss_entry is not None:
+        loss_kind = _field(loss_entry, "type", str, f"{where}: loss")
+        loss_cls = LOSSES.get(loss_kind)
+        if loss_cls is None:
+            raise ModelFileError(f"{where}: unknown loss {loss_kind!r}")
+        loss = _build(lambda config: loss_cls(**config), _field(loss_entry, "config", dict, where), f"{where}: loss")
+    network = _assemble(layers, loss, generators[0], config.get("graph"), where)
+    dtype = _field(config, "dtype", str, where)
+    if str(network.dtype) != dtype:
+        raise ModelFileError(f"{where}: the config says dtype {dtype!r} but the layers are {network.dtype}")
+    optimizer_entry = _field(config, "optimizer", (dict, type(None)), where)
+    if optimizer_entry is not None:
+        expected |= _load_optimizer(network, optimizer_entry, arrays, where)
+    extra = sorted(set(arrays) - expected)
+    if extra:
+        raise ModelFileError(f"{where}: unexpected arrays {extra}")
     return network

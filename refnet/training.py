@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,9 +25,12 @@ from refnet._checks import check_int, check_unit_interval
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import TrainingDivergedError
-from refnet.network import NeuralNetwork, _finite, _largest_square, float_errors_as_values
+from refnet.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 from refnet.optimizers import Optimizer
 from refnet.progress import ProgressBar
+
+if TYPE_CHECKING:  # the network calls this module: it uses only the network's public methods
+    from refnet.network import NeuralNetwork
 
 
 def split_validation(
@@ -68,7 +71,7 @@ def fit(
         raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
     epochs = check_int(epochs, "epochs")
     initial_epoch = check_int(initial_epoch, "initial_epoch", minimum=0)
-    X, target = network._prepare(X, Y)
+    X, target = network.prepare(X, Y)
     batch = len(X) if batch_size is None else check_int(batch_size, "batch_size")
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
@@ -76,10 +79,10 @@ def fit(
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, Y_val)")
-        validation = network._prepare(*validation_data, names=("X_val", "Y_val"))
+        validation = network.prepare(*validation_data, names=("X_val", "Y_val"))
     elif validation_split:
         X, target, validation = split_validation(network, X, target, validation_split, split_shuffle)
-    network._check_batch_statistics(len(X), batch)
+    network.check_batch_size(len(X), batch)
     hooks, history = _hooks(network, optimizer, callbacks, initial_epoch + epochs, len(X), batch, verbose)
 
     network.optimizer = optimizer
@@ -93,7 +96,7 @@ def fit(
         if logs is None:  # stopped on the epoch's first batch
             break
         if validation is not None:
-            logs.update({f"val_{key}": value for key, value in network._evaluate(*validation).items()})
+            logs.update({f"val_{key}": value for key, value in network.evaluate_prepared(*validation).items()})
         for hook in hooks:
             hook.on_epoch_end(epoch, logs)
         if network.stop_training:
@@ -149,9 +152,9 @@ def train_step(network: NeuralNetwork, guard: StepGuard, X: Array, target: Array
     This is all ``train`` does per batch besides logging, and what the benchmarks time.
     """
     with float_errors_as_values():
-        value, y_pred = network._gradients(X, target)
-    gradient_square_bound = network._gradient_square_bound()
-    if not (math.isfinite(value) and math.isfinite(gradient_square_bound) and network._state_finite()):
+        value, y_pred = network.loss_and_gradients(X, target)
+    gradient_square_bound = network.gradient_square_bound()
+    if not (math.isfinite(value) and math.isfinite(gradient_square_bound) and network.state_finite()):
         return value, y_pred, "loss"
     # The step itself may overflow (a huge learning rate); the guard then undoes it.
     if not guard.step(gradient_square_bound):
@@ -170,7 +173,7 @@ def _run_epoch(
     epoch: int,
 ) -> dict[str, float] | None:
     """One pass over the data; returns the epoch's logs, or None if it stopped before any step."""
-    loss = network._require_loss()
+    loss = network.require_loss()
     N = len(X)
     order = network.rng.permutation(N) if shuffle else None
     guard = StepGuard(network.layers, optimizer, network.dtype)
@@ -185,10 +188,10 @@ def _run_epoch(
         xb, tb = X[rows], target[rows]
         # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
         # kept from before each batch, so a non-finite batch cannot corrupt it.
-        state_before = network._state_copies()
+        state_before = Snapshot(network.state_arrays())
         value, y_pred, failure = train_step(network, guard, xb, tb)
         if failure is not None:
-            network._restore_state(state_before)
+            state_before.restore()
             if any(hook.on_nonfinite_loss(epoch, index, value) for hook in hooks):
                 network.stop_training, network.stop_reason = True, "non-finite loss"
                 break
@@ -232,6 +235,8 @@ class StepGuard:
         # A wide margin under the largest float covers the rounding of the bounds themselves.
         self.limit = float(np.finfo(dtype).max) / 16
         self.param_bound = self.state_bound = math.inf
+        #: How many steps were taken from a snapshot (near overflow); 0 in ordinary training.
+        self.checked_steps = 0
         self.measure()
 
     def measure(self) -> None:
@@ -254,20 +259,20 @@ class StepGuard:
 
     def _measured_param_bound(self) -> float:
         """max |θ| <= max over arrays of sqrt(Σθ²) (inf if one is not finite or a square overflows)."""
-        return math.sqrt(_largest_square(self.params))
+        return math.sqrt(largest_square(self.params))
 
     def _checked_step(self) -> bool:
         """The step from a copy: kept if every parameter and state array is finite, else undone."""
-        params_before = [param.copy() for param in self.params]
+        self.checked_steps += 1
+        params_before = Snapshot(self.params)
         state_before = self.optimizer.state_arrays(self.layers)
         with float_errors_as_values():
             self.optimizer.step(self.layers)
         state_after = self.optimizer.state_arrays(self.layers).values()
-        if all(_finite(param) for param in self.params) and all(_finite(value) for value in state_after):
+        if all(all_finite(param) for param in self.params) and all(all_finite(value) for value in state_after):
             self.measure()
             return True
-        for param, saved in zip(self.params, params_before, strict=True):
-            np.copyto(param, saved)
+        params_before.restore()
         self.optimizer.restore_state_arrays(self.layers, state_before)
         return False
 

@@ -126,7 +126,8 @@ def test_json_to_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     code, out, _ = run(capsys, "--json", str(path), "-k", "MSE")
     document = json.loads(path.read_text())
     assert code == 0 and "MSE" in out
-    assert {result["component"] for result in document["results"]} >= {"MSE"}
+    selected = {check.name for check in CATALOG if "mse" in check.name.lower()}
+    assert selected and {result["component"] for result in document["results"]} == selected
 
 
 def test_sweep_prints_the_error_table_and_slopes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,7 +169,8 @@ def test_check_fails_a_wrong_custom_layer_and_names_the_worst_element(
     path = write_module(tmp_path, "bad_layer", factor=1.01)
     code, out, _ = run(capsys, "--check", f"{path}:make_with_input")
     assert code == 1
-    assert "FAIL" in out and "x" in out
+    rows = {line.split()[1]: line.split()[-1] for line in out.splitlines()[2:4]}  # the two table rows
+    assert rows == {"x": "FAIL", "w": "pass"} and "FAILED: 2 checks of 1 component: 1 pass, 1 fail" in out
     # |grad_x| = |2·x·w·grad_y| is largest at one element; its index appears in the failure line
     failure = [line for line in out.splitlines() if "disagree" in line]
     assert failure and "worst at (" in failure[0]

@@ -308,26 +308,44 @@ def dropout_case(cls: type[Dropout]) -> Case:
     return run
 
 
-class BatchNormNoMeanTerm(BatchNorm):
+class BatchNormRecordingInput(BatchNorm):
+    """BatchNorm that keeps its own copy of the last forward's x and mode, for the corruptions below."""
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        self.x_seen, self.training_seen = np.array(x, dtype=np.float64), training
+        return super().forward(x, training)
+
+    def batch_statistics(self) -> tuple[Array, Array]:
+        """(xhat, 1/sqrt(var + eps)) of the last forward, from the textbook formula: the batch's
+        mean and biased variance in training, the running statistics in evaluation."""
+        if self.training_seen:
+            mu, var = self.x_seen.mean(axis=0), self.x_seen.var(axis=0)
+        else:
+            mu, var = self.state["running_mean"], self.state["running_var"]
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        return (self.x_seen - mu) * inv_std, inv_std
+
+
+class BatchNormNoMeanTerm(BatchNormRecordingInput):
     """Treats the batch mean as a constant: drops − mean(gx)."""
 
     def backward(self, grad_y: Array) -> Array:
         grad_x = super().backward(grad_y)
-        if not self._training:
+        if not self.training_seen:
             return grad_x
-        assert self._inv_std is not None
+        inv_std = self.batch_statistics()[1]
         gx = grad_y * self.params["gamma"]
-        return np.asarray(grad_x + gx.mean(axis=0) * self._inv_std)
+        return np.asarray(grad_x + gx.mean(axis=0) * inv_std)
 
 
-class BatchNormNoVarianceTerm(BatchNorm):
+class BatchNormNoVarianceTerm(BatchNormRecordingInput):
     """Treats the batch variance as a constant: drops − xhat·mean(gx·xhat)."""
 
     def backward(self, grad_y: Array) -> Array:
         grad_x = super().backward(grad_y)
-        assert self._xhat is not None and self._inv_std is not None
-        N = self._xhat.shape[0]
-        return np.asarray(grad_x + self._xhat * (self.grads["gamma"] * self.params["gamma"] / N) * self._inv_std)
+        xhat, inv_std = self.batch_statistics()
+        N = xhat.shape[0]
+        return np.asarray(grad_x + xhat * (self.grads["gamma"] * self.params["gamma"] / N) * inv_std)
 
 
 class BatchNormScaledGamma(BatchNorm):
@@ -433,17 +451,23 @@ class AddFirstOnly(Add):
 class MultiplyOwnFactor(Multiply):
     """grad_x_i = grad_y ⊙ x_i instead of the product of the other inputs."""
 
+    def forward_many(self, xs: list[Array], training: bool = True) -> Array:
+        self.xs_seen = [np.array(x) for x in xs]
+        return super().forward_many(xs, training)
+
     def backward_many(self, grad_y: Array) -> list[Array]:
-        assert self._xs is not None
-        return [grad_y * x for x in self._xs]
+        return [grad_y * x for x in self.xs_seen]
 
 
 class ConcatenateShifted(Concatenate):
     """Splits grad_y one column too late."""
 
+    def forward_many(self, xs: list[Array], training: bool = True) -> Array:
+        self.widths_seen = [np.shape(x)[1] for x in xs]
+        return super().forward_many(xs, training)
+
     def backward_many(self, grad_y: Array) -> list[Array]:
-        assert self._widths is not None
-        bounds = np.cumsum(self._widths)[:-1] + 1
+        bounds = np.cumsum(self.widths_seen)[:-1] + 1
         return list(np.split(grad_y, bounds, axis=1))
 
 
@@ -458,14 +482,14 @@ def merge_case(good: type[Merge], bad_cls: type[Merge], widths: tuple[int, ...])
 class LastWinsGraph(GraphModel):
     """At a fan-out, keeps the last gradient that arrives instead of summing them."""
 
-    def _backward(self, grad: Array) -> Array:
-        grads = {id(self.output_node): grad}
+    def backward(self, grad_y: Array) -> Array:
+        grads = {id(self.output_node): grad_y}
         for node in reversed(self.nodes):
             if node.layer is None:
                 continue
             grad_y = grads.pop(id(node))
             layer = node.layer
-            inputs = layer.backward_many(grad_y) if isinstance(layer, Merge) else [layer.backward(grad_y)]
+            inputs = layer.backward_many(grad_y) if layer.multiple_inputs else [layer.backward(grad_y)]
             for source, grad_x in zip(node.inputs, inputs, strict=True):
                 grads[id(source)] = grad_x
         return grads[id(self.input_node)]

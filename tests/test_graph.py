@@ -70,7 +70,7 @@ def test_input_gradient_sums_both_paths_at_fan_out() -> None:
     X = np.array([[1.0, -2.0], [0.5, 3.0]])
     model.forward(X, training=True)
     grad_y = np.array([[1.0, 2.0], [-1.0, 0.5]])
-    grad_x = model._backward(grad_y)
+    grad_x = model.backward(grad_y)
     np.testing.assert_allclose(grad_x, grad_y + grad_y @ dense.params["W"].T, rtol=1e-14)
 
 

@@ -27,7 +27,7 @@ from refnet import (
     TrainingDivergedError,
 )
 from refnet.optimizers import Optimizer
-from refnet.training import StepGuard
+from refnet.training import StepGuard, train_step
 
 
 def small_net() -> NeuralNetwork:
@@ -124,7 +124,11 @@ def test_train_refuses_a_verbose_that_is_not_an_integer(verbose: Any) -> None:
 @pytest.mark.parametrize("verbose", [False, True, 0, 2, np.int64(0)])
 def test_train_accepts_verbose_0_1_2_and_bools(verbose: Any, capsys: pytest.CaptureFixture[str]) -> None:
     X, Y = regression()
-    small_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
+    history = small_net().train(X, Y, 2, SGD(0.01), verbose=verbose)
+    assert len(history["loss"]) == 2
+    printed = capsys.readouterr().out
+    # 0 and False are silent; 1, True and 2 print a line per epoch (not a terminal here)
+    assert ("epoch" in printed.lower()) is bool(verbose)
 
 
 # -- set_arrays keys -----------------------------------------------------------------------
@@ -216,18 +220,31 @@ def test_terminate_on_nan_stops_quietly_on_an_overflowing_step() -> None:
         np.testing.assert_array_equal(value, arrays[key], err_msg=key)
 
 
-@pytest.mark.parametrize("name", ["SGD", "SGD momentum", "Adam"])
-def test_ordinary_training_never_copies_for_the_step_guard(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The guard's snapshot is for steps near overflow only; the hot path must not pay for it.
-    def fail(self: StepGuard) -> bool:
-        raise AssertionError("an ordinary step took the snapshot path")
+def guarded_steps(net: NeuralNetwork, optimizer: Optimizer, X: np.ndarray, Y: np.ndarray, steps: int) -> StepGuard:
+    """``steps`` training steps on (X, Y) through one StepGuard, as ``train`` takes them; returns the guard."""
+    X, target = net.prepare(X, Y)
+    guard = StepGuard(net.layers, optimizer, net.dtype)
+    for _ in range(steps):
+        train_step(net, guard, X, target)
+    return guard
 
-    monkeypatch.setattr(StepGuard, "_checked_step", fail)
+
+@pytest.mark.parametrize("name", ["SGD", "SGD momentum", "Adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ordinary_training_never_copies_for_the_step_guard(name: str, dtype: Any) -> None:
+    # The guard's snapshot is for steps near overflow only; the hot path must not pay for it.
     X, Y = regression(64)
     optimizer = {"SGD": SGD(0.01), "SGD momentum": SGD(0.01, momentum=0.9), "Adam": Adam(0.01)}[name]
-    for dtype in (np.float32, np.float64):
-        net = NeuralNetwork([Dense(3, 16, "relu", seed=0, dtype=dtype), Dense(16, 1, seed=1, dtype=dtype)], MSE())
-        net.train(X.astype(dtype), Y.astype(dtype), 5, optimizer, batch_size=8)
+    net = NeuralNetwork([Dense(3, 16, "relu", seed=0, dtype=dtype), Dense(16, 1, seed=1, dtype=dtype)], MSE())
+    guard = guarded_steps(net, optimizer, X.astype(dtype), Y.astype(dtype), 40)
+    assert guard.checked_steps == 0
+
+
+def test_a_step_near_overflow_is_taken_from_a_snapshot() -> None:
+    # The counter the test above reads does count: a step whose bound nears float32's max is checked.
+    net, X, Y = _float32_line(perfect_fit=False)
+    guard = guarded_steps(net, SGD(learning_rate=1e39), X, Y, 1)
+    assert guard.checked_steps == 1
 
 
 class AfterEachStep(Callback):
@@ -268,16 +285,18 @@ def test_any_learning_rate_and_input_scale_train_finitely_or_stop_with_the_last_
     X = (rng.standard_normal((12, 3)) * 10.0**x_exponent).astype(dtype)
     net = NeuralNetwork([Dense(3, 4, "tanh", seed=seed, dtype=dtype), Dense(4, 1, seed=seed + 1, dtype=dtype)], MSE())
     snapshot = AfterEachStep()
+    initial = net.get_arrays()
     try:
         net.train(X, X[:, :1], 3, optimizer, batch_size=4, callbacks=[snapshot])
     except TrainingDivergedError:
-        if snapshot.params:
-            for key, value in net.get_arrays().items():
-                assert value.tobytes() == snapshot.params[key].tobytes(), key
-            state = optimizer.state_arrays(net.layers)
-            assert state.keys() == snapshot.state.keys()
-            for key, value in state.items():
-                assert value.tobytes() == snapshot.state[key].tobytes(), key
+        # the last good state: after the last successful step, or the initial one if none succeeded
+        expected_params = snapshot.params or initial
+        for key, value in net.get_arrays().items():
+            assert value.tobytes() == expected_params[key].tobytes(), key
+        state = optimizer.state_arrays(net.layers)
+        assert state.keys() == snapshot.state.keys()
+        for key, value in state.items():
+            assert value.tobytes() == snapshot.state[key].tobytes(), key
     for value in [*net.get_arrays().values(), *optimizer.state_arrays(net.layers).values()]:
         assert np.isfinite(value).all()
 

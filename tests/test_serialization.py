@@ -323,7 +323,7 @@ ARRAY_DAMAGE = {
     "wrong shape": (_set("param.0.W", np.zeros((4, 15))), r"shape \(4, 15\).*expected shape \(4, 16\)"),
     "wrong dtype": (_set("param.0.b", np.zeros(16, dtype=np.float32)), "dtype float32"),
     "non-finite parameter": (_set("param.3.b", np.full(8, np.nan)), "non-finite"),
-    "negative running variance": (_set("state.1.running_var", np.full(16, -1.0)), "running_var' has negative"),
+    "negative running variance": (_set("state.1.running_var", np.full(16, -1.0)), "running_var has negative"),
     "object array": (_set("param.0.b", np.array([None] * 16, dtype=object)), "pickle"),
     "config not a string": (_set("config", np.zeros(3)), "no refnet config"),
     "no config": (_pop("config"), "no refnet config"),
@@ -357,15 +357,21 @@ CONFIG_DAMAGE = {
     "other format": (_config_edit("format", "keras"), "not a refnet model file"),
     "unknown layer": (lambda c: c["layers"][0].__setitem__("type", "Conv2D"), "unknown type 'Conv2D'"),
     "unsafe layer type": (lambda c: c["layers"][0].__setitem__("type", "__import__"), "unknown type"),
-    "bad layer config": (lambda c: c["layers"][0].__setitem__("config", {"bogus": 1}), "invalid model config"),
-    "layer config not a dict": (lambda c: c["layers"].__setitem__(0, [1, 2]), "invalid model config"),
-    "bad hyper-parameter": (lambda c: c["layers"][2]["config"].__setitem__("p", 1.5), "invalid model config"),
+    "bad layer config": (
+        lambda c: c["layers"][0].__setitem__("config", {"bogus": 1}),
+        "layer 0 .Dense.: invalid config",
+    ),
+    "layer config not a dict": (lambda c: c["layers"].__setitem__(0, [1, 2]), "layer 0: expected a JSON object"),
+    "bad hyper-parameter": (
+        lambda c: c["layers"][2]["config"].__setitem__("p", 1.5),
+        "layer 2 .Dropout.: invalid config",
+    ),
     "unknown loss": (lambda c: c["loss"].__setitem__("type", "Hinge"), "unknown loss 'Hinge'"),
     "unknown optimizer": (lambda c: c["optimizer"].__setitem__("type", "RMSprop"), "unknown optimizer"),
     "unknown generator": (lambda c: c["generators"][0].__setitem__("bit_generator", "Evil"), "bit generator"),
     "bad generator state": (lambda c: c["generators"][0].__setitem__("state", "x"), "generator"),
     "dangling generator index": (lambda c: c["layers"][2].__setitem__("rng", 9), "generator 9"),
-    "missing key": (lambda c: c.pop("layers"), "invalid model config"),
+    "missing key": (lambda c: c.pop("layers"), "the config has no 'layers' entry"),
     "dtype mismatch": (_config_edit("dtype", "float32"), "dtype"),
 }
 
@@ -468,7 +474,7 @@ def test_a_graph_model_resumes_training_bitwise(tmp_path: Path) -> None:
 def test_a_graph_config_pointing_at_a_missing_node_is_refused(tmp_path: Path) -> None:
     make_graph().save(tmp_path / "graph.npz")
     _edit_config(tmp_path / "graph.npz", lambda c: c["graph"]["nodes"][1].__setitem__("inputs", [42]))
-    with pytest.raises(ModelFileError, match="invalid model config"):
+    with pytest.raises(ModelFileError, match="invalid graph config"):
         NeuralNetwork.load(tmp_path / "graph.npz")
 
 

@@ -188,7 +188,8 @@ def test_batchnorm_is_never_regularized() -> None:
     net.compute_gradients(X, Y)
     # gamma's gradient is the data gradient only: Σ grad_y·xhat, with no l2·gamma term
     layer = net.layers[1]
-    xhat = layer._xhat
+    h = X @ net.layers[0].params["W"] + net.layers[0].params["b"]  # the BatchNorm's input (identity Dense)
+    xhat = (h - h.mean(axis=0)) / np.sqrt(h.var(axis=0) + layer.eps)
     grad_y = net.layers[2].params["W"].T * (2 * (net.forward(X, training=True) - Y) / 8)
     np.testing.assert_allclose(layer.grads["gamma"], np.sum(grad_y * xhat, axis=0), rtol=1e-10)
 

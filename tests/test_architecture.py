@@ -1,0 +1,193 @@
+"""The shape of the house: dependencies run one way, and nobody reaches into another's underscore names.
+
+refnet's modules sit in layers (ground ← interface ← components ← training ← models ← io),
+and each imports only from its own layer or below; gradcheck sits above all of refnet.
+Within a layer the imports must not form a cycle either. The one allowed upward import is
+the documented facade: ``NeuralNetwork.save``/``load`` import ``refnet.serialization``
+lazily. Imports under ``if TYPE_CHECKING:`` are annotations only and do not count.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LAYERS: dict[str, int] = {
+    # ground: errors, argument checks, initializers, numerics
+    **dict.fromkeys(["refnet.errors", "refnet._checks", "refnet.initializers", "refnet.numerics"], 0),
+    # interface: the Layer interface and the graph wiring
+    **dict.fromkeys(["refnet.wiring", "refnet.base"], 1),
+    # components
+    **dict.fromkeys(
+        [
+            "refnet.functions",
+            "refnet.layer",
+            "refnet.dropout",
+            "refnet.batchnorm",
+            "refnet.merge",
+            "refnet.neuron",
+            "refnet.regularizers",
+            "refnet.losses",
+            "refnet.optimizers",
+        ],
+        2,
+    ),
+    # training: loop, callbacks, progress, plotting
+    **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], 3),
+    # models
+    **dict.fromkeys(["refnet.network", "refnet.graph"], 4),
+    # io
+    "refnet.serialization": 5,
+    "refnet": 6,
+}
+GRADCHECK_LAYER = 7
+FACADE = {("refnet.network", "refnet.serialization")}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def sources() -> dict[str, ast.Module]:
+    files = sorted([*(ROOT / "refnet").glob("*.py"), *(ROOT / "gradcheck").glob("*.py")])
+    return {module_name(path): ast.parse(path.read_text(), str(path)) for path in files}
+
+
+def is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports(tree: ast.Module, known: set[str], package: str) -> set[str]:
+    """The project modules ``tree`` imports at run time (module-level or lazily in a function)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in known)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
+            for alias in node.names:  # `from gradcheck import cases` imports the module gradcheck.cases
+                if f"{base}.{alias.name}" in known:
+                    found.add(f"{base}.{alias.name}")
+                elif base in known:
+                    found.add(base)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    trees = sources()
+    known = set(trees)
+    return {name: runtime_imports(tree, known, name) - {name} for name, tree in trees.items()}
+
+
+def layer_of(module: str) -> int:
+    if module.startswith("gradcheck"):
+        return GRADCHECK_LAYER
+    return LAYERS[module]
+
+
+def test_every_refnet_module_has_a_layer() -> None:
+    refnet_modules = {name for name in import_graph() if name.split(".")[0] == "refnet"}
+    assert refnet_modules == set(LAYERS), "place a new module in LAYERS (and README's layout section)"
+
+
+def test_modules_import_only_their_own_layer_or_below() -> None:
+    upward = [
+        f"{module} (layer {layer_of(module)}) imports {target} (layer {layer_of(target)})"
+        for module, targets in import_graph().items()
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(module) and (module, target) not in FACADE
+    ]
+    assert upward == []
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a list of modules, or None (depth-first search)."""
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return [*path[path.index(target) :], target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        state[node] = "done"
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_there_is_no_import_cycle_besides_the_save_load_facade() -> None:
+    graph = {module: targets - {t for m, t in FACADE if m == module} for module, targets in import_graph().items()}
+    assert find_cycle(graph) is None
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    # The check above can fail: the finder sees the facade's cycle when the facade is kept.
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    cycle = find_cycle(import_graph())
+    assert cycle is not None and {"refnet.network", "refnet.serialization"} <= set(cycle)
+
+
+def foreign_underscore_uses(tree: ast.Module) -> list[str]:
+    """``obj._name`` with obj other than self/cls/super(), and ``from module import _name``."""
+    uses = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            owner = node.value
+            own = (isinstance(owner, ast.Name) and owner.id in ("self", "cls")) or (
+                isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super"
+            )
+            if not own:
+                uses.append(f"line {node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.ImportFrom):
+            uses += [
+                f"line {node.lineno}: import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    return uses
+
+
+@pytest.mark.parametrize("folder", ["refnet", "gradcheck", "tests", "benchmarks", "examples"])
+def test_no_module_uses_another_objects_underscore_names(folder: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): uses
+        for path in sorted((ROOT / folder).glob("*.py"))
+        if (uses := foreign_underscore_uses(ast.parse(path.read_text())))
+    }
+    assert offenders == {}
+
+
+def test_the_underscore_finder_sees_a_foreign_use() -> None:
+    tree = ast.parse("network._prepare(X)\nself._ok()\nsuper()._fine()\nfrom refnet.network import _finite\n")
+    assert sorted(foreign_underscore_uses(tree)) == ["line 1: ._prepare", "line 4: import _finite"]
