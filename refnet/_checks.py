@@ -31,9 +31,20 @@ def check_dtype(dtype: DTypeLike, name: str = "dtype") -> np.dtype[Any]:
 
 
 def as_array(value: Any, name: str) -> NDArray[Any]:
-    """Turn ``value`` into a numeric ndarray or raise ``TypeError`` saying what it was."""
+    """Turn ``value`` into a plain numeric ndarray or raise ``TypeError`` saying what it was.
+
+    A masked array is refused: its mask says some entries are missing, and computing with
+    the values underneath would silently use them. Other ndarray subclasses (``np.matrix``,
+    whose ``*`` is a matrix product, ``np.memmap``) are viewed as plain ndarrays, so every
+    formula behaves as written.
+    """
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array, and refnet cannot tell what its masked entries should be: "
+            "fill them first (masked.filled(value)) or drop those rows"
+        )
     if isinstance(value, np.ndarray):
-        array = value
+        array = value if type(value) is np.ndarray else value.view(np.ndarray)
     else:
         try:
             array = np.asarray(value)
@@ -165,7 +176,7 @@ def check_layer_input(
     Only the shape is checked (no pass over the values), so it costs nothing next to the
     layer's own work; the network checks values once, at its boundary.
     """
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
+    if type(x) is not np.ndarray or x.dtype.kind not in "iuf":  # lists, subclasses, bad dtypes
         x = as_array(x, f"{type(layer).__name__}: {name}")
     if x.ndim != 2 or x.shape[1] != width or (rows is not None and x.shape[0] != rows):
         expected = f"({rows if rows is not None else 'N'}, {width})"
@@ -180,7 +191,7 @@ def check_batch(x: Any, layer: object, *, name: str = "x", shape: tuple[int, ...
 
     Floats keep their dtype (the layer has none of its own); integers become float64.
     """
-    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+    if type(x) is not np.ndarray or x.dtype.kind != "f":  # lists, subclasses, integers, bad dtypes
         x = as_array(x, f"{type(layer).__name__}: {name}")
         x = x.astype(np.float64, copy=False)
     if x.ndim != 2 or (shape is not None and x.shape != shape):

@@ -39,6 +39,18 @@ from refnet.wiring import GraphError, Input, Node, apply, topological_order
 __all__ = ["Add", "Concatenate", "GraphError", "GraphModel", "Input", "Merge", "Multiply", "Node", "apply"]
 
 
+def dot_text(text: str) -> str:
+    """``text`` as it may stand inside a quoted DOT label, shown as written.
+
+    Every backslash is doubled, so none forms an escape sequence (``\\N``, ``\\l``) or escapes
+    the closing quote; every double quote is escaped; characters that are not printable
+    (newlines, tabs, control codes) become ``?``. (The result must not be the last thing
+    before the closing quote if it may end in a backslash: DOT reads ``\\\\"`` as ``\\`` + ``\\"``.)
+    """
+    printable = "".join(char if char.isprintable() else "?" for char in text)
+    return printable.replace("\\", "\\\\").replace('"', '\\"')
+
+
 class GraphModel(NeuralNetwork):
     """A network whose layers form a directed acyclic graph from one input to one output.
 
@@ -158,14 +170,21 @@ class GraphModel(NeuralNetwork):
         return self._summary_table(rows)
 
     def to_dot(self) -> str:
-        """The graph in Graphviz DOT: render with ``dot -Tpng model.dot -o model.png``."""
+        """The graph in Graphviz DOT: render with ``dot -Tpng model.dot -o model.png``.
+
+        The nodes are identified as ``n0``, ``n1``, ... in graph order; their names (which a
+        loaded file may set to anything) appear only inside the quoted labels, escaped by
+        ``dot_text``, so no name can end a string or add a statement.
+        """
+        ids = {id(node): f"n{index}" for index, node in enumerate(self.nodes)}
         lines = ["digraph refnet {", "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
         for node in self.nodes:
             title = "Input" if node.layer is None else repr(node.layer)
-            label = f"{node.name}\\n{title}\\n(N, {node.width})".replace('"', '\\"')
-            lines.append(f'  "{node.name}" [label="{label}"];')
+            # "\\n" is DOT's line break in a label; the last line is always ours, never a name.
+            label = "\\n".join(dot_text(line) for line in (str(node.name), title, f"(N, {node.width})"))
+            lines.append(f'  {ids[id(node)]} [label="{label}"];')
         for node in self.nodes:
-            lines.extend(f'  "{source.name}" -> "{node.name}";' for source in node.inputs)
+            lines.extend(f"  {ids[id(source)]} -> {ids[id(node)]};" for source in node.inputs)
         lines.append("}")
         return "\n".join(lines) + "\n"
 

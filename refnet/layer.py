@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from refnet._checks import check_dtype, check_int, check_layer_input, make_rng
+from refnet._checks import as_array, cast_finite, check_dtype, check_finite, check_int, check_layer_input, make_rng
 from refnet.base import Array, Layer
 from refnet.functions import ACTIVATIONS, Activation, get_activation
 from refnet.initializers import INITIALIZERS, Initializer
@@ -64,10 +64,8 @@ class Dense(Layer):
         self.regularizer = ElasticNet(l1_lambda, l2_lambda)
         resolved = check_dtype(dtype)
         init = self._initializer(weight_init)
-        W = np.asarray(init((self._in, self.out), make_rng(rng, seed, "Dense"), resolved))
-        if W.shape != (self._in, self.out):
-            raise ValueError(f"weight_init returned shape {W.shape}, expected {(self._in, self.out)}")
-        self.params = {"W": W.astype(resolved, copy=False), "b": np.zeros(self.out, dtype=resolved)}
+        W = self._initial_weights(init, make_rng(rng, seed, "Dense"), resolved)
+        self.params = {"W": W, "b": np.zeros(self.out, dtype=resolved)}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._x: Array | None = None
         self._y: Array | None = None
@@ -83,6 +81,18 @@ class Dense(Layer):
             valid = ", ".join(repr(name) for name in ("auto", *INITIALIZERS))
             raise ValueError(f"unknown weight_init {weight_init!r}; valid names are {valid}")
         return INITIALIZERS[weight_init]
+
+    def _initial_weights(self, init: Initializer, rng: np.random.Generator, dtype: np.dtype[Any]) -> Array:
+        """W from ``init``, checked like any input, in a (C-ordered) array of the layer's own.
+
+        A user's initializer may return an array it keeps (or hands to a second layer):
+        the copy stops two layers, or the layer and the caller, from sharing the weights.
+        """
+        W = as_array(init((self._in, self.out), rng, dtype), "weight_init result")
+        if W.shape != (self._in, self.out):
+            raise ValueError(f"weight_init returned shape {W.shape}, expected {(self._in, self.out)}")
+        check_finite(W, "weight_init result")
+        return np.array(cast_finite(W, dtype, "weight_init result"), order="C")  # always a copy
 
     @property
     def in_features(self) -> int:

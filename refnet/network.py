@@ -10,13 +10,13 @@ dL/dx by the chain rule and filling its own gradients on the way:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, as_features, make_rng
+from refnet._checks import as_array, as_features, cast_finite, check_finite, make_rng
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError
@@ -373,11 +373,20 @@ class NeuralNetwork:
                 arrays[f"{index}.{name}"] = value.copy()
         return arrays
 
-    def set_arrays(self, arrays: dict[str, Array]) -> None:
+    def set_arrays(self, arrays: Mapping[str, Any]) -> None:
         """Copy arrays from ``get_arrays`` back into the layers, in place.
 
         Keys have the form ``"{layer index}.{name}"``, e.g. ``"0.W"`` or ``"1.running_var"``.
+        Every value is checked before any is written (so a refused call changes nothing): it
+        must be a real numeric array of the target's shape, finite, and representable in the
+        network's dtype (1e300 does not fit in float32).
         """
+        if not isinstance(arrays, Mapping):
+            raise TypeError(
+                f"set_arrays takes a dict of arrays keyed 'index.name' (as get_arrays returns), "
+                f"got {type(arrays).__name__}"
+            )
+        checked: list[tuple[Array, Array]] = []
         for key, value in arrays.items():
             index, _, name = str(key).partition(".")
             if not (index.isdigit() and int(index) < len(self.layers) and name):
@@ -387,9 +396,21 @@ class NeuralNetwork:
                 )
             layer = self.layers[int(index)]
             target = layer.params.get(name, layer.state.get(name))
-            if target is None or target.shape != value.shape:
-                raise ShapeError(f"array {key!r} does not match layer {index} ({type(layer).__name__})")
-            np.copyto(target, value)
+            if target is None:
+                names = ", ".join(repr(f"{index}.{known}") for known in (*layer.params, *layer.state)) or "none"
+                raise ValueError(
+                    f"set_arrays: layer {index} ({type(layer).__name__}) has no array {name!r} (it has {names})"
+                )
+            array = as_array(value, f"set_arrays: array {key!r}")
+            if array.shape != target.shape:
+                raise ShapeError(
+                    f"set_arrays: array {key!r} has shape {array.shape}, but layer {index} "
+                    f"({type(layer).__name__}) needs shape {target.shape}"
+                )
+            check_finite(array, f"set_arrays: array {key!r}")
+            checked.append((target, cast_finite(array, target.dtype, f"set_arrays: array {key!r}")))
+        for target, array in checked:
+            np.copyto(target, array)
 
     def graph_config(self) -> dict[str, Any] | None:
         """The wiring saved with the model beside the layers: None for a plain stack (see GraphModel)."""

@@ -45,6 +45,25 @@ class Optimizer:
         self._state: weakref.WeakKeyDictionary[Layer, dict[str, ParamState]] = weakref.WeakKeyDictionary()
         self._work: dict[np.dtype[Any], Array] = {}
 
+    # -- copy.deepcopy and pickle --------------------------------------------------
+    # The state is keyed by weak references to the layers (an optimizer does not keep a
+    # discarded layer alive), and weak references can neither be pickled nor deep-copied
+    # onto the copied layers. For a copy, the state is written out as (layer, state) pairs:
+    # pickle and deepcopy copy each layer once, so inside a copied network the pairs name
+    # the copied layers, and the copy continues bit for bit where the original stands.
+    # (An optimizer copied on its own, without its layers, keeps no state: nothing else
+    # holds the copied layers.)
+    def __getstate__(self) -> dict[str, Any]:
+        fields = dict(self.__dict__)
+        fields["_state"] = list(self._state.items())
+        fields["_work"] = {}  # scratch buffers, rebuilt on the next step
+        return fields
+
+    def __setstate__(self, fields: dict[str, Any]) -> None:
+        pairs = fields.pop("_state")
+        self.__dict__.update(fields)
+        self._state = weakref.WeakKeyDictionary(pairs)
+
     def state_for(self, layer: Layer, name: str) -> ParamState:
         """The state of one parameter array (created empty on first use)."""
         return self._state.setdefault(layer, {}).setdefault(name, {})
