@@ -90,6 +90,17 @@ class Layer:
         """Draw from ``rng`` from now on (used when loading a model); only layers that draw have one."""
         raise TypeError(f"{type(self).__name__} draws no random numbers")
 
+    def adopt_rng(self, rng: np.random.Generator) -> None:
+        """Take ``rng`` as this layer's source of randomness if it was built without one.
+
+        The network seed rule: a network made with ``seed=`` calls this for every layer it
+        is given, each time with a new Generator derived from that seed. A layer built with
+        ``rng=`` or ``seed=`` keeps its own (its seed wins). A layer built without one
+        redraws what it drew from the OS (a Dense its initial weights, unless they have
+        changed since) and draws from ``rng`` from then on; it adopts one network's
+        generator, once. Layers without randomness have nothing to do.
+        """
+
     def state_problem(self) -> str | None:
         """What is wrong with the layer's ``state`` arrays beyond finiteness (e.g. a negative variance), or None."""
         return None

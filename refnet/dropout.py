@@ -30,6 +30,8 @@ class Dropout(Layer):
         super().__init__()
         self.p = check_unit_interval(p, "p")
         self.rng = make_rng(rng, seed, "Dropout")
+        #: True while the masks come from OS entropy (no rng or seed given): a network seed may take over.
+        self._unseeded = rng is None and seed is None
         #: The scaled mask of the last training forward, mask / (1 − p); None in evaluation.
         self.scaled_mask: Array | None = None
         #: Shape and dtype of the last forward's x, which backward's grad_y must match.
@@ -70,7 +72,12 @@ class Dropout(Layer):
         return self.rng
 
     def set_generator(self, rng: np.random.Generator) -> None:
-        self.rng = rng
+        self.rng, self._unseeded = rng, False
+
+    def adopt_rng(self, rng: np.random.Generator) -> None:
+        """Draw the masks from ``rng`` if this Dropout was built without rng or seed."""
+        if self._unseeded:
+            self.rng, self._unseeded = rng, False
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}

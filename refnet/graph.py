@@ -101,6 +101,8 @@ class GraphModel(NeuralNetwork):
             raise GraphError(f"the graph mixes parameter dtypes {sorted(dtypes)}: build every layer with one dtype")
         self.nodes = order
         self.input_node, self.output_node = inputs, outputs
+        for layer in layers:  # in graph order, so a seeded graph is reproducible
+            self._seed_layer(layer)
         self.layers = layers
 
     @staticmethod

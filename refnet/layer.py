@@ -15,6 +15,7 @@ The loss is a mean over the batch, so grad_y already carries the 1/N: nothing he
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,11 @@ from refnet.initializers import INITIALIZERS, Initializer
 from refnet.regularizers import ElasticNet
 
 __all__ = ["Dense", "Layer"]
+
+
+def _fingerprint(W: Array) -> bytes:
+    """A digest of W's bytes: equal digests mean (but for a 2⁻¹²⁸ chance) unchanged weights."""
+    return hashlib.blake2b(np.ascontiguousarray(W).data, digest_size=16).digest()
 
 
 class Dense(Layer):
@@ -66,6 +72,11 @@ class Dense(Layer):
         init = self._initializer(weight_init)
         W = self._initial_weights(init, make_rng(rng, seed, "Dense"), resolved)
         self.params = {"W": W, "b": np.zeros(self.out, dtype=resolved)}
+        #: While W comes from OS entropy (no rng or seed given): the initializer, and a
+        #: fingerprint of W as drawn, for ``adopt_rng`` (a network seed takes over).
+        self._unseeded: tuple[Initializer, bytes] | None = None
+        if rng is None and seed is None:
+            self._unseeded = (init, _fingerprint(W))
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._x: Array | None = None
         self._y: Array | None = None
@@ -93,6 +104,24 @@ class Dense(Layer):
             raise ValueError(f"weight_init returned shape {W.shape}, expected {(self._in, self.out)}")
         check_finite(W, "weight_init result")
         return np.array(cast_finite(W, dtype, "weight_init result"), order="C")  # always a copy
+
+    def adopt_rng(self, rng: np.random.Generator) -> None:
+        """Redraw W from ``rng`` if this Dense was built without rng or seed and W is still as drawn.
+
+        Weights that changed since (trained, loaded, set by hand) are kept.
+        """
+        if self._unseeded is None:
+            return
+        init, fingerprint = self._unseeded
+        self._unseeded = None
+        W = self.params["W"]
+        if _fingerprint(W) == fingerprint:
+            np.copyto(W, self._initial_weights(init, rng, W.dtype))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (pickle, deepcopy) is a model of its own: it keeps its weights under a
+        # network seed, and it does not carry the initializer (a lambda cannot be pickled).
+        return {**self.__dict__, "_unseeded": None}
 
     @property
     def in_features(self) -> int:

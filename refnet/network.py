@@ -33,6 +33,10 @@ class NeuralNetwork:
         layers: optional initial layers (same as calling ``add`` on each).
         loss: optional loss (same as ``set_loss``).
         rng, seed: the Generator that shuffles the batches and splits validation data.
+            With ``seed``, the network's seed also drives every layer given without its
+            own ``rng``/``seed`` (Dense initial weights, Dropout masks), each from its own
+            stream spawned in the order the layers are added: the same seed gives bitwise
+            the same network and training. A layer's own seed wins.
     """
 
     def __init__(
@@ -46,6 +50,9 @@ class NeuralNetwork:
         self.layers: list[Layer] = []
         self.loss: Loss | None = None
         self.rng = make_rng(rng, seed, "NeuralNetwork")
+        #: The network seed rule: every layer given to a seeded network adopts a Generator
+        #: spawned from here (see ``Layer.adopt_rng``); None without a seed.
+        self._layer_seeds = None if seed is None else np.random.SeedSequence(seed)
         #: The optimizer of the last ``train`` call, or the one restored by ``load``.
         self.optimizer: Optimizer | None = None
         #: Set by a callback to end training after the current epoch.
@@ -103,8 +110,14 @@ class NeuralNetwork:
             raise ValueError(f"layer {index} has dtype {layer.dtype} but the network has dtype {self.dtype}")
         if any(layer is other for other in self.layers):
             raise ValueError(f"this {type(layer).__name__} is already in the network; create a new layer instead")
+        self._seed_layer(layer)
         self.layers.append(layer)
         return self
+
+    def _seed_layer(self, layer: Layer) -> None:
+        """Hand ``layer`` a Generator spawned from the network's seed (the layer keeps its own seed if it has one)."""
+        if self._layer_seeds is not None:
+            layer.adopt_rng(np.random.default_rng(self._layer_seeds.spawn(1)[0]))
 
     def set_loss(self, loss: Loss) -> NeuralNetwork:
         """Set the loss minimized by ``train`` and reported by ``evaluate``."""

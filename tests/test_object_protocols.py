@@ -138,3 +138,11 @@ def test_an_untrained_network_and_single_components_survive_pickle_and_deepcopy(
         np.testing.assert_array_equal(twin.forward(X), dropout.forward(X))  # the same next mask
         optimizer = protocol(Adam(0.02, beta1=0.8))
         assert repr(optimizer) == repr(Adam(0.02, beta1=0.8))
+
+
+def test_a_layer_built_with_a_lambda_initializer_pickles_and_its_copy_keeps_its_weights() -> None:
+    layer = Dense(3, 3, weight_init=lambda shape, rng, dtype: rng.normal(size=shape).astype(dtype))
+    copied = pickled(layer)
+    np.testing.assert_array_equal(copied.params["W"], layer.params["W"])
+    NeuralNetwork([copied], seed=0)  # a copy is a model of its own: no network seed redraws it
+    np.testing.assert_array_equal(copied.params["W"], layer.params["W"])
