@@ -392,14 +392,15 @@ class NeuralNetwork:
         Keys have the form ``"{layer index}.{name}"``, e.g. ``"0.W"`` or ``"1.running_var"``.
         Every value is checked before any is written (so a refused call changes nothing): it
         must be a real numeric array of the target's shape, finite, and representable in the
-        network's dtype (1e300 does not fit in float32).
+        network's dtype (1e300 does not fit in float32), and the layer must accept it as
+        state (a BatchNorm variance is never negative).
         """
         if not isinstance(arrays, Mapping):
             raise TypeError(
                 f"set_arrays takes a dict of arrays keyed 'index.name' (as get_arrays returns), "
                 f"got {type(arrays).__name__}"
             )
-        checked: list[tuple[Array, Array]] = []
+        checked: list[tuple[Layer, Array, Array]] = []
         for key, value in arrays.items():
             index, _, name = str(key).partition(".")
             if not (index.isdigit() and int(index) < len(self.layers) and name):
@@ -421,9 +422,15 @@ class NeuralNetwork:
                     f"({type(layer).__name__}) needs shape {target.shape}"
                 )
             check_finite(array, f"set_arrays: array {key!r}")
-            checked.append((target, cast_finite(array, target.dtype, f"set_arrays: array {key!r}")))
-        for target, array in checked:
+            checked.append((layer, target, cast_finite(array, target.dtype, f"set_arrays: array {key!r}")))
+        before = Snapshot(target for _, target, _ in checked)
+        for _, target, array in checked:
             np.copyto(target, array)
+        for layer in {id(layer): layer for layer, _, _ in checked}.values():
+            problem = layer.state_problem()  # e.g. a negative running variance
+            if problem is not None:
+                before.restore()
+                raise ValueError(f"set_arrays: layer {self.layers.index(layer)} ({type(layer).__name__}): {problem}")
 
     def graph_config(self) -> dict[str, Any] | None:
         """The wiring saved with the model beside the layers: None for a plain stack (see GraphModel)."""

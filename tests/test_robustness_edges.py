@@ -144,6 +144,11 @@ BAD_VALUES = {
     "masked": (np.ma.masked_array(np.ones(4), mask=[1, 0, 0, 0]), TypeError, "masked array"),
     "ragged": ([[1.0], [2.0, 3.0]], TypeError, "must be a numeric array"),
     "wrong shape": (np.ones(5), ShapeError, r"shape \(5,\), but layer 1 \(BatchNorm\) needs shape \(4,\)"),
+    "negative variance": (
+        np.array([1.0, -1.0, 1.0, 1.0]),
+        ValueError,
+        r"layer 1 \(BatchNorm\): running_var has negative",
+    ),
 }
 
 
