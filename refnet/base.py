@@ -20,6 +20,7 @@ from refnet.errors import CallOrderError
 from refnet.wiring import Node, apply
 
 Array = NDArray[Any]
+Shape = tuple[int, ...]
 
 
 class Layer:
@@ -111,6 +112,14 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         """Hyper-parameters that rebuild this layer with ``from_config`` (JSON-serializable)."""
         return {}
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:
+        """The shapes of the ``params`` and of the ``state`` that ``from_config(config)`` creates,
+        by name, found without creating them: a model file's arrays are checked against them
+        before any layer is built (a config cannot make refnet allocate what the file does not hold).
+        """
+        return {}, {}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:

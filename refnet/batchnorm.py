@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from refnet._checks import check_dtype, check_int, check_layer_input, check_positive, check_unit_interval
-from refnet.base import Array, Layer
+from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 
 
@@ -109,6 +109,12 @@ class BatchNorm(Layer):
         if (self.state["running_var"] < 0).any():
             return "running_var has negative values"
         return None
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:
+        """gamma, beta, running_mean, running_var: all (num_features,)."""
+        D = check_int(config.get("num_features"), "num_features")
+        return {"gamma": (D,), "beta": (D,)}, {"running_mean": (D,), "running_var": (D,)}
 
     def get_config(self) -> dict[str, Any]:
         return {

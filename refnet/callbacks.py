@@ -220,7 +220,7 @@ class LearningRateScheduler(Callback):
         assert self.optimizer is not None and self.initial_lr is not None
         lr = self.schedule(epoch, self.initial_lr)
         # A schedule may reach 0 (cosine_decay with min_lr=0): a frozen epoch, not an error.
-        self.optimizer.learning_rate = check_positive(lr, "scheduled learning_rate", allow_zero=True)
+        self.optimizer.set_learning_rate(lr, "scheduled learning_rate")
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         assert self.optimizer is not None

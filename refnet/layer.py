@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from refnet._checks import as_array, cast_finite, check_dtype, check_finite, check_int, check_layer_input, make_rng
-from refnet.base import Array, Layer
+from refnet.base import Array, Layer, Shape
 from refnet.functions import ACTIVATIONS, Activation, get_activation
 from refnet.initializers import INITIALIZERS, Initializer
 from refnet.regularizers import ElasticNet
@@ -184,6 +184,13 @@ class Dense(Layer):
             "l2_lambda": self.regularizer.l2_lambda,
             "dtype": str(self.params["W"].dtype),
         }
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:
+        """W: (in_features, out_features), b: (out_features,); no state."""
+        n_in = check_int(config.get("in_features"), "in_features")
+        n_out = check_int(config.get("out_features"), "out_features")
+        return {"W": (n_in, n_out), "b": (n_out,)}, {}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:

@@ -97,6 +97,11 @@ class NeuralNetwork:
         """Append ``layer``; its input width and dtype must match the network so far."""
         if not isinstance(layer, Layer):
             raise TypeError(f"add() takes a Layer (e.g. Dense), got {type(layer).__name__}")
+        if layer.multiple_inputs:
+            raise TypeError(
+                f"{type(layer).__name__} merges several inputs, which a stack of layers does not have: "
+                "use it in a GraphModel, e.g. Add()(a, b)"
+            )
         index = len(self.layers)
         width = self.output_features()
         if width is not None and layer.in_features is not None and layer.in_features != width:

@@ -45,6 +45,30 @@ class Optimizer:
         self._state: weakref.WeakKeyDictionary[Layer, dict[str, ParamState]] = weakref.WeakKeyDictionary()
         self._work: dict[np.dtype[Any], Array] = {}
 
+    def set_learning_rate(self, learning_rate: float, name: str = "learning_rate") -> None:
+        """Set the learning rate as training state: any finite number >= 0.
+
+        The constructor refuses 0 (a run that cannot learn is a mistake), but a schedule may
+        bring the rate down to 0 (``cosine_decay(..., min_lr=0)`` freezes the last epochs),
+        and a file saved then must restore it: as state, 0 is a rate like any other.
+        """
+        self.learning_rate = check_positive(learning_rate, name, allow_zero=True)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """Rebuild an optimizer from ``get_config()``: the hyper-parameters through the
+        constructor's checks, the learning rate as state (``set_learning_rate``: 0 allowed)."""
+        if "learning_rate" not in config:
+            raise TypeError(f"a {cls.__name__} config needs a learning_rate")
+        optimizer = cls(**{**config, "learning_rate": 1.0})  # a rate the constructor takes; the saved one follows
+        optimizer.set_learning_rate(config["learning_rate"])
+        return optimizer
+
+    def state_problem(self, state: ParamState) -> str | None:
+        """What is wrong with one parameter's state (say, from a file) beyond shape and
+        finiteness, or None: values ``update`` could never have written."""
+        return None
+
     # -- copy.deepcopy and pickle --------------------------------------------------
     # The state is keyed by weak references to the layers (an optimizer does not keep a
     # discarded layer alive), and weak references can neither be pickled nor deep-copied
@@ -300,6 +324,14 @@ class Adam(Optimizer):
             if self.weight_decay:
                 theta *= decay  # AdamW: θ ← θ·(1 − lr·wd) first
             theta -= work
+
+    def state_problem(self, state: ParamState) -> str | None:
+        """t counts the steps taken (>= 1 once m and v exist); v, a mean of squares, is never negative."""
+        if state["t"] < 1:
+            return f"t (the step count) must be at least 1, got {state['t']}"
+        if (state["v"] < 0).any():
+            return "v (the second moment, a mean of squares) has negative values"
+        return None
 
     def state_bound(self, layers: list[Layer]) -> float:
         """max |m| (v needs no bound: it stays below max(v, g²), both finite)."""

@@ -22,23 +22,35 @@ shared. So a model saved with its optimizer resumes training bit for bit: traini
 epochs gives the same parameters as training 5, saving, loading and training 5 more.
 
 Writing goes to a temporary file in the same folder, flushed and fsynced, then
-``os.replace``d over the target: an error midway leaves the previous file as it was and
-no temporary file behind. Reading trusts nothing: every array and config entry is checked,
-layer types come from a fixed table, and object (pickle) arrays are refused. Any problem
+``os.replace``d over the target (``refnet.archive``): an error midway leaves the previous
+file as it was and no temporary file behind, and the file keeps the permissions of the one
+it replaces. Reading trusts nothing, and reads in an order that keeps memory bounded:
+
+1. the archive's directory (member names and sizes), then the config (bounded in size and
+   nesting depth);
+2. every array's header (shape and dtype), checked against the shapes the config implies
+   (``Layer.array_shapes``) and against the optimizer's slots;
+3. only then the arrays' data, and the layers are built from the config and filled;
+4. every value is checked by the rules the components themselves apply: hyper-parameters
+   through the constructors, parameters finite, ``Layer.state_problem`` (a BatchNorm
+   variance is never negative), ``Optimizer.state_problem`` (nor is Adam's v), and the
+   learning rate as state (0 allowed: a schedule may have set it).
+
+Layer types come from a fixed table, and object (pickle) arrays are never read. Any problem
 is a ``ModelFileError`` that names the file and what is wrong with it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import re
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from refnet.base import Array, Layer
+from refnet.archive import NpzReader, write_npz_atomically
+from refnet.base import Array, Layer, Shape
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.errors import ModelFileError
@@ -68,10 +80,12 @@ BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)
 }
 
-# What np.load and zipfile raise on a damaged archive is open-ended (BadZipFile, a bad CRC,
-# a bad .npy header, EOFError, struct.error, NotImplementedError for an "encrypted" flag, ...):
-# reading an untrusted file, any Exception means "damaged", and becomes a ModelFileError.
-_READ_ERRORS = (Exception,)
+#: The config is a few kilobytes (a 10,000-node graph: a few megabytes); more is not a refnet file.
+MAX_CONFIG_BYTES = 64 << 20
+#: refnet's configs nest 5 levels deep; JSON nested deeper is refused before it is parsed.
+MAX_JSON_DEPTH = 32
+#: A JSON string (skipped whole, escapes included) or a bracket.
+JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -147,75 +161,55 @@ def _generator_index(generators: list[np.random.Generator], rng: np.random.Gener
     return len(generators) - 1
 
 
-def write_npz_atomically(path: Path, arrays: dict[str, Array]) -> None:
-    """``np.savez`` into a temporary file next to ``path``, fsync, then ``os.replace``.
-
-    On any error the temporary file is removed and ``path`` keeps its previous content.
-    """
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot save to {path}: it is a folder; give a file name such as model.npz")
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise type(exc)(exc.errno, f"cannot save to {path}: cannot create a file in {folder} ({exc.strerror})") from exc
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)  # type: ignore[arg-type]
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); a saved model is an ordinary file.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 # -- loading -----------------------------------------------------------------------------
-def _read(path: Path) -> dict[str, Array]:
-    """Every array of the archive, with pickles refused and any damage a ModelFileError."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    # The file is opened here, not by np.load, so it is closed whatever goes wrong.
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
-        handle.seek(0)
-        if magic[:1] == b"\x80":  # the opcode every pickle (protocol >= 2) starts with
-            raise ModelFileError(f"{path} is a pickle, which refnet never loads (it could run arbitrary code)")
-        if not magic.startswith((b"PK\x03\x04", b"\x93NUMPY")):
-            raise ModelFileError(f"{path} is not a refnet model file (not an .npz archive)")
-        try:
-            archive = np.load(handle, allow_pickle=False)
-        except _READ_ERRORS as exc:
-            raise ModelFileError(f"{path} is not a readable refnet model file (corrupt or truncated): {exc}") from exc
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path} is a single .npy array, not a refnet model file (.npz archive)")
-        try:
-            with archive:
-                return {name: archive[name] for name in archive.files}
-        except _READ_ERRORS as exc:
-            if "allow_pickle" in str(exc):
-                raise ModelFileError(f"{path} contains an object (pickle) array, which refnet never loads") from exc
-            raise ModelFileError(f"{path} is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
+def _open_archive(handle: IO[bytes], where: str) -> NpzReader:
+    """The archive in ``handle``, after the first bytes say it is one (and not a pickle)."""
+    magic = handle.read(6)
+    handle.seek(0)
+    if magic[:1] == b"\x80":  # the opcode every pickle (protocol >= 2) starts with
+        raise ModelFileError(f"{where} is a pickle, which refnet never loads (it could run arbitrary code)")
+    if magic.startswith(b"\x93NUMPY"):
+        raise ModelFileError(f"{where} is a single .npy array, not a refnet model file (.npz archive)")
+    if not magic.startswith(b"PK\x03\x04"):
+        raise ModelFileError(f"{where} is not a refnet model file (not an .npz archive)")
+    return NpzReader(handle, where)
 
 
-def _config(arrays: dict[str, Array], path: Path) -> dict[str, Any]:
-    raw = arrays.get("config")
-    if raw is None or raw.ndim != 0 or raw.dtype.kind != "U":
-        raise ModelFileError(f"{path} has no refnet config array: not a refnet model file")
+def _config(archive: NpzReader, where: str) -> dict[str, Any]:
+    """The JSON config, read within bounds: at most ``MAX_CONFIG_BYTES``, nested at most ``MAX_JSON_DEPTH`` deep."""
+    if "config" not in archive.members or archive.header("config")[0] != () or archive.header("config")[1].kind != "U":
+        raise ModelFileError(f"{where} has no refnet config array: not a refnet model file")
+    if archive.members["config"].file_size > MAX_CONFIG_BYTES:
+        raise ModelFileError(
+            f"{where} has a config of {archive.members['config'].file_size} bytes, more than refnet writes"
+        )
+    text = str(archive.read("config"))
+    depth = _nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(f"{where} has a config nested {depth} levels deep; refnet writes at most {MAX_JSON_DEPTH}")
     try:
-        config = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path} has a corrupt config (invalid JSON): {exc}") from exc
+        config = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+        raise ModelFileError(f"{where} has a corrupt config (invalid JSON): {exc}") from exc
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a refnet model file (its config has no 'format': 'refnet')")
+        raise ModelFileError(f"{where} is not a refnet model file (its config has no 'format': 'refnet')")
     version = config.get("version")
     if type(version) is not int or version != VERSION:
-        raise ModelFileError(f"{path} has format version {version!r}; this refnet reads version {VERSION}")
+        raise ModelFileError(f"{where} has format version {version!r}; this refnet reads version {VERSION}")
     return config
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep JSON ``text`` nests its arrays and objects (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for token in JSON_BRACKETS.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in "]}":
+            depth -= 1
+    return deepest
 
 
 def _make_generator(state: Any, where: str) -> np.random.Generator:
@@ -280,50 +274,124 @@ def _build(make: Any, config: Any, where: str) -> Any:
         raise ModelFileError(f"{where}: invalid config {config!r}: {exc}") from exc
 
 
-def _load_optimizer(network: NeuralNetwork, entry: Any, arrays: dict[str, Array], where: str) -> set[str]:
-    """Rebuild the optimizer, check its state arrays and attach it; returns the keys used."""
+def _make_optimizer(entry: Any, where: str) -> Optimizer:
+    """The optimizer the config describes, without state: its hyper-parameters pass the
+    constructor's checks, its learning rate may be 0 (left by a schedule)."""
     kind = _field(entry, "type", str, f"{where}: optimizer")
     cls = OPTIMIZERS.get(kind)
     if cls is None:
         raise ModelFileError(f"{where}: unknown optimizer {kind!r}")
-    optimizer = _build(lambda config: cls(**config), _field(entry, "config", dict, where), f"{where}: optimizer")
-    slots = _optimizer_slots(optimizer, network.dtype)
+    optimizer: Optimizer = _build(cls.from_config, _field(entry, "config", dict, where), f"{where}: optimizer")
+    return optimizer
+
+
+def _layer_class(index: int, entry: Any, where: str) -> type[Layer]:
+    kind = _field(entry, "type", str, f"{where}: layer {index}")
+    cls = LAYER_TYPES.get(kind)
+    if cls is None:
+        raise ModelFileError(f"{where}: layer {index} has unknown type {kind!r}")
+    return cls
+
+
+def _planned_arrays(
+    config: dict[str, Any], optimizer: Optimizer | None, archive: NpzReader, where: str
+) -> dict[str, bool]:
+    """Check every stored array's header against the config, before any data is read or any layer built.
+
+    Returns the keys to read (True for an array, False for a step counter). Refuses a
+    missing, unexpected, mis-shaped or mistyped array: the file cannot make refnet read or
+    allocate more than the model the config describes, which is exactly what it stores.
+    """
+    dtype_name = _field(config, "dtype", str, where)
+    if dtype_name not in ("float32", "float64"):
+        raise ModelFileError(f"{where}: dtype {dtype_name!r} is not float32 or float64")
+    dtype = np.dtype(dtype_name)
+    shapes: dict[str, Shape] = {}
+    for index, entry in enumerate(_field(config, "layers", list, where)):
+        cls = _layer_class(index, entry, where)
+        layer_config = _field(entry, "config", dict, f"{where}: layer {index}")
+        params, state = _build(cls.array_shapes, layer_config, f"{where}: layer {index} ({cls.__name__})")
+        shapes.update({f"param.{index}.{name}": shape for name, shape in params.items()})
+        shapes.update({f"state.{index}.{name}": shape for name, shape in state.items()})
+    for key, shape in shapes.items():
+        _check_header(archive, key, shape, dtype, where)
+    planned = dict.fromkeys(shapes, True)
+    if optimizer is not None:
+        slots = _optimizer_slots(optimizer, dtype)
+        for param_key, shape in shapes.items():
+            if not param_key.startswith("param."):
+                continue
+            layer_index, name = param_key.split(".")[1:]
+            found = {slot for slot in slots if f"optim.{layer_index}.{name}.{slot}" in archive.members}
+            if not found:
+                continue  # this parameter was never updated
+            if found != set(slots):
+                raise ModelFileError(
+                    f"{where}: optimizer state of parameter {name!r} of layer {layer_index} has slots {sorted(found)}, "
+                    f"expected {sorted(slots)}"
+                )
+            for slot, shaped_like_param in slots.items():
+                key = f"optim.{layer_index}.{name}.{slot}"
+                if shaped_like_param:
+                    _check_header(archive, key, shape, dtype, where)
+                else:
+                    counter_shape, counter_dtype = archive.header(key)
+                    if counter_shape != () or counter_dtype.kind not in "iu":
+                        raise ModelFileError(
+                            f"{where}: array {key!r} must be a non-negative integer (a 0-d integer array), "
+                            f"got shape {counter_shape} and dtype {counter_dtype}"
+                        )
+                planned[key] = shaped_like_param
+    extra = sorted(set(archive.members) - set(planned) - {"config"})
+    if extra:
+        raise ModelFileError(f"{where}: unexpected arrays {extra}")
+    return planned
+
+
+def _check_header(archive: NpzReader, key: str, shape: Shape, dtype: np.dtype[Any], where: str) -> None:
+    if key not in archive.members:
+        raise ModelFileError(f"{where}: array {key!r} is missing")
+    stored_shape, stored_dtype = archive.header(key)
+    if stored_shape != shape or stored_dtype != dtype:
+        raise ModelFileError(
+            f"{where}: array {key!r} has shape {stored_shape} and dtype {stored_dtype}, "
+            f"expected shape {shape} and dtype {dtype}"
+        )
+
+
+def _load_optimizer_state(network: NeuralNetwork, optimizer: Optimizer, arrays: dict[str, Array], where: str) -> None:
+    """Check the optimizer state read from the file (finite, counters >= 0, and whatever the
+    optimizer itself refuses, e.g. a negative Adam second moment) and attach the optimizer."""
     state: dict[str, Array] = {}
-    parameters = {
-        (str(index), name): value for index, layer in enumerate(network.layers) for name, value in layer.params.items()
-    }
-    for (index, name), param in parameters.items():
-        found = {slot for slot in slots if f"optim.{index}.{name}.{slot}" in arrays}
-        if not found:
-            continue  # this parameter was never updated
-        if found != set(slots):
-            raise ModelFileError(
-                f"{where}: optimizer state of parameter {name!r} of layer {index} has slots {sorted(found)}, "
-                f"expected {sorted(slots)}"
-            )
-        for slot, shaped_like_param in slots.items():
-            key = f"optim.{index}.{name}.{slot}"
-            value = arrays[key]
-            if shaped_like_param:
-                _check_array(value, key, param, where)
-            elif value.ndim != 0 or value.dtype.kind not in "iu" or int(value) < 0:  # a step counter
+    by_parameter: dict[str, dict[str, Any]] = {}
+    for key, value in arrays.items():
+        if not key.startswith("optim."):
+            continue
+        parameter, _, slot = key.removeprefix("optim.").rpartition(".")
+        if value.ndim == 0 and value.dtype.kind in "iu":
+            if value < 0:
                 raise ModelFileError(f"{where}: array {key!r} must be a non-negative integer, got {value!r}")
-            state[f"{index}.{name}.{slot}"] = value
+            by_parameter.setdefault(parameter, {})[slot] = int(value)
+        else:
+            if not np.isfinite(value).all():
+                raise ModelFileError(f"{where}: array {key!r} contains non-finite values")
+            by_parameter.setdefault(parameter, {})[slot] = value
+        state[key.removeprefix("optim.")] = value
+    for parameter, slots in by_parameter.items():
+        problem = optimizer.state_problem(slots)
+        if problem is not None:
+            raise ModelFileError(f"{where}: optimizer state of parameter {parameter!r}: {problem}")
     optimizer.load_state_arrays(network.layers, state)
     network.optimizer = optimizer
-    return {f"optim.{key}" for key in state}
 
 
 def _load_layer(
     index: int, entry: Any, arrays: dict[str, Array], generators: list[np.random.Generator], where: str
 ) -> Layer:
     """Layer ``index`` rebuilt from its config entry, with its parameter and state arrays checked and copied in."""
+    cls = _layer_class(index, entry, where)
     at = f"{where}: layer {index}"
-    kind = _field(entry, "type", str, at)
-    cls = LAYER_TYPES.get(kind)
-    if cls is None:
-        raise ModelFileError(f"{at} has unknown type {kind!r}")
-    layer: Layer = _build(cls.from_config, _field(entry, "config", dict, at), f"{at} ({kind})")
+    layer: Layer = _build(cls.from_config, _field(entry, "config", dict, at), f"{at} ({cls.__name__})")
     if layer.generator() is not None:
         rng_index = entry.get("rng")
         if type(rng_index) is not int or not 0 <= rng_index < len(generators):
@@ -364,15 +432,29 @@ def load_network(path: str | Path) -> NeuralNetwork:
     A saved optimizer is restored as ``network.optimizer``, so ``network.train(...)``
     without an optimizer argument continues exactly where the saved training stopped.
 
+    Memory and time stay bounded whatever the file holds: the archive's directory and every
+    array's header are checked against the config before any array is read or any layer
+    is built (see ``refnet.archive``), so loading allocates about what the model's arrays
+    need, and at most about ``MAX_EXPANSION`` times the file's size.
+
     Raises:
         FileNotFoundError: there is no file at ``path``.
         ModelFileError: the file is not a refnet model, is corrupt or truncated, has
-            another format version, missing, extra or mis-shaped arrays, or object arrays.
+            another format version, missing, extra or mis-shaped arrays, object arrays,
+            or values no refnet component accepts (a non-finite parameter, a negative
+            variance or Adam second moment, an invalid hyper-parameter).
     """
     path = Path(path)
     where = str(path)
-    arrays = _read(path)
-    config = _config(arrays, path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    with open(path, "rb") as handle:
+        archive = _open_archive(handle, where)
+        config = _config(archive, where)
+        optimizer_entry = _field(config, "optimizer", (dict, type(None)), where)
+        optimizer = None if optimizer_entry is None else _make_optimizer(optimizer_entry, where)
+        planned = _planned_arrays(config, optimizer, archive, where)
+        arrays = {key: archive.read(key) for key in planned}
     states = _field(config, "generators", list, where)
     if not states:
         raise ModelFileError(f"{where}: the config lists no random generators")
@@ -381,12 +463,6 @@ def load_network(path: str | Path) -> NeuralNetwork:
         _load_layer(index, entry, arrays, generators, where)
         for index, entry in enumerate(_field(config, "layers", list, where))
     ]
-    expected = {"config"} | {
-        f"{kind}.{index}.{name}"
-        for index, layer in enumerate(layers)
-        for kind, group in (("param", layer.params), ("state", layer.state))
-        for name in group
-    }
     loss_entry = _field(config, "loss", (dict, type(None)), where)
     loss = None
     if loss_entry is not None:
@@ -399,10 +475,6 @@ def load_network(path: str | Path) -> NeuralNetwork:
     dtype = _field(config, "dtype", str, where)
     if str(network.dtype) != dtype:
         raise ModelFileError(f"{where}: the config says dtype {dtype!r} but the layers are {network.dtype}")
-    optimizer_entry = _field(config, "optimizer", (dict, type(None)), where)
-    if optimizer_entry is not None:
-        expected |= _load_optimizer(network, optimizer_entry, arrays, where)
-    extra = sorted(set(arrays) - expected)
-    if extra:
-        raise ModelFileError(f"{where}: unexpected arrays {extra}")
+    if optimizer is not None:
+        _load_optimizer_state(network, optimizer, arrays, where)
     return network

@@ -40,8 +40,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], 3),
     # models
     **dict.fromkeys(["refnet.network", "refnet.graph"], 4),
-    # io
-    "refnet.serialization": 5,
+    # io: the model file's archive (bounded reading, atomic writing) and its contents
+    **dict.fromkeys(["refnet.archive", "refnet.serialization"], 5),
     "refnet": 6,
 }
 GRADCHECK_LAYER = 7

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import refnet.serialization
 from refnet import (
     MSE,
     SGD,
@@ -226,9 +225,10 @@ def test_saving_into_an_unwritable_folder_fails_cleanly(tmp_path: Path, monkeypa
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(refnet.serialization.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(os, "open", refuse)  # how the temporary file is created
     with pytest.raises(PermissionError, match="cannot save to .*model.npz"):
         make_network(seed=1).save(path)
+    monkeypatch.undo()
     assert path.read_bytes() == before
 
 
