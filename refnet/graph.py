@@ -51,6 +51,15 @@ def dot_text(text: str) -> str:
     return printable.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _index(value: Any, count: int, what: str) -> int:
+    """``value`` if it is an int in [0, count), for a position read from a saved graph config."""
+    if type(value) is not int:
+        raise TypeError(f"{what} must be given by an integer index, got {type(value).__name__}")
+    if not 0 <= value < count:
+        raise ValueError(f"{what} index {value} is out of range (0 to {count - 1})")
+    return value
+
+
 class GraphModel(NeuralNetwork):
     """A network whose layers form a directed acyclic graph from one input to one output.
 
@@ -210,17 +219,24 @@ class GraphModel(NeuralNetwork):
 
     @classmethod
     def from_graph_config(cls, layers: list[Layer], config: dict[str, Any], loss: Loss | None = None) -> GraphModel:
-        """Rebuild the graph from ``graph_config()`` and the layers in the same order."""
+        """Rebuild the graph from ``graph_config()`` and the layers in the same order.
+
+        The config may come from a file: every index must be an int naming an earlier node
+        (or a layer), every name a string; anything else is a TypeError or ValueError.
+        """
         nodes: list[Node] = []
         for entry in config["nodes"]:
-            sources = [nodes[int(i)] for i in entry["inputs"]]
+            name = entry["name"]
+            if not isinstance(name, str):
+                raise TypeError(f"a node name must be a string, got {type(name).__name__}")
+            sources = [nodes[_index(i, len(nodes), "an input")] for i in entry["inputs"]]
             if entry["layer"] is None:
-                node = Input(int(entry["width"]), name=entry["name"])
+                node = Input(entry["width"], name=name)
             else:
-                node = apply(layers[int(entry["layer"])], sources)
-                node.name = entry["name"]
+                node = apply(layers[_index(entry["layer"], len(layers), "a layer")], sources)
+                node.name = name
             nodes.append(node)
         inputs = [node for node in nodes if node.layer is None]
         if len(inputs) != 1:
             raise GraphError(f"a saved graph must have exactly one input node, found {len(inputs)}")
-        return cls(inputs[0], nodes[int(config["output"])], loss=loss)
+        return cls(inputs[0], nodes[_index(config["output"], len(nodes), "the output")], loss=loss)

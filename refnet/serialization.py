@@ -9,7 +9,8 @@ Layout of the file (format version 1):
        "loss": {"type": "MSE", "config": {}} | null,
        "generators": [<bit generator state>, ...],   # [0] is the network's (shuffling)
        "optimizer": {"type": "Adam", "config": {...}} | null,
-       "graph": {"nodes": [...], "output": k} | null}        # a GraphModel's edges
+       "graph": {"nodes": [...], "output": k} | null,        # a GraphModel's edges
+       "digests": {"param.0.W": "<blake2b hex>", ...}}       # every array's (absent in older files)
 
 - ``param.{i}.{name}`` and ``state.{i}.{name}``: layer i's parameters and state arrays
   (e.g. BatchNorm's ``running_mean`` and ``running_var``);
@@ -42,6 +43,7 @@ is a ``ModelFileError`` that names the file and what is wrong with it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -134,13 +136,19 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         # a GraphModel's wiring: nodes with their layer's index and their inputs (None for a plain stack)
         "graph": network.graph_config(),
     }
-    arrays: dict[str, Array] = {"config": np.array(json.dumps(config))}
+    arrays: dict[str, Array] = {}
     for index, layer in enumerate(network.layers):
         arrays.update({f"param.{index}.{name}": value for name, value in layer.params.items()})
         arrays.update({f"state.{index}.{name}": value for name, value in layer.state.items()})
     if optimizer is not None:
         arrays.update({f"optim.{key}": value for key, value in optimizer.state_arrays(network.layers).items()})
-    write_npz_atomically(path, arrays)
+    config["digests"] = {key: _digest(value) for key, value in arrays.items()}
+    write_npz_atomically(path, {"config": np.array(json.dumps(config)), **arrays})
+
+
+def _digest(array: Array) -> str:
+    """A digest of the array's values (in C order): the config records one per array."""
+    return hashlib.blake2b(np.ascontiguousarray(array).data, digest_size=16).hexdigest()
 
 
 def _json_ready(value: Any) -> Any:
@@ -348,6 +356,22 @@ def _planned_arrays(
     return planned
 
 
+def _check_digests(config: dict[str, Any], arrays: dict[str, Array], where: str) -> None:
+    """Every array is the one saved with this config: an array moved, swapped or replaced
+    inside the archive (the zip's own checksums would still agree) is refused.
+
+    Files written before refnet recorded digests have none, and load without this check.
+    """
+    digests = config.get("digests")
+    if digests is None:
+        return
+    if not isinstance(digests, dict) or set(digests) != set(arrays):
+        raise ModelFileError(f"{where}: the config's digests do not list the arrays the file holds")
+    for key, array in arrays.items():
+        if _digest(array) != digests[key]:
+            raise ModelFileError(f"{where}: array {key!r} is not the one saved with this config (its digest differs)")
+
+
 def _check_header(archive: NpzReader, key: str, shape: Shape, dtype: np.dtype[Any], where: str) -> None:
     if key not in archive.members:
         raise ModelFileError(f"{where}: array {key!r} is missing")
@@ -412,7 +436,10 @@ def _assemble(
 ) -> NeuralNetwork:
     """A NeuralNetwork of ``layers`` in order, or a GraphModel wired as ``graph`` says."""
     if graph is None:
-        return NeuralNetwork(layers, loss, rng=rng)
+        try:
+            return NeuralNetwork(layers, loss, rng=rng)
+        except (TypeError, ValueError) as exc:  # what add() refuses: widths that do not chain, a merge layer
+            raise ModelFileError(f"{where}: the layers do not form a stack: {exc}") from exc
     if not isinstance(graph, dict):
         raise ModelFileError(f"{where}: the graph entry must be a JSON object")
     try:
@@ -455,6 +482,7 @@ def load_network(path: str | Path) -> NeuralNetwork:
         optimizer = None if optimizer_entry is None else _make_optimizer(optimizer_entry, where)
         planned = _planned_arrays(config, optimizer, archive, where)
         arrays = {key: archive.read(key) for key in planned}
+    _check_digests(config, arrays, where)
     states = _field(config, "generators", list, where)
     if not states:
         raise ModelFileError(f"{where}: the config lists no random generators")
