@@ -185,12 +185,14 @@ def _open_archive(handle: IO[bytes], where: str) -> NpzReader:
 
 def _config(archive: NpzReader, where: str) -> dict[str, Any]:
     """The JSON config, read within bounds: at most ``MAX_CONFIG_BYTES``, nested at most ``MAX_JSON_DEPTH`` deep."""
-    if "config" not in archive.members or archive.header("config")[0] != () or archive.header("config")[1].kind != "U":
+    if "config" not in archive.members:
         raise ModelFileError(f"{where} has no refnet config array: not a refnet model file")
-    if archive.members["config"].file_size > MAX_CONFIG_BYTES:
-        raise ModelFileError(
-            f"{where} has a config of {archive.members['config'].file_size} bytes, more than refnet writes"
-        )
+    shape, dtype = archive.header("config")
+    if shape != () or dtype.kind != "U":
+        raise ModelFileError(f"{where} has no refnet config array (a 0-d string array): not a refnet model file")
+    size = archive.members["config"].file_size
+    if size > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{where} has a config of {size} bytes, more than refnet writes ({MAX_CONFIG_BYTES})")
     text = str(archive.read("config"))
     depth = _nesting_depth(text)
     if depth > MAX_JSON_DEPTH:

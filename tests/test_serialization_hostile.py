@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import refnet.serialization
 from refnet import (
     MSE,
     SGD,
@@ -159,6 +160,17 @@ def test_a_deeply_nested_config_is_refused_before_it_is_parsed(tmp_path: Path) -
     config["loss"]["config"] = "deep"
     with_config(path, json.dumps(config).replace('"deep"', "[" * 100_000 + "]" * 100_000))
     with pytest.raises(ModelFileError, match="config nested 100002 levels deep; refnet writes at most 32"):
+        NeuralNetwork.load(path)
+
+
+def test_a_config_larger_than_refnet_writes_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = saved(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo("config.npy").file_size
+    monkeypatch.setattr(refnet.serialization, "MAX_CONFIG_BYTES", size - 1)  # (rather than writing 64 MB)
+    with pytest.raises(ModelFileError, match=f"a config of {size} bytes, more than refnet writes"):
         NeuralNetwork.load(path)
 
 
