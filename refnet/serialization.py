@@ -303,14 +303,12 @@ def _layer_class(index: int, entry: Any, where: str) -> type[Layer]:
     return cls
 
 
-def _planned_arrays(
-    config: dict[str, Any], optimizer: Optimizer | None, archive: NpzReader, where: str
-) -> dict[str, bool]:
+def _planned_arrays(config: dict[str, Any], optimizer: Optimizer | None, archive: NpzReader, where: str) -> list[str]:
     """Check every stored array's header against the config, before any data is read or any layer built.
 
-    Returns the keys to read (True for an array, False for a step counter). Refuses a
-    missing, unexpected, mis-shaped or mistyped array: the file cannot make refnet read or
-    allocate more than the model the config describes, which is exactly what it stores.
+    Returns the keys to read. Refuses a missing, unexpected, mis-shaped or mistyped array:
+    the file cannot make refnet read or allocate more than the model the config describes,
+    which is exactly what it stores.
     """
     dtype_name = _field(config, "dtype", str, where)
     if dtype_name not in ("float32", "float64"):
@@ -325,7 +323,7 @@ def _planned_arrays(
         shapes.update({f"state.{index}.{name}": shape for name, shape in state.items()})
     for key, shape in shapes.items():
         _check_header(archive, key, shape, dtype, where)
-    planned = dict.fromkeys(shapes, True)
+    planned = list(shapes)
     if optimizer is not None:
         slots = _optimizer_slots(optimizer, dtype)
         for param_key, shape in shapes.items():
@@ -351,7 +349,7 @@ def _planned_arrays(
                             f"{where}: array {key!r} must be a non-negative integer (a 0-d integer array), "
                             f"got shape {counter_shape} and dtype {counter_dtype}"
                         )
-                planned[key] = shaped_like_param
+                planned.append(key)
     extra = sorted(set(archive.members) - set(planned) - {"config"})
     if extra:
         raise ModelFileError(f"{where}: unexpected arrays {extra}")
