@@ -37,6 +37,7 @@ import signal
 import stat
 import struct
 import threading
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -64,8 +65,18 @@ MAX_HEADER_BYTES = 10_000
 READ_BLOCK = 1 << 20
 
 # What reading a damaged zip archive or .npy header raises (a bad directory or header, a
-# CRC mismatch, an unexpected end, a corrupt deflate stream): turned into ModelFileError.
-ARCHIVE_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, struct.error, zlib.error)
+# CRC mismatch, an unexpected end, a corrupt deflate stream; NumPy parses an old-style header
+# with ``tokenize``): turned into ModelFileError.
+ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    struct.error,
+    zlib.error,
+    tokenize.TokenError,
+)
 
 
 @contextlib.contextmanager

@@ -191,6 +191,26 @@ def test_a_member_with_a_name_refnet_never_writes_is_refused(tmp_path: Path, nam
         NeuralNetwork.load(path)
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (3,\n",  # unbalanced: NumPy's tokenize fallback fails
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,), }\n",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (10**12,), }\n",
+        "{'descr': 'O', 'fortran_order': False, 'shape': (3,), }\n",
+        "[1, 2, 3]\n",
+    ],
+)
+def test_a_member_with_a_bad_npy_header_is_refused(tmp_path: Path, header: str) -> None:
+    path = saved(tmp_path)
+    contents = members(path)
+    encoded = header.encode("latin1")
+    contents["param.0.b.npy"] = b"\x93NUMPY\x01\x00" + len(encoded).to_bytes(2, "little") + encoded + bytes(24)
+    write_members(path, list(contents.items()))
+    with pytest.raises(ModelFileError, match="param.0.b|corrupt"):
+        NeuralNetwork.load(path)
+
+
 def test_two_members_of_one_name_are_refused(tmp_path: Path) -> None:
     path = saved(tmp_path)
     contents = list(members(path).items())
