@@ -19,11 +19,13 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 import refnet
 from gradcheck import cases, optim
+from gradcheck.guard import guarded
 from gradcheck.results import CheckResult, Report
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer
@@ -214,18 +216,23 @@ def check_rng(seed: int, name: str) -> np.random.Generator:
 
 
 def run_catalog(
-    seed: int = 0, pattern: str | None = None, tolerances: Tolerances = CATALOG_TOLERANCES, sweep: bool = False
+    seed: int = 0,
+    pattern: str | None = None,
+    tolerances: Tolerances = CATALOG_TOLERANCES,
+    sweep: bool = False,
+    timeout: float | None = None,
 ) -> Report:
     """Run every catalog check whose name contains ``pattern``; each result names its check.
 
-    ``seed`` (an int >= 0) fixes every check point; the report's time is the wall time.
+    ``seed`` (an int >= 0) fixes every check point; the report's time is the wall time. A check
+    that raises, or runs longer than ``timeout`` seconds, gives an ``error`` result.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     start = time.perf_counter()
     report = Report()
     for check in select(pattern):
-        part = check.run(check_rng(seed, check.name), tolerances, sweep)
+        part = guarded(check.name, partial(check.run, check_rng(seed, check.name), tolerances, sweep), timeout)
         report.results += [replace(result, component=check.name) for result in part.results]
     report.seconds = time.perf_counter() - start
     return report

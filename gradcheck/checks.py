@@ -10,8 +10,14 @@ engine compare, and returns a ``Report`` (one result per tensor):
 - network:     L = compute_gradients(X, Y) (data loss + penalties), dL/dθ = every layer's grads,
                dL/dX = what the network's backward returns.
 
-Layers and networks are also run backward twice (``gradcheck.repeat``); a loss's fused
-``value_and_gradient`` value must equal ``forward``.
+A layer or a loss need not be refnet's: anything with forward/backward (and params/grads
+dicts), or a pair of plain functions, is accepted (``gradcheck.adapters``). A float32
+component is rebuilt in float64 where it can be, else checked in its own precision
+(``gradcheck.precision``). Layers and networks are also run backward twice
+(``gradcheck.repeat``); a refnet loss's fused ``value_and_gradient`` value must equal ``forward``.
+
+The check point must be finite (a ``ValueError`` otherwise). Whatever the checked code raises
+while it is checked becomes the result of that check, verdict ``error`` (``gradcheck.guard``).
 
 Randomness is held fixed: before every forward, each ``numpy.random.Generator`` a layer
 holds (e.g. Dropout's ``rng``) is put back in the state it had, so every evaluation draws
@@ -21,142 +27,239 @@ the same mask; a layer's ``state`` arrays (BatchNorm running statistics) are res
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from gradcheck.adapters import LayerAdapter, float_array, is_loss_like, name_of, output_array, refuse_non_finite
 from gradcheck.engine import check_target
+from gradcheck.guard import ComponentError, error_result, running
 from gradcheck.lines import Array, Target
+from gradcheck.precision import coarsest, rebuilt_in_float64
 from gradcheck.repeat import repeat_failures_of
 from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import apply_sweep
-from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
-from refnet.base import Layer
+from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.losses import Loss
 from refnet.network import NeuralNetwork
 from refnet.numerics import Snapshot
 from refnet.regularizers import ElasticNet
 
 
-def take_snapshot(layers: Iterable[Layer]) -> Snapshot:
-    """The layers' state arrays and random generators, to put back after each evaluation of the loss."""
-    layers = list(layers)
-    generators = [rng for rng in (layer.generator() for layer in layers) if rng is not None]
-    return Snapshot([array for layer in layers for array in layer.state.values()], generators)
+def take_snapshot(layers: Iterable[Any]) -> Snapshot:
+    """The layers' state arrays and random generators, to put back before each evaluation of the loss.
 
-
-def require_float64(layers: Iterable[Layer], owner: str) -> None:
-    """gradcheck works in float64: refuse parameters of any other dtype with a clear message."""
+    A refnet layer names its generator (``generator()``); any other object's Generators are
+    found among its attributes, and its ``state`` arrays, if it has a ``state`` dict, are kept too.
+    """
+    arrays: list[Array] = []
+    generators: list[np.random.Generator] = []
     for layer in layers:
-        for key, value in layer.params.items():
-            if value.dtype != np.float64:
-                raise ValueError(
-                    f"{owner}: parameter {key!r} of {type(layer).__name__} is {value.dtype}; "
-                    "gradcheck runs in float64, so build the component with dtype=np.float64"
-                )
+        state = getattr(layer, "state", {})
+        if isinstance(state, Mapping):
+            arrays += [value for value in state.values() if isinstance(value, np.ndarray)]
+        named = getattr(layer, "generator", None)
+        if callable(named):
+            generators += [rng for rng in [named()] if isinstance(rng, np.random.Generator)]
+        else:
+            attributes = getattr(layer, "__dict__", {}).values()
+            generators += [value for value in attributes if isinstance(value, np.random.Generator)]
+    return Snapshot(arrays, generators)
 
 
 def run_targets(targets: list[Target], tolerances: Tolerances, seed: int, sweep: bool) -> Report:
-    """Check each target (and sweep its failing lines, or its worst, if asked); time the whole."""
+    """Check each target (and sweep its failing lines, or its worst, if asked); time the whole.
+
+    A target whose evaluation raises in the checked code gets an ``error`` result.
+    """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     report = Report()
     for target in targets:
-        result, outcomes = check_target(target, tolerances, rng)
-        report.results.append(apply_sweep(result, outcomes, tolerances) if sweep and outcomes else result)
+        try:
+            result, outcomes = check_target(target, tolerances, rng)
+            if sweep and outcomes:
+                result = apply_sweep(result, outcomes, tolerances)
+        except ComponentError as exc:
+            result = error_result(target.component, target.name, exc)
+        report.results.append(result)
     report.seconds = time.perf_counter() - start
     return report
 
 
+def renamed(report: Report, component: str) -> Report:
+    """``report`` with every result's component set to ``component``."""
+    report.results = [replace(result, component=component) for result in report.results]
+    return report
+
+
 def check_layer(
-    layer: Layer,
+    layer: Any,
     x: Any,
     *,
     grad_y: Any = None,
     training: bool = True,
     seed: int = 0,
-    tolerances: Tolerances = DEFAULT_TOLERANCES,
+    tolerances: Tolerances | None = None,
     sweep: bool = False,
     name: str | None = None,
 ) -> Report:
     """Check dL/dx and dL/dθ of ``layer`` at input ``x`` (N, in), with L = Σ grad_y·y + penalty.
 
-    ``grad_y`` defaults to a standard-normal upstream gradient drawn from ``seed``. For a
-    layer with several inputs (a ``refnet.graph.Merge``: Add, Multiply, Concatenate), ``x``
-    is the list of inputs, used through ``forward_many``/``backward_many``; each is checked.
+    ``layer`` is a refnet layer, any object with forward/backward (and params/grads), or
+    ``Functions(forward, vjp, params)``. ``grad_y`` defaults to a standard-normal upstream
+    gradient drawn from ``seed``. For a layer with several inputs (``forward_many``/
+    ``backward_many``: refnet's Add, Multiply, Concatenate), ``x`` is the list of inputs; each
+    is checked. ``tolerances`` default to those of the precision the layer computes in.
     """
-    name = name or type(layer).__name__
-    require_float64([layer], name)
-    many = layer.multiple_inputs
-    xs = [np.array(value, dtype=np.float64) for value in (x if many else [x])]
+    adapter = LayerAdapter(layer)
+    name = name or name_of(layer)
+    xs = [float_array(value, "x") for value in (x if adapter.many else [x])]
+    for key, value in adapter.params.items():
+        refuse_non_finite(value, f"{name}.params[{key!r}]")
+    upstream = None if grad_y is None else float_array(grad_y, "grad_y")
+    dtype = coarsest(adapter.params.values())
+    if dtype != np.float64:
+        rebuilt = rebuilt_in_float64(layer)
+        if rebuilt is not None:
+            report = check_layer(
+                rebuilt, x, grad_y=grad_y, training=training, seed=seed, tolerances=tolerances, sweep=sweep, name=name
+            )
+            return renamed(report, f"{name} ({dtype}, rebuilt in float64)")
+    start = time.perf_counter()
+    try:
+        report = layer_report(adapter, xs, upstream, training, seed, tolerances, sweep, name)
+    except ComponentError as exc:
+        report = Report([error_result(name, "-", exc)])
+    report.seconds = time.perf_counter() - start
+    return report
 
-    def forward() -> Array:
-        return layer.forward_many(xs, training) if many else layer.forward(xs[0], training)
 
-    def backward(upstream: Array) -> list[Array]:
-        grads_x = layer.backward_many(upstream) if many else [layer.backward(upstream)]
-        return [np.array(grad, dtype=np.float64) for grad in grads_x]
-
-    snapshot = take_snapshot([layer])
-    y = forward()
-    rng = np.random.default_rng(seed)
-    upstream = rng.standard_normal(y.shape) if grad_y is None else np.array(grad_y, dtype=np.float64)
-    grads_x = backward(upstream)
-    grads = {key: value.copy() for key, value in layer.grads.items()}
-    repeated = backward(upstream)
-    repeat_failures = repeat_failures_of(name, zip(labels(xs, many), grads_x, repeated, strict=True))
-    repeat_failures += repeat_failures_of(name, ((key, grads[key], layer.grads[key]) for key in grads))
+def layer_report(
+    adapter: LayerAdapter, xs: list[Array], upstream: Array | None, training: bool, seed: int,
+    tolerances: Tolerances | None, sweep: bool, name: str,
+) -> Report:  # fmt: skip
+    """check_layer's work once the arguments are validated (raises ComponentError from the checked code)."""
+    dtype = coarsest(adapter.params.values())
+    xs = [value.astype(dtype) if dtype != np.float64 else value for value in xs]
+    snapshot = take_snapshot([adapter.component])
+    with running(f"{name}.forward at the check point"):
+        y = adapter.forward(xs, training)
+    if dtype == np.float64 and coarsest([y]) != np.float64:  # computes in a lower precision inside
+        dtype = coarsest([y])
+        xs = [value.astype(dtype) for value in xs]
+        snapshot.restore()
+        with running(f"{name}.forward at the check point"):
+            y = adapter.forward(xs, training)
+    if not np.all(np.isfinite(y)):
+        return Report([error_result(name, "y", "forward returned non-finite values at the (finite) check point")])
+    tol = tolerances or tolerances_for(dtype)
+    if dtype != np.float64:
+        name = f"{name} ({dtype})"
+    if upstream is None:
+        upstream = np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
+    elif upstream.shape != y.shape:
+        raise ValueError(f"grad_y has shape {upstream.shape} but {name}'s output y has shape {y.shape}")
+    with running(f"{name}.backward at the check point"):
+        grads_x = adapter.backward(upstream)
+        grads = adapter.grads()
+    with running(f"{name}.backward, called a second time for the same forward"):
+        repeated = adapter.backward(upstream)
+        again = adapter.grads()
+    labels = [f"x{i}" for i in range(len(xs))] if adapter.many else ["x"]
+    if len(grads_x) != len(xs):
+        message = f"backward returned {len(grads_x)} input gradients for {len(xs)} inputs"
+        return Report([error_result(name, "x", message)])
+    repeat_failures = repeat_failures_of(name, zip(labels, grads_x, repeated, strict=True))
+    pairs = [(key, first, again[key]) for key, first in grads.items()]
+    repeat_failures += repeat_failures_of(name, ((key, a, b) for key, a, b in pairs if a is not None and b is not None))
 
     def loss() -> float:
         snapshot.restore()
-        return float(np.sum(upstream * forward())) + layer.penalty()
+        return float(np.sum(upstream * adapter.forward(xs, training))) + adapter.penalty()
 
-    zipped = zip(labels(xs, many), xs, grads_x, strict=True)
-    targets = [Target(name, label, value, grad, loss) for label, value, grad in zipped]
-    targets += [Target(name, key, layer.params[key], grads[key], loss) for key in layer.params]
+    targets = [Target(name, label, value, grad, loss) for label, value, grad in zip(labels, xs, grads_x, strict=True)]
+    missing = [key for key, gradient in grads.items() if gradient is None]
+    targets += [
+        Target(name, key, adapter.params[key], gradient, loss)
+        for key, gradient in grads.items()
+        if gradient is not None
+    ]
     try:
-        report = run_targets(targets, tolerances, seed, sweep)
+        report = run_targets(targets, tol, seed, sweep)
     finally:
         snapshot.restore()
+    report.results += [error_result(name, key, f"backward left no gradient for {key!r} in grads") for key in missing]
     report.results += repeat_failures
     return report
 
 
-def labels(xs: list[Array], many: bool) -> list[str]:
-    """The names of a layer's inputs: "x", or "x0", "x1", ... for a merge layer."""
-    return [f"x{i}" for i in range(len(xs))] if many else ["x"]
-
-
 def check_loss(
-    loss: Loss,
+    loss: Any,
     y_pred: Any,
     y_true: Any,
     *,
     seed: int = 0,
-    tolerances: Tolerances = DEFAULT_TOLERANCES,
+    tolerances: Tolerances | None = None,
     sweep: bool = False,
     name: str | None = None,
 ) -> Report:
     """Check dL/dy_pred = ``loss.backward()`` for L = ``loss.forward(y_pred, y_true)``.
 
-    The fused ``value_and_gradient(y_pred, target)`` that training calls is checked as a
-    second tensor, ``y_pred (fused)``: its gradient against its own value.
+    ``loss`` is a refnet Loss or any object with forward(y_pred, y_true) and backward(). For a
+    refnet Loss the fused ``value_and_gradient(y_pred, target)`` that training calls is checked
+    as a second tensor, ``y_pred (fused)``: its gradient against its own value.
     """
-    name = name or type(loss).__name__
-    y_pred = np.array(y_pred, dtype=np.float64)
-    value = float(loss.forward(y_pred, y_true))
-    gradient = np.array(loss.backward(), dtype=np.float64)
-    forward_backward = Target(name, "y_pred", y_pred, gradient, lambda: loss.forward(y_pred, y_true))
+    if not is_loss_like(loss):
+        raise TypeError(f"{type(loss).__name__} is not a loss: gradcheck needs forward(y_pred, y_true) and backward()")
+    name = name or name_of(loss)
+    y_pred = float_array(y_pred, "y_pred")
+    if isinstance(y_true, np.ndarray | list | tuple | float | int):
+        refuse_non_finite(np.asarray(y_true, dtype=np.float64), "y_true")
+    start = time.perf_counter()
+    try:
+        report = loss_report(loss, y_pred, y_true, seed, tolerances, sweep, name)
+    except ComponentError as exc:
+        report = Report([error_result(name, "-", exc)])
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def loss_report(
+    loss: Any, y_pred: Array, y_true: Any, seed: int, tolerances: Tolerances | None, sweep: bool, name: str
+) -> Report:
+    """check_loss's work once the arguments are validated (raises ComponentError from the checked code)."""
+    with running(f"{name}.forward at the check point"):
+        value = float(loss.forward(y_pred, y_true))
+    with running(f"{name}.backward at the check point"):
+        gradient = output_array(loss.backward(), "backward")
+    dtype = coarsest([gradient])
+    if dtype != np.float64:  # computes in a lower precision: perturb y_pred in it
+        y_pred, name = y_pred.astype(dtype), f"{name} ({dtype})"
+        with running(f"{name}.forward at the check point"):
+            value = float(loss.forward(y_pred, y_true))
+        with running(f"{name}.backward at the check point"):
+            gradient = output_array(loss.backward(), "backward")
+    if not np.isfinite(value):
+        return Report([error_result(name, "value", "forward returned a non-finite loss at the (finite) check point")])
+    tol = tolerances or tolerances_for(dtype)
+    targets = [Target(name, "y_pred", y_pred, gradient, lambda: loss.forward(y_pred, y_true))]
+    if not isinstance(loss, Loss):
+        return run_targets(targets, tol, seed, sweep)
     fused_at = y_pred.copy()
-    prepared = loss.prepare_target(y_true, fused_at.shape, fused_at.dtype)
-    fused_value, fused_gradient = loss.value_and_gradient(fused_at, prepared)
-    fused = Target(
-        name, "y_pred (fused)", fused_at, np.array(fused_gradient, dtype=np.float64),
-        lambda: loss.value_and_gradient(fused_at, prepared)[0],
+    with running(f"{name}.value_and_gradient at the check point"):
+        prepared = loss.prepare_target(y_true, fused_at.shape, fused_at.dtype)
+        fused_value, fused_gradient = loss.value_and_gradient(fused_at, prepared)
+    targets.append(
+        Target(
+            name, "y_pred (fused)", fused_at, output_array(fused_gradient, "value_and_gradient"),
+            lambda: loss.value_and_gradient(fused_at, prepared)[0],
+        )
     )  # fmt: skip
-    report = run_targets([forward_backward, fused], tolerances, seed, sweep)
-    report.results.append(same_value(name, value, float(fused_value), tolerances))
+    report = run_targets(targets, tol, seed, sweep)
+    report.results.append(same_value(name, value, float(fused_value), tol))
     return report
 
 
@@ -181,16 +284,23 @@ def check_regularizer(
     W: Any,
     *,
     seed: int = 0,
-    tolerances: Tolerances = DEFAULT_TOLERANCES,
+    tolerances: Tolerances | None = None,
     sweep: bool = False,
     name: str | None = None,
 ) -> Report:
     """Check d penalty/dW = ``regularizer.gradient(W)``."""
     name = name or type(regularizer).__name__
-    W = np.array(W, dtype=np.float64)
-    gradient = np.array(regularizer.gradient(W), dtype=np.float64)
-    target = Target(name, "W", W, gradient, lambda: regularizer.penalty(W))
-    return run_targets([target], tolerances, seed, sweep)
+    W = float_array(W, "W").astype(np.float64)
+    start = time.perf_counter()
+    try:
+        with running(f"{name}.gradient at the check point"):
+            gradient = output_array(regularizer.gradient(W), "gradient")
+        target = Target(name, "W", W, gradient, lambda: regularizer.penalty(W))
+        report = run_targets([target], tolerances or tolerances_for(np.float64), seed, sweep)
+    except ComponentError as exc:
+        report = Report([error_result(name, "-", exc)])
+    report.seconds = time.perf_counter() - start
+    return report
 
 
 def check_network(
@@ -199,7 +309,7 @@ def check_network(
     Y: Any,
     *,
     seed: int = 0,
-    tolerances: Tolerances = DEFAULT_TOLERANCES,
+    tolerances: Tolerances | None = None,
     sweep: bool = False,
     name: str | None = None,
 ) -> Report:
@@ -208,15 +318,33 @@ def check_network(
     dL/dX is what the network's backward returns for the loss gradient: the sum over every
     path from the input, so a graph that overwrites instead of summing at a fan-out fails.
     A second backward for the same forward must leave grad_X and every grads[θ] unchanged.
+    A float32 network is checked in float32 (``tolerances_for``).
     """
     name = name or type(network).__name__
-    require_float64(network.layers, name)
-    X = np.array(X, dtype=np.float64)
+    dtype = network.dtype
+    X = float_array(X, "X").astype(dtype)
+    if dtype != np.float64:
+        name = f"{name} ({dtype})"
+    start = time.perf_counter()
+    try:
+        report = network_report(network, X, Y, seed, tolerances or tolerances_for(dtype), sweep, name)
+    except ComponentError as exc:
+        report = Report([error_result(name, "-", exc)])
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def network_report(
+    network: NeuralNetwork, X: Array, Y: Any, seed: int, tolerances: Tolerances, sweep: bool, name: str
+) -> Report:
+    """check_network's work once the arguments are validated (raises ComponentError from the checked code)."""
     snapshot = take_snapshot(network.layers)
-    network.compute_gradients(X, Y)
+    with running(f"{name}.compute_gradients at the check point"):
+        network.compute_gradients(X, Y)
     grads = [{key: value.copy() for key, value in layer.grads.items()} for layer in network.layers]
     snapshot.restore()
-    grad_X, repeat_failures = input_gradient(network, X, Y, grads, name)
+    with running(f"{name}'s backward at the check point"):
+        grad_X, repeat_failures = input_gradient(network, X, Y, grads, name)
 
     def loss() -> float:
         snapshot.restore()

@@ -4,14 +4,19 @@ For each tensor of a component (a ``Target``, see ``gradcheck.lines``):
 
 - small tensors (size <= max_elements) are checked element by element, phi'(0) = g_i;
 - large tensors along a few random directions u, phi'(0) = g·u = vᵀJu when L = v·y, plus a
-  sample of single elements (the largest |g_i| and random ones), phi'(0) = g_i;
+  sample of single elements (the largest |g_i| and random ones), phi'(0) = g_i (float32
+  tensors: the sample of single elements only);
 
 so that the whole catalog stays fast. An element passes when |a − n| <= atol + rtol·scale,
 scale = max(|a|, |n|, √Σ(g_i·u_i)²) (tolerances in ``gradcheck.tolerances``). An element that
-fails, or whose check the rounding of a large |L| may have decided, is looked at again
-(``kinks.classify``): larger steps when rounding dominates, else smaller steps, then its
-one-sided differences, which tell a kink from a wrong gradient. An element the rounding of
-|L| leaves undecided (allowance over ``inconclusive`` times the tolerance) is a failure.
+fails, or whose check rounding may have decided, is looked at again (``kinks.classify``):
+at the step where its measured rounding and truncation are smallest, then by its one-sided
+differences, which tell a kink from a wrong gradient. An element that precision leaves
+undecided (allowance over ``inconclusive`` times the tolerance) is *inconclusive*.
+
+Whether rounding may have decided: in float64, when eps·|L|·rounding_factor/step exceeds the
+tolerance; in a lower precision the noise is always measured (``gradcheck.noise``), since
+the rounding inside the component is not eps·|L|.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from gradcheck.lines import (
     sampled_element_lines,
     worst,
 )
+from gradcheck.noise import rounding_noise
 from gradcheck.results import CheckResult, Verdict, relative_error
-from gradcheck.sweep import EPS
-from gradcheck.tolerances import Tolerances
+from gradcheck.tolerances import FLOAT64_EPS, Tolerances
 
 
 def judge(line: Line, base: float, tol: Tolerances) -> Outcome:
@@ -39,14 +44,15 @@ def judge(line: Line, base: float, tol: Tolerances) -> Outcome:
     numerical = central_difference(line, tol.step)[0]
     error = abs(line.analytic - numerical)
     allowed = tol.allowed(max(abs(line.analytic), abs(numerical), line.magnitude))
-    # rounding of a large |L| (at least eps·|L| per value) can land a wrong gradient within tolerance
-    # by chance; when it may exceed the tolerance, the element is looked at again (``classify``)
-    noisy = tol.rounding_factor * EPS * abs(base) / (tol.step * line.scale) > allowed
-    if error <= allowed and not noisy:
-        return Outcome(line, numerical, error, allowed, "pass")
     if not (np.isfinite(numerical) and np.isfinite(line.analytic)):
         return Outcome(line, numerical, float("inf"), allowed, "fail")
-    return classify(line, base, numerical, tol)
+    # rounding (at least eps·|L| per value) can land a wrong gradient within tolerance by chance;
+    # when it may exceed the tolerance, the element is looked at again (``classify``)
+    noise = rounding_noise(line, base, tol.step, tol) if tol.eps > FLOAT64_EPS else FLOAT64_EPS * abs(base)
+    noisy = tol.rounding_factor * noise / (tol.step * line.scale) > allowed
+    if error <= allowed and not noisy:
+        return Outcome(line, numerical, error, allowed, "pass")
+    return classify(line, base, numerical, tol, noise if tol.eps > FLOAT64_EPS else None)
 
 
 def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> tuple[CheckResult, list[Outcome]]:
@@ -60,30 +66,33 @@ def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> t
     if target.array.size <= tol.max_elements:
         lines, method = list(element_lines(target)), "elementwise"
     else:
-        lines = list(direction_lines(target, tol.directions, rng))
+        directions = tol.directions if target.array.dtype == np.float64 else 0
+        lines = list(direction_lines(target, directions, rng))
         lines += sampled_element_lines(target, tol.sampled_elements, tol.largest_elements, rng)
-        method = "projection"
+        method = "projection" if directions else "sampled elements"
     base = float(target.loss())
     outcomes = [judge(line, base, tol) for line in lines]
     return summarize(target, outcomes, method, tol), outcomes
 
 
 def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Tolerances) -> CheckResult:
-    """The verdict on a target: fail if any element fails; kink if kinks dominate; else pass."""
+    """The verdict on a target: fail if any element fails; else inconclusive if any element is
+    undecided; kink if kinks dominate; else pass."""
     kinks = sum(outcome.status == "kink" for outcome in outcomes)
     failures = sum(outcome.status == "fail" for outcome in outcomes)
-    top = worst([outcome for outcome in outcomes if outcome.status == "fail"] or outcomes)
-    unit = "elements" if method == "elementwise" else "directions and sampled elements"
+    undecided = [outcome for outcome in outcomes if outcome.status == "inconclusive"]
+    top = worst([outcome for outcome in outcomes if outcome.status == "fail"] or undecided or outcomes)
+    unit = {"elementwise": "elements", "projection": "directions and sampled elements"}.get(method, method)
     verdict: Verdict
     if failures:
         verdict = "fail"
-        if top.note:
-            message = f"{failures} of {len(outcomes)} {unit} fail; worst at {top.line.label}: {top.note}"
-        else:
-            message = (
-                f"{failures} of {len(outcomes)} {unit} disagree; worst at {top.line.label}: analytic "
-                f"{top.line.analytic:.6g} vs numerical {top.numerical:.6g} (error {top.error:.2e} > {top.allowed:.2e})"
-            )
+        message = (
+            f"{failures} of {len(outcomes)} {unit} disagree; worst at {top.line.label}: analytic "
+            f"{top.line.analytic:.6g} vs numerical {top.numerical:.6g} (error {top.error:.2e} > {top.allowed:.2e})"
+        )
+    elif undecided:
+        verdict = "inconclusive"
+        message = f"{len(undecided)} of {len(outcomes)} {unit} undecided; worst at {top.line.label}: {top.note}"
     elif kinks > tol.kink_fraction * len(outcomes):
         verdict = "kink"
         message = f"{kinks} of {len(outcomes)} {unit} sit on kinks: too few smooth points to judge"

@@ -3,18 +3,17 @@
 Two defences, so that a kink never causes a false failure:
 
 1. Check points are drawn away from the known kinks (``push_from_zero``, ``draw_away``),
-   by at least ``kink_margin`` (1e-3), a thousand steps h0 away.
-2. An element that still fails is looked at again (``classify``):
-   - its rounding noise N is measured and N/step added to the error allowed: a loss with a
-     large value |L| rounds to eps·|L|, which a step h turns into an error eps·|L|/h;
-   - when that rounding dominates at h0 (|L| large for the gradient), the central difference
-     is retried at larger steps h0·√10, h0·10, ... up to ``max_step``, where rounding is
-     smaller and truncation measurable, and the step of smallest estimated error is used;
-   - otherwise it is retried with h0/10 and h0/100 (only while their rounding is
-     well below the error to explain); a kink (or strong curvature) a little way off spoils
-     only the larger steps, so agreement there is a pass;
-   - no allowance may exceed ``inconclusive`` (10) times the tolerance: an element that needs
-     more is an inconclusive check, reported as a failure (use --sweep or a smaller |L|);
+   by at least ``kink_margin`` (1e-3 in float64), a thousand steps h0 away.
+2. An element that fails at h0, or whose agreement rounding may have decided, is looked at
+   again (``classify``):
+   - its rounding noise N is measured (``gradcheck.noise``), and the central difference is
+     retried over a ladder of steps, the truncation at each measured against the next one
+     (``gradcheck.steps``); the step of smallest estimated error (rounding + truncation) is
+     used. A kink (or strong curvature) a little way off spoils only the larger steps; a
+     loss with a large |L| spoils only the smaller ones;
+   - agreement within tolerance + that estimate is a pass, if the estimate leaves the
+     allowance within ``inconclusive`` (10) times the tolerance; beyond that the element is
+     *inconclusive*: its precision cannot decide it (never a pass, never a confident fail);
    - otherwise its one-sided differences are compared,
          right = (phi(h) − phi(0)) / h,      left = (phi(0) − phi(−h)) / h.
      For a smooth function right − left ≈ h·phi'' shrinks tenfold from h0 to h0/10; at a
@@ -31,8 +30,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.lines import Line, Outcome, central_difference
-from gradcheck.sweep import rounding_noise
+from gradcheck.lines import Line, Outcome
+from gradcheck.noise import rounding_noise
+from gradcheck.steps import best_step
 from gradcheck.tolerances import Tolerances
 
 Array = NDArray[Any]
@@ -41,29 +41,27 @@ Array = NDArray[Any]
 def one_sided(line: Line, base: float, h: float) -> tuple[float, float]:
     """(left, right) one-sided differences at step h·scale around phi(0) = ``base``."""
     step = h * line.scale
-    right = (line(step) - base) / step
-    left = (base - line(-step)) / step
+    right = (line(step) - base) / line.offset(step)
+    left = (base - line(-step)) / -line.offset(-step)
     return left, right
 
 
-def classify(line: Line, base: float, numerical: float, tol: Tolerances) -> Outcome:
-    """Re-examine a failing element: pass once rounding is counted or at another step, a kink, or a failure.
+def classify(line: Line, base: float, numerical: float, tol: Tolerances, noise: float | None = None) -> Outcome:
+    """Re-examine an element: a pass at its best step, inconclusive, a kink, or a failure.
 
-    With N the measured rounding noise of phi (``sweep.rounding_noise``), a central difference
-    at step s = h·scale carries a rounding error up to ≈ N/s, so the error allowed at h is
+    With N the measured rounding noise of phi (``noise``, measured here if not given), a
+    central difference at step s = h·scale carries a rounding error up to ≈ N/s; at the best
+    step h (``steps.best_step``) the error allowed is
 
-        allowed(h) = atol + rtol·scale + rounding_factor·N/s
+        allowed = atol + rtol·scale + rounding_factor·N/s + truncation measured at h.
 
-    (a loss with a large constant offset, |L| = 1e4, has N ≈ eps·|L| and N/s ≈ 1e-5 at h0).
-
-    When rounding dominates at h0 (rounding_factor·N/s > rtol·scale) smaller steps only make it
-    worse, so the larger steps h0·√10, h0·10, ... up to ``max_step`` are tried (``larger_steps``)
-    and the one with the smallest estimated error is used. No allowance may exceed
-    ``inconclusive`` times the tolerance: an element that would need more (|L| too large for
-    its gradient) is reported as an inconclusive failure, never as a pass.
+    No allowance may exceed ``inconclusive`` times the tolerance atol + rtol·scale: an element
+    that agrees only within more is *inconclusive* (e.g. |L| too large for its gradient, or
+    float32 too coarse for it), never a pass.
     """
-    analytic, error = line.analytic, abs(line.analytic - numerical)
-    noise = rounding_noise(line)
+    analytic = line.analytic
+    if noise is None:
+        noise = rounding_noise(line, base, tol.step, tol)
 
     def rounding(h: float) -> float:
         return tol.rounding_factor * noise / (h * line.scale)
@@ -71,88 +69,44 @@ def classify(line: Line, base: float, numerical: float, tol: Tolerances) -> Outc
     def plain(value: float) -> float:
         return tol.allowed(max(abs(analytic), abs(value), line.magnitude))
 
-    def allowed(value: float, h: float) -> float:
-        return plain(value) + rounding(h)
-
-    def agreed(value: float, h: float, allowance: float) -> Outcome:
-        """A pass if ``allowance`` is within ``inconclusive`` times the tolerance, else an inconclusive failure."""
+    h, value, estimate = best_step(line, numerical, rounding, tol)
+    allowance = plain(value) + estimate
+    if abs(analytic - value) <= allowance:
         if allowance <= tol.inconclusive * plain(value):
             return Outcome(line, value, abs(analytic - value), allowance, "pass")
-        note = (
-            f"inconclusive: |L| ≈ {abs(base):.3g} is too large relative to the gradient; its rounding allows an "
-            f"error of {allowance:.2e} even at the best step h={h:.0e}, over {tol.inconclusive:g}× the tolerance "
-            f"{plain(value):.2e} (analytic {analytic:.6g} vs numerical {value:.6g}); "
-            "use --sweep or a smaller loss scale"
-        )
-        return Outcome(line, value, abs(analytic - value), allowance, "fail", note)
-
-    # what a failure reports: the difference at h0, or at the best larger step when rounding dominates
-    reported, reported_allowed = numerical, allowed(numerical, tol.step)
-    scale = max(abs(analytic), abs(numerical), line.magnitude)
-    if rounding(tol.step) > tol.rtol * scale:
-        h, value, estimate = larger_steps(line, numerical, rounding, tol)
-        reported, reported_allowed = value, plain(value) + estimate
-        if abs(analytic - value) <= reported_allowed:
-            return agreed(value, h, reported_allowed)
-    elif error <= reported_allowed:
-        return agreed(numerical, tol.step, reported_allowed)
-    for factor in (10.0, 100.0):
-        h = tol.step / factor
-        if rounding(h) > error / 10.0:  # too noisy at this step to tell the error from rounding
-            break
-        finer = central_difference(line, h)[0]
-        if abs(analytic - finer) <= allowed(finer, h):
-            return agreed(finer, h, allowed(finer, h))
+        note = undecided(base, noise, h, allowance, plain(value), analytic, value, tol)
+        return Outcome(line, value, abs(analytic - value), allowance, "inconclusive", note)
     fine = tol.step / 10.0
     coarse_left, coarse_right = one_sided(line, base, tol.step)
     left, right = one_sided(line, base, fine)
     jump, coarse_jump = right - left, coarse_right - coarse_left
-    limit = allowed(numerical, fine)
+    limit = plain(numerical) + rounding(fine)
     # a kink's jump is the same at every step below its distance; a smooth function's is h·phi'' and
     # shrinks tenfold; rounding (two one-sided differences, each up to N/s) must not pass for a jump
     same_size = coarse_jump != 0.0 and 0.5 <= jump / coarse_jump <= 2.0
     persistent = same_size and abs(jump) > 10.0 * (limit + 2.0 * rounding(fine))
     inside = min(left, right) - limit <= analytic <= max(left, right) + limit
     if persistent and inside:
-        return Outcome(line, numerical, error, allowed(numerical, tol.step), "kink")
-    return Outcome(line, reported, abs(analytic - reported), reported_allowed, "fail")
+        return Outcome(line, numerical, abs(analytic - numerical), plain(numerical) + rounding(tol.step), "kink")
+    return Outcome(line, value, abs(analytic - value), allowance, "fail")
 
 
-RUNG = 10.0**0.5  #: the larger steps h0·RUNG^k are half a decade apart
-
-
-def larger_steps(
-    line: Line, numerical: float, rounding: Callable[[float], float], tol: Tolerances
-) -> tuple[float, float, float]:
-    """(h, numerical(h), estimated error) at the step h = h0·√10^k <= ``max_step`` of smallest estimated error.
-
-    The estimate is rounding(h) + 2·|D(r·h) − D(h)|/(r² − 1), r = √10: a central difference
-    D(h) = g + c·h² + ... has D(r·h) − D(h) ≈ (r² − 1)·c·h², so the truncation error at h is
-    measured, not guessed (a wrong gradient shifts D(h) and D(r·h) alike and cannot hide in it).
-    Rounding falls with each step while truncation grows, so the ladder stops once the estimate
-    grows, or when a step leaves the component's domain (an error or a non-finite value).
-    """
-    steps, values = [tol.step], [numerical]
-    best = (tol.step, numerical, rounding(tol.step))  # no truncation measured at h0 if no larger step fits
-    for k in range(1, 128):
-        h = tol.step * RUNG**k
-        try:
-            with np.errstate(all="ignore"):
-                value = central_difference(line, h)[0]
-        except (ValueError, ArithmeticError):  # a large step may leave the component's domain
-            break
-        if not np.isfinite(value):
-            break
-        steps.append(h)
-        values.append(value)
-        estimate = rounding(steps[-2]) + 2.0 * abs(value - values[-2]) / (RUNG**2 - 1.0)
-        if len(steps) == 2 or estimate < best[2]:
-            best = (steps[-2], values[-2], estimate)
-        elif estimate > 2.0 * best[2]:  # well past the bottom: truncation has taken over
-            break
-        if h > tol.max_step * (1.0 + 1e-9):  # the step above the cap only measures the truncation at the cap
-            break
-    return best
+def undecided(
+    base: float, noise: float, h: float, allowance: float, tolerance: float, analytic: float, value: float,
+    tol: Tolerances,
+) -> str:  # fmt: skip
+    """Why an element is inconclusive, and what to do about it."""
+    reason = (
+        f"inconclusive: in {tol.precision}, rounding (noise {noise:.1e} of L ≈ {base:.3g}) and truncation allow an "
+        f"error of {allowance:.1e} even at the best step h={h:.0e}, over {tol.inconclusive:g}× the tolerance "
+        f"{tolerance:.1e} (analytic {analytic:.6g} vs numerical {value:.6g}); "
+    )
+    if tol.precision == "float64":
+        return reason + "use --sweep, or check it at a point where |L| is smaller relative to its gradient"
+    return reason + (
+        f"{tol.precision} is too coarse here: give the component get_config() with a 'dtype' entry and "
+        "from_config() so gradcheck can rebuild it in float64, or build it in float64 yourself"
+    )
 
 
 def push_from_zero(values: Array, margin: float) -> Array:

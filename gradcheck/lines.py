@@ -6,6 +6,12 @@ gradient g = dL/dx the component computed. A ``Line`` is L restricted to one dir
     phi(t) = L(x + t·u)            phi'(0) = g·u  (the analytic value)
     numerical = (phi(h) − phi(−h)) / (2h)          (central difference, error O(h²))
 
+An array stores x_i + t rounded to its dtype, so an element line divides by the step the
+array really took, (x_i + h) − (x_i − h) as stored, not by 2h: exact in float64 and float32.
+Directions are used on float64 tensors only (a float32 array would bend x + t·u by rounding).
+Whatever the checked code raises while phi is evaluated becomes a ``ComponentError`` that
+says where (``gradcheck.guard``).
+
 - ``element_lines``: u = e_i for every element i, with the step scaled to the element,
   h_i = h0·max(1, |x_i|), so numerical ≈ g_i;
 - ``direction_lines``: random directions u_i = z_i·max(1, |x_i|) (z Gaussian, max|z| = 1),
@@ -25,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcheck.guard import running
 from gradcheck.results import Verdict
 
 Array = NDArray[Any]
@@ -56,20 +63,34 @@ class Line:
     def __call__(self, t: float) -> float:
         """phi(t); the array is restored exactly afterwards."""
         array = self.target.array
+        where = f"L at {self.target.name} {self.label} {t:+.1e}" if t else f"L at the check point of {self.target.name}"
         if self.index is not None:
             original = array[self.index].copy()
             array[self.index] = original + t
             try:
-                return float(self.target.loss())
+                with running(where):
+                    return float(self.target.loss())
             finally:
                 array[self.index] = original
         assert self.direction is not None
         saved = array.copy()
         np.add(saved, t * self.direction, out=array)
         try:
-            return float(self.target.loss())
+            with running(where):
+                return float(self.target.loss())
         finally:
             np.copyto(array, saved)
+
+    def offset(self, t: float) -> float:
+        """The step the array really takes for a step t: x_i + t as the array stores it, minus x_i.
+
+        Exact (the difference of two stored values of the same dtype, taken in float64); it is
+        t itself for a direction, which is used on float64 arrays only.
+        """
+        if self.index is None:
+            return t
+        original = self.target.array[self.index]
+        return float(np.asarray(original + t, dtype=self.target.array.dtype)) - float(original)
 
 
 def element_lines(target: Target) -> Iterator[Line]:
@@ -109,10 +130,13 @@ def sampled_element_lines(target: Target, random: int, largest: int, rng: np.ran
 
 
 def central_difference(line: Line, h: float) -> tuple[float, float, float]:
-    """(numerical, phi(+step), phi(−step)) with step = h·scale: (phi(step) − phi(−step)) / (2·step)."""
+    """(numerical, phi(+step), phi(−step)) with step = h·scale: (phi(step) − phi(−step)) / (2·step).
+
+    2·step is the distance the array really moved, ``line.offset(step) − line.offset(−step)``.
+    """
     step = h * line.scale
     plus, minus = line(step), line(-step)
-    return (plus - minus) / (2.0 * step), plus, minus
+    return (plus - minus) / (line.offset(step) - line.offset(-step)), plus, minus
 
 
 @dataclass(frozen=True)
@@ -124,7 +148,7 @@ class Outcome:
     error: float
     allowed: float
     status: Verdict
-    note: str = ""  #: why, when the status needs explaining (an inconclusive check reported as a failure)
+    note: str = ""  #: why, when the status needs explaining (an inconclusive element: why and what to do)
 
     @property
     def badness(self) -> float:

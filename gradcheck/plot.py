@@ -1,7 +1,9 @@
-"""The error-vs-h curves of a sweep (the V shape), drawn with matplotlib if it is installed."""
+"""The error-vs-h curves of a sweep (the V shape), one panel per component, drawn with matplotlib."""
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,32 +11,43 @@ import numpy as np
 
 from gradcheck.results import CheckResult
 
+COLUMNS = 4  #: panels per row
 
-def plot_sweeps(results: Sequence[CheckResult], steps: Sequence[float], path: str | Path) -> None:
-    """Save a log-log plot of |numerical − analytic| against h for every swept result.
+
+def plot_sweeps(results: Sequence[CheckResult], path: str | Path) -> None:
+    """Save log-log plots of |numerical − analytic| against h: a panel per component, a curve per tensor.
 
     A right gradient draws a V: the right arm falls with slope 2 (truncation, shown by the
-    dashed reference line), the left arm rises as rounding ≈ eps/h takes over. A wrong
-    gradient draws a flat line at its error. Raises ImportError when matplotlib is missing.
+    dotted reference line), the left arm rises as rounding ≈ eps/h takes over. A wrong
+    gradient draws a flat line at its error (dashed and thick, its verdict in the legend).
+    Raises ImportError when matplotlib is missing.
     """
     from refnet.plotting import require_figure
 
-    figure = require_figure()(figsize=(8, 5.5))
-    axis = figure.add_subplot()
-    h = np.asarray(steps)
     swept = [result for result in results if result.sweep_errors]
-    for result in swept:
-        errors = np.asarray(result.sweep_errors, dtype=np.float64)
-        errors = np.where(errors > 0, errors, np.nan)  # log axes cannot show an exact 0
-        style = "-" if result.passed else "--"
-        label = f"{result.component} {result.tensor}" + ("" if result.passed else f" ({result.verdict})")
-        axis.loglog(h, errors, style, marker=".", label=label, linewidth=2.0 if not result.passed else 1.0)
-    axis.loglog(h, 1e-2 * (h / h[0]) ** 2, "k:", label="slope 2 (h²)")
-    axis.set_xlabel("step h (relative to max(1, |x|))")
-    axis.set_ylabel("|numerical − analytic|")
-    axis.set_title("gradcheck convergence sweep")
-    axis.grid(True, which="both", alpha=0.3)
-    if len(swept) <= 12:
-        axis.legend(fontsize="small")
+    components = list(dict.fromkeys(result.component for result in swept))
+    columns = max(1, min(COLUMNS, len(components)))
+    rows = max(1, math.ceil(len(components) / columns))
+    figure = require_figure()(figsize=(4.4 * columns, 3.4 * rows + 0.6))
+    for number, component in enumerate(components, start=1):
+        axis = figure.add_subplot(rows, columns, number)
+        for result in (result for result in swept if result.component == component):
+            h = np.asarray(result.sweep_steps)
+            errors = np.asarray(result.sweep_errors, dtype=np.float64)
+            errors = np.where(errors > 0, errors, np.nan)  # log axes cannot show an exact 0
+            label = result.tensor if result.passed else f"{result.tensor} ({result.verdict.upper()})"
+            style, width = ("-", 1.2) if result.passed else ("--", 2.5)
+            axis.loglog(h, errors, style, marker=".", label=label, linewidth=width)
+        h = np.asarray(next(result.sweep_steps for result in swept if result.component == component))
+        axis.loglog(h, 1e-2 * (h / h[0]) ** 2, "k:", linewidth=0.8, label="slope 2")
+        axis.set_title("\n".join(textwrap.wrap(component, 40)), fontsize="small")
+        axis.set_xlabel("step h", fontsize="small")
+        axis.set_ylabel("|numerical − analytic|", fontsize="small")
+        axis.tick_params(labelsize="x-small")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize="x-small", loc="best")
+    figure.suptitle(
+        "gradcheck convergence sweep: error falls as h² where the gradient is right, stays flat where wrong"
+    )
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=90)

@@ -6,7 +6,12 @@ error, the tolerance used (the absolute error allowed at that element), and the 
 
 - ``pass``: every element agrees within tolerance (a few kinks may have been set aside);
 - ``fail``: some element disagrees, and it is not explained by a kink;
-- ``kink``: kinks dominate, so the check proves nothing; not a pass.
+- ``kink``: kinks dominate, so the check proves nothing; not a pass;
+- ``inconclusive``: the precision of the computation cannot decide (rounding or truncation
+  would need more than ``inconclusive`` tolerances); not a pass, and not a confident fail;
+  the message says why and what to do;
+- ``error``: the check could not be carried out: the checked code raised an exception or ran
+  out of time; the message names the exception and where it happened.
 
 For closed-form optimizer checks, ``analytic`` is the closed-form value and ``numerical``
 the value the optimizer produced.
@@ -22,7 +27,8 @@ from typing import Any, Literal
 
 from gradcheck.table import format_table
 
-Verdict = Literal["pass", "fail", "kink"]
+Verdict = Literal["pass", "fail", "kink", "inconclusive", "error"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "kink", "inconclusive", "error")
 
 
 def relative_error(analytic: float, numerical: float) -> float:
@@ -46,12 +52,13 @@ class CheckResult:
     rel_error: float  #: |analytic − numerical| / max(|analytic|, |numerical|), 0 if both are 0
     tolerance: float  #: the absolute error allowed at that element, atol + rtol·scale
     verdict: Verdict
-    method: str  #: "elementwise", "projection", "closed form" (+ " + sweep")
+    method: str  #: "elementwise", "projection", "sampled elements", "closed form", "error" (+ " + sweep")
     checked: int = 1  #: elements, directions or steps×elements compared
     kinks: int = 0  #: elements set aside as kinks
     message: str = ""  #: why, in one sentence
     slope: float | None = None  #: convergence order from --sweep (≈ 2 right, ≈ 0 wrong)
     sweep_errors: tuple[float, ...] = ()  #: |numerical − analytic| at each sweep step
+    sweep_steps: tuple[float, ...] = ()  #: the steps h of ``sweep_errors``
 
     @property
     def passed(self) -> bool:
@@ -89,7 +96,7 @@ class Report:
 
     @property
     def failures(self) -> list[CheckResult]:
-        """The results that are not a pass (``fail`` and ``kink``)."""
+        """The results that are not a pass (``fail``, ``kink``, ``inconclusive``, ``error``)."""
         return [result for result in self.results if not result.passed]
 
     def extend(self, other: Report) -> None:
@@ -102,14 +109,27 @@ class Report:
         return Counter(result.verdict for result in self.results)
 
     def summary(self) -> str:
-        """One line: how many checks, how many of each verdict, how long it took."""
+        """One line: how many checks (components) and results (rows), each verdict's count, the time.
+
+        A check is one component (one catalog entry, as ``gradcheck --list`` counts them); it
+        has a result per tensor. Verdicts other than pass and fail are counted when they occur,
+        and so are the elements set aside as kinks inside passing results.
+        """
         counts = self.counts()
-        components = len({result.component for result in self.results})
+        checks = len({result.component for result in self.results})
         status = "OK" if self.passed else "FAILED"
+        verdicts = [f"{counts['pass']} pass", f"{counts['fail']} fail"]
+        verdicts += [f"{counts[verdict]} {verdict}" for verdict in VERDICTS[2:] if counts[verdict]]
+        kinks = sum(result.kinks for result in self.results if result.passed)
+        aside = f"; {_plural(kinks, 'element')} on kinks set aside" if kinks else ""
         return (
-            f"{status}: {_plural(len(self.results), 'check')} of {_plural(components, 'component')}: "
-            f"{counts['pass']} pass, {counts['fail']} fail, {counts['kink']} kink in {self.seconds:.2f} s"
+            f"{status}: {_plural(checks, 'check')}, {_plural(len(self.results), 'result')}: "
+            f"{', '.join(verdicts)}{aside} in {self.seconds:.2f} s"
         )
+
+    def explanations(self) -> str:
+        """One line per result that is not a pass: its component, tensor and why."""
+        return "\n".join(f"  {result.component} {result.tensor}: {result.message}" for result in self.failures)
 
     def to_json(self, **extra: Any) -> str:
         """The report as a JSON document: ``{"passed", "summary", "results", ...extra}``."""
@@ -124,8 +144,9 @@ class Report:
         return json.dumps(document, indent=2)
 
     def table(self, slope: bool = False) -> str:
-        """An aligned text table, one row per result, and the summary line."""
-        return format_table(self.results, slope=slope) + "\n" + self.summary()
+        """An aligned text table, one row per result, the summary line, and why each non-pass is one."""
+        text = format_table(self.results, slope=slope) + "\n" + self.summary()
+        return text + ("\n" + self.explanations() if self.failures else "")
 
     def __str__(self) -> str:
         return self.table()

@@ -9,11 +9,11 @@ steps h = 1e-1 .. 1e-8 and compared with the analytic value:
   rounding takes over at small h (the V shape);
 - a wrong gradient has Δ ≠ 0: e(h) flattens at |Δ| however small h gets, a slope of 0.
 
-Rounding is measured, not guessed: phi is evaluated at four tiny steps (±1e-12, ±3e-12
-times the element scale) where phi(δ) − phi(0) − δ·analytic is pure rounding noise; its
-largest size N (at least eps·|phi(0)|) gives the rounding level N/step of a central
-difference at each h. Points
-more than ``sweep_noise`` times above it are signal.
+Rounding is measured, not guessed, and without the analytic value: the noise N of phi
+around the base step (``gradcheck.noise``) gives the rounding level N/step of a central
+difference at each h. Points more than ``sweep_noise`` times above it are signal. A step
+where the checked code raises or gives a non-finite value (a large step may leave its
+domain) has no error and is left out.
 
 - h* is the bottom of the curve (the smallest error e_min);
 - the slope is fitted to log e vs log h over the (up to) four smallest signal steps
@@ -40,11 +40,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from gradcheck.guard import ComponentError
 from gradcheck.lines import Line, Outcome, central_difference, worst
+from gradcheck.noise import rounding_noise
 from gradcheck.results import CheckResult, Verdict
 from gradcheck.tolerances import Tolerances
-
-EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -58,28 +58,19 @@ class Sweep:
     message: str
 
 
-def rounding_noise(line: Line) -> float:
-    """phi's rounding noise: the largest |phi(δ) − phi(0) − δ·analytic| over four tiny δ,
-    and at least eps·|phi(0)|."""
-    base = line(0.0)
-    deltas = [sign * size * line.scale for size in (1e-12, 3e-12) for sign in (1.0, -1.0)]
-    measured = max(abs(line(delta) - base - delta * line.analytic) for delta in deltas)
-    return max(measured, EPS * abs(base))
-
-
 def sweep_line(line: Line, tol: Tolerances) -> Sweep:
     """e(h) for every h in ``tol.sweep_steps``, the slope above the bottom, and the verdict."""
-    noise = rounding_noise(line)
+    noise = rounding_noise(line, line(0.0), tol.step, tol)
     errors, floors = [], []
     for h in tol.sweep_steps:
         step = h * line.scale
         try:
             with np.errstate(all="ignore"):
                 numerical = central_difference(line, h)[0]
-        except ValueError:  # a large step may leave the component's domain, e.g. p outside [0, 1]
+        except ComponentError:  # a large step may leave the component's domain, e.g. p outside [0, 1]
             numerical = float("nan")
         errors.append(abs(numerical - line.analytic))
-        floors.append(tol.sweep_noise * (noise / step + EPS * line.magnitude))
+        floors.append(tol.sweep_noise * (noise / step + tol.eps * line.magnitude))
     finite = [i for i, error in enumerate(errors) if np.isfinite(error)]
     if not finite:
         return Sweep(tuple(tol.sweep_steps), tuple(errors), None, "fail", "no finite difference at any step")
@@ -126,11 +117,13 @@ def _fit_slope(points: list[tuple[float, float]], fewest: int = 3) -> float | No
 def apply_sweep(result: CheckResult, outcomes: list[Outcome], tol: Tolerances) -> CheckResult:
     """``result`` with its verdict resting on sweeps (kinks stay kinks).
 
-    Every element the plain check failed is swept, worst first, until one fails the sweep;
+    Every element the plain check failed or left inconclusive is swept, worst first, until one fails the sweep;
     with no failed element the worst one is swept. The result passes only if every swept
     element passes: an element the sweep did not look at cannot be cleared by another's.
     """
-    failing = sorted((o for o in outcomes if o.status == "fail"), key=lambda o: o.badness, reverse=True)
+    failing = sorted(
+        (o for o in outcomes if o.status in ("fail", "inconclusive")), key=lambda o: o.badness, reverse=True
+    )
     lines = [outcome.line for outcome in failing] or [worst(outcomes).line]
     sweeps: list[tuple[Line, Sweep]] = []
     for line in lines:
@@ -145,6 +138,7 @@ def apply_sweep(result: CheckResult, outcomes: list[Outcome], tol: Tolerances) -
         verdict=verdict,
         slope=sweep.slope,
         sweep_errors=sweep.errors,
+        sweep_steps=sweep.steps,
         message=f"sweep at {line.label}: {sweep.message}{swept}",
         method=f"{result.method} + sweep",
     )

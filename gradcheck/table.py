@@ -1,4 +1,10 @@
-"""Aligned text tables of results, for the terminal."""
+"""Aligned text tables of results, for the terminal.
+
+Columns of the main table: ``worst`` is the element (or direction) furthest outside its
+tolerance, ``analytic`` and ``numerical`` the two values there, ``abs err`` = |analytic −
+numerical|, ``rel err`` = abs err / max(|analytic|, |numerical|), and ``abs tol`` the absolute
+error allowed at that element: a pass has abs err <= abs tol.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ if TYPE_CHECKING:
     from gradcheck.results import CheckResult
 
 
-def _number(value: float) -> str:
-    return f"{value: .3e}"
+def _number(value: float, form: str) -> str:
+    return "-" if math.isnan(value) else format(value, form)
 
 
 def _columns(rows: list[list[str]], right: set[int]) -> str:
@@ -26,29 +32,34 @@ def _columns(rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
+def verdict_text(result: CheckResult) -> str:
+    """ "pass", "pass (2 on kinks)", "FAIL", "KINK", "INCONCLUSIVE" or "ERROR"."""
+    text = result.verdict.upper() if result.verdict != "pass" else "pass"
+    if result.kinks:
+        text += f" ({result.kinks} on kink{'s' if result.kinks > 1 else ''})"
+    return text
+
+
 def format_table(results: Sequence[CheckResult], slope: bool = False) -> str:
     """One row per result: where the worst element is, both values, the errors, the verdict.
 
     With ``slope=True`` a column shows the convergence order from ``--sweep``.
     """
-    header = ["component", "tensor", "worst", "analytic", "numerical", "abs err", "rel err", "tol", "verdict"]
+    header = ["component", "tensor", "worst", "analytic", "numerical", "abs err", "rel err", "abs tol", "verdict"]
     if slope:
         header.insert(-1, "slope")
     rows = [header]
     for result in results:
-        verdict = result.verdict.upper() if result.verdict != "pass" else "pass"
-        if result.kinks:
-            verdict += f" ({result.kinks} kink{'s' if result.kinks > 1 else ''})"
         row = [
             result.component,
             result.tensor,
             result.index,
-            _number(result.analytic),
-            _number(result.numerical),
-            f"{result.abs_error:.1e}",
-            f"{result.rel_error:.1e}",
-            f"{result.tolerance:.1e}",
-            verdict,
+            _number(result.analytic, " .3e"),
+            _number(result.numerical, " .3e"),
+            _number(result.abs_error, ".1e"),
+            _number(result.rel_error, ".1e"),
+            _number(result.tolerance, ".1e"),
+            verdict_text(result),
         ]
         if slope:
             row.insert(-1, "-" if result.slope is None else f"{result.slope:.2f}")
@@ -56,15 +67,20 @@ def format_table(results: Sequence[CheckResult], slope: bool = False) -> str:
     return _columns(rows, right={3, 4, 5, 6, 7, 8} if slope else {3, 4, 5, 6, 7})
 
 
-def format_sweep_table(results: Sequence[CheckResult], steps: Sequence[float]) -> str:
-    """|numerical − analytic| at each decade of h, one row per swept result, and the slope."""
-    decades = [i for i, h in enumerate(steps) if abs(round(math.log10(h)) - math.log10(h)) < 1e-9]
-    header = ["component", "tensor", *(f"h={steps[i]:.0e}" for i in decades), "slope"]
-    rows = [header]
-    for result in results:
-        if not result.sweep_errors:
-            continue
-        errors = [f"{result.sweep_errors[i]:.1e}" for i in decades]
-        slope = "-" if result.slope is None else f"{result.slope:.2f}"
-        rows.append([result.component, result.tensor, *errors, slope])
-    return _columns(rows, right=set(range(2, len(header))))
+def format_sweep_table(results: Sequence[CheckResult]) -> str:
+    """|numerical − analytic| at each decade of h, one row per swept result, and the slope.
+
+    Results swept over different steps (a float32 component's sweep is coarser) get a table each.
+    """
+    tables = []
+    for steps in dict.fromkeys(result.sweep_steps for result in results if result.sweep_errors):
+        decades = [i for i, h in enumerate(steps) if abs(round(math.log10(h)) - math.log10(h)) < 1e-9]
+        header = ["component", "tensor", *(f"h={steps[i]:.0e}" for i in decades), "slope"]
+        rows = [header]
+        for result in results:
+            if result.sweep_errors and result.sweep_steps == steps:
+                errors = [f"{result.sweep_errors[i]:.1e}" for i in decades]
+                slope = "-" if result.slope is None else f"{result.slope:.2f}"
+                rows.append([result.component, result.tensor, *errors, slope])
+        tables.append(_columns(rows, right=set(range(2, len(header)))))
+    return "\n\n".join(tables)

@@ -12,13 +12,14 @@
 | ``kink_fraction``    | 0.5          | a check with more kinks than this fraction of its elements is no pass    |
 |                      |              | (0 in the catalog, whose points are drawn away from kinks)               |
 | ``kink_margin``      | 1e-3         | check points are drawn at least this far from known kinks                |
-| ``rounding_factor``  | 4            | a failing element is allowed rounding_factor·N/step more, N the          |
-|                      |              | measured rounding noise of L (≈ eps·|L|, large for a loss offset by 1e4) |
-| ``max_step``         | 1            | when rounding dominates at h0 (rounding_factor·N/step > rtol·scale), the |
-|                      |              | central difference is retried at h0·√10, h0·10, ... up to this step      |
-|                      |              | (its truncation measured against the next step, √10 times larger)       |
+| ``rounding_factor``  | 4            | an element is allowed rounding_factor·N/step more, N the measured        |
+|                      |              | rounding noise of L (≈ eps·|L|, large for a loss offset by 1e4)          |
+| ``max_step``         | 1            | an element that fails at h0, or that rounding may have decided there, is |
+|                      |              | retried at the steps h0·√10^k from h0/100 up to this step, the truncation|
+|                      |              | at each measured against the next one (``gradcheck.steps``)              |
 | ``inconclusive``     | 10           | an element whose allowance (tolerance + rounding + truncation) at its    |
-|                      |              | best step exceeds this many times the tolerance is inconclusive: a fail  |
+|                      |              | best step exceeds this many times the tolerance is *inconclusive*        |
+| ``eps``              | 2.2e-16      | machine epsilon of the precision the component computes in               |
 | ``closed_rtol``      | 1e-9         | optimizer updates against their closed forms (float64 rounding only)     |
 | ``closed_atol``      | 1e-15        |                                                                          |
 | ``sweep_steps``      | 1e-1 .. 1e-8 | 15 steps, half a decade apart, for the convergence-order sweep           |
@@ -41,13 +42,26 @@ checked one by one; an element whose |g_k| is far below the rms is caught only b
 sample, with probability ≈ sampled_elements/n. An error spread over
 many elements (a scale, a sign, a missing term) moves every projection and is caught. To
 check every element of a large tensor, raise ``max_elements`` above its size.
+
+float32 (``FLOAT32_TOLERANCES``): a component that computes in float32 and cannot be rebuilt
+in float64 (``gradcheck.precision``) is checked in its own precision. Its rounding is
+eps ≈ 6e-8 instead of 1e-16, so the balance of truncation h²·|f'''|/6 and rounding eps·|L|/h
+moves to h ≈ 1e-2, where a right gradient agrees to about 1e-4 relative: rtol = 1e-3 sits
+above that, and a gradient off by 1 % is ten tolerances away. An element whose rounding or
+truncation would need more than ``inconclusive`` tolerances is *inconclusive*, never a pass
+or a fail. Large float32 tensors are checked on a sample of single elements (no random
+directions: a float32 array cannot hold x + t·u exactly, so a direction would be bent by
+rounding), and points are kept kink_margin = 0.05 from known kinks, five steps h0 away.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Tolerances:
     rounding_factor: float = 4.0
     max_step: float = 1.0
     inconclusive: float = 10.0
+    eps: float = FLOAT64_EPS
     closed_rtol: float = 1e-9
     closed_atol: float = 1e-15
     sweep_steps: tuple[float, ...] = field(default_factory=lambda: tuple(np.logspace(-1, -8, 15).tolist()))
@@ -80,5 +95,37 @@ class Tolerances:
         """The largest error accepted against a closed form of this scale."""
         return self.closed_atol + self.closed_rtol * scale
 
+    @property
+    def precision(self) -> str:
+        """The floating-point type these tolerances are made for: "float64", "float32" or "float16"."""
+        for dtype in (np.float16, np.float32):
+            if self.eps >= float(np.finfo(dtype).eps):
+                return np.dtype(dtype).name
+        return "float64"
+
 
 DEFAULT_TOLERANCES = Tolerances()
+
+FLOAT32_TOLERANCES = Tolerances(
+    rtol=1e-3,
+    atol=1e-5,
+    step=1e-2,
+    directions=0,
+    kink_margin=0.05,
+    eps=float(np.finfo(np.float32).eps),
+    sweep_steps=tuple(np.logspace(0, -5, 11).tolist()),
+)
+
+
+def tolerances_for(dtype: DTypeLike) -> Tolerances:
+    """The default tolerances for a component that computes in ``dtype``.
+
+    float64: ``DEFAULT_TOLERANCES``; float32: ``FLOAT32_TOLERANCES``; a coarser type gets the
+    float32 ones with its own eps, so that its rounding is measured for what it is.
+    """
+    resolved = np.dtype(dtype)
+    if resolved == np.float64:
+        return DEFAULT_TOLERANCES
+    if resolved == np.float32:
+        return FLOAT32_TOLERANCES
+    return replace(FLOAT32_TOLERANCES, eps=float(np.finfo(resolved).eps))

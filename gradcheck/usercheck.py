@@ -1,53 +1,106 @@
-"""Check a user's own component: ``gradcheck --check MODULE:FACTORY``.
+"""Check a user's own component: ``gradcheck --check MODULE:FACTORY`` and ``check_component``.
 
-MODULE is a dotted module name (``mypackage.layers``) or the path of a ``.py`` file
-(``path/to/my_layer.py``); FACTORY is a function in it, called without arguments, that
-returns the component, or the component and its example inputs:
+MODULE is a dotted module name (``mypackage.layers``, found from the current directory too)
+or the path of a ``.py`` file (``path/to/my_layer.py``); FACTORY is a function in it, called
+without arguments, that returns the component, or the component and its example inputs:
 
-    def make():                     # a Layer: x drawn as N(0, 1), shape (5, in_features)
+    def make():                     # a layer: x drawn as N(0, 1), shape (5, in_features or 4)
         return MyLayer(4, 3)
     def make_with_input():
-        return MyLayer(4, 3), x                         # a Layer and its input x
+        return MyLayer(4, 3), x                         # a layer and its input x
+    def make_functions():
+        return Functions(f, f_vjp, {"W": W}), x         # or (f, f_vjp), x without parameters
     def make_loss():
-        return MyLoss(), (y_pred, y_true)               # a Loss and its two arguments
+        return MyLoss(), (y_pred, y_true)               # a loss and its two arguments
     def make_net():
         return network, (X, Y)                          # a NeuralNetwork needs its data
 
-An ElasticNet takes an optional W; an SGD or Adam subclass is checked against the closed forms.
+A layer is anything with forward/backward (and params/grads dicts), refnet's or not
+(``gradcheck.adapters``). An ElasticNet takes an optional W; an SGD or Adam subclass is
+checked against the closed forms.
+
+Everything about the target is validated before any check runs, as a ``UsageError`` (the
+command's exit status 2): a module that cannot be imported (a SyntaxError, a failing import),
+a missing factory, a factory that raises or does not return in time, something that is not a
+component, inputs of the wrong number or with NaN/inf. Once the check runs, whatever the
+component's code raises is that check's ``error`` result (exit status 1), never a crash.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradcheck.adapters import (
+    Functions,
+    LayerAdapter,
+    float_array,
+    is_function_pair,
+    is_layer_like,
+    is_loss_like,
+    name_of,
+)
 from gradcheck.checks import check_layer, check_loss, check_network, check_regularizer
+from gradcheck.guard import CheckTimeout, guarded, time_limit
 from gradcheck.kinks import push_from_zero
 from gradcheck.optim import check_optimizers
+from gradcheck.precision import coarsest
 from gradcheck.results import Report
-from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
-from refnet.base import Layer
-from refnet.losses import Loss
+from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.network import NeuralNetwork
 from refnet.optimizers import SGD, Adam
 from refnet.regularizers import ElasticNet
 
 
 class UsageError(ValueError):
-    """The ``--check`` argument names something that cannot be loaded or checked."""
+    """The ``--check`` target cannot be loaded, built or checked as given."""
 
 
-def load_factory(spec: str) -> Callable[[], Any]:
-    """The callable named by ``MODULE:FACTORY`` (MODULE a dotted name or a .py path)."""
+@dataclass(frozen=True)
+class Prepared:
+    """A component and inputs that passed validation: ``run()`` checks them."""
+
+    name: str
+    run: Callable[[], Report]
+
+
+def describe(value: Any) -> str:
+    """``42 (an int)``: a value and its type, for messages."""
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    text = repr(value)
+    return f"{text if len(text) <= 40 else text[:37] + '...'} ({article} {kind})"
+
+
+def load_factory(spec: str, timeout: float | None = None) -> Callable[[], Any]:
+    """The callable named by ``MODULE:FACTORY`` (MODULE a dotted name or a .py path); UsageError if none."""
     module_name, sep, factory_name = spec.rpartition(":")
     if not sep or not module_name or not factory_name:
         raise UsageError(f"--check expects MODULE:FACTORY (e.g. my_layers:make or path/to/file.py:make), got {spec!r}")
+    try:
+        with time_limit(timeout):
+            module = import_target(module_name)
+    except CheckTimeout as exc:
+        raise UsageError(f"--check: importing {module_name!r} {exc}") from None
+    factory = getattr(module, factory_name, None)
+    if factory is None:
+        public = ", ".join(name for name in vars(module) if not name.startswith("_") and callable(vars(module)[name]))
+        raise UsageError(f"--check: module {module_name!r} has no factory {factory_name!r} (it has: {public})")
+    if not callable(factory):
+        raise UsageError(f"--check: {module_name}:{factory_name} is {describe(factory)}, not a function")
+    return factory
+
+
+def import_target(module_name: str) -> Any:
+    """Import a dotted module (the current directory searched too) or execute a .py file, as a module."""
     if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
         path = Path(module_name)
         if not path.is_file():
@@ -59,29 +112,123 @@ def load_factory(spec: str) -> Callable[[], Any]:
             raise UsageError(f"--check: cannot load {str(path)!r} as a Python module")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_spec.name] = module
-        module_spec.loader.exec_module(module)
-    else:
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            raise UsageError(f"--check: cannot import module {module_name!r} ({exc})") from exc
-    factory = getattr(module, factory_name, None)
-    if factory is None:
-        public = ", ".join(name for name in vars(module) if not name.startswith("_") and callable(vars(module)[name]))
-        raise UsageError(f"--check: module {module_name!r} has no factory {factory_name!r} (it has: {public})")
-    if not callable(factory):
-        raise UsageError(f"--check: {module_name}:{factory_name} is a {type(factory).__name__}, not a function")
-    return factory
+            module_spec.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:
+            raise UsageError(f"--check: importing {str(path)!r} raised {type(exc).__name__}: {exc}") from None
+        return module
+    # `python -m gradcheck` searches the current directory; the `gradcheck` script must too
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise UsageError(f"--check: cannot import module {module_name!r} ({exc})") from None
+        raise UsageError(f"--check: importing {module_name!r} raised ModuleNotFoundError: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise UsageError(f"--check: importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
 
 
 def split_result(result: Any) -> tuple[Any, tuple[Any, ...]]:
-    """(component, inputs) from what a factory returned: a component, or a tuple starting with one."""
+    """(component, inputs) from what a factory returned: a component, or a tuple starting with one.
+
+    A tuple (forward, vjp) of two plain functions is a component; so is one that starts a tuple.
+    """
+    if is_function_pair(result):
+        return result, ()
     if not isinstance(result, tuple):
         return result, ()
+    if not result:
+        raise UsageError("the factory returned an empty tuple; return the component, or (component, inputs)")
     component, inputs = result[0], result[1:]
     if len(inputs) == 1 and isinstance(inputs[0], tuple):
         inputs = inputs[0]
     return component, tuple(inputs)
+
+
+def prepare_component(
+    component: Any,
+    inputs: tuple[Any, ...] = (),
+    *,
+    seed: int = 0,
+    tolerances: Tolerances | None = None,
+    sweep: bool = False,
+    name: str | None = None,
+) -> Prepared:
+    """Validate a component and its inputs (drawing missing ones) and return how to check it.
+
+    Raises UsageError for anything that is not a checkable component, inputs of the wrong
+    number, and inputs with NaN or inf; nothing of the component's own code runs yet.
+    """
+    rng = np.random.default_rng(seed)
+    if is_function_pair(component):
+        component = Functions(*component)
+    name = name or name_of(component)
+    options: dict[str, Any] = {"seed": seed, "tolerances": tolerances, "sweep": sweep, "name": name}
+    try:
+        if isinstance(component, NeuralNetwork):
+            if len(inputs) != 2:
+                raise UsageError("a NeuralNetwork factory must return (network, (X, Y))")
+            X = float_array(inputs[0], "X")
+            return Prepared(name, lambda: check_network(component, X, inputs[1], **options))
+        if isinstance(component, ElasticNet):
+            W = float_array(inputs[0], "W") if inputs else push_from_zero(rng.standard_normal((4, 3)), 1e-3)
+            return Prepared(name, lambda: check_regularizer(component, W, **options))
+        if isinstance(component, Adam):
+            return Prepared(name, lambda: only(check_optimizers(adam=type(component)), "Adam", name))
+        if isinstance(component, SGD):
+            return Prepared(name, lambda: only(check_optimizers(sgd=type(component)), "SGD", name))
+        if is_loss_like(component):
+            if inputs and len(inputs) != 2:
+                raise UsageError("a loss factory must return the loss, or (loss, (y_pred, y_true))")
+            y_pred, y_true = inputs or (rng.uniform(0.1, 0.9, (4, 3)), rng.dirichlet(np.ones(3), size=4))
+            y_pred = float_array(y_pred, "y_pred")
+            return Prepared(name, lambda: check_loss(component, y_pred, y_true, **options))
+        if is_layer_like(component):
+            return prepare_layer(component, inputs, rng, options)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(f"cannot check {name}: {exc}") from None
+    raise UsageError(
+        f"the factory returned {describe(component)}; expected a layer (an object with forward and "
+        "backward), a pair of functions (forward, vjp) or Functions(...), a loss, a NeuralNetwork with (X, Y), "
+        "an ElasticNet, or an SGD or Adam (subclass)"
+    )
+
+
+def prepare_layer(
+    component: Any, inputs: tuple[Any, ...], rng: np.random.Generator, options: dict[str, Any]
+) -> Prepared:
+    """A layer's check, at the given input or at x ~ N(0, 1) of shape (5, in_features or 4) kept from 0."""
+    adapter = LayerAdapter(component)
+    if len(inputs) > 1:
+        raise UsageError(f"a layer factory returns (layer, x): got {len(inputs)} inputs; pass several as a list")
+    if inputs:
+        x = inputs[0]
+        xs = [float_array(value, "x") for value in (x if adapter.many else [x])]
+        return Prepared(options["name"], lambda: check_layer(component, xs if adapter.many else xs[0], **options))
+    width = getattr(component, "in_features", None)
+    width = width if isinstance(width, int) and width > 0 else 4
+    margin = tolerances_for(coarsest(adapter.params.values())).kink_margin
+    drawn = [push_from_zero(rng.standard_normal((5, width)), margin) for _ in range(2 if adapter.many else 1)]
+    hint = f" (x of shape {drawn[0].shape} drawn by gradcheck: return (component, x) from the factory to choose x)"
+
+    def run() -> Report:
+        report = check_layer(component, drawn if adapter.many else drawn[0], **options)
+        for index, result in enumerate(report.results):
+            if result.verdict == "error" and "check point" in result.message:
+                report.results[index] = replace(result, message=result.message + hint)
+        return report
+
+    return Prepared(options["name"], run)
+
+
+def only(report: Report, kind: str, name: str) -> Report:
+    """The results of ``report`` for one optimizer kind, named after the user's component."""
+    report.results = [replace(result, component=name) for result in report.results if result.component == kind]
+    return report
 
 
 def check_component(
@@ -89,56 +236,40 @@ def check_component(
     inputs: tuple[Any, ...] = (),
     *,
     seed: int = 0,
-    tolerances: Tolerances = DEFAULT_TOLERANCES,
+    tolerances: Tolerances | None = None,
     sweep: bool = False,
     name: str | None = None,
+    timeout: float | None = None,
 ) -> Report:
-    """Check any supported component with the matching check function; draw missing inputs."""
-    rng = np.random.default_rng(seed)
-    options: dict[str, Any] = {"seed": seed, "tolerances": tolerances, "sweep": sweep, "name": name}
-    if isinstance(component, NeuralNetwork):
-        if len(inputs) != 2:
-            raise UsageError("a NeuralNetwork factory must return (network, (X, Y))")
-        return check_network(component, *inputs, **options)
-    if isinstance(component, Layer):
-        x = inputs[0] if inputs else rng.standard_normal((5, component.in_features or 4))
-        return check_layer(component, x, **options)
-    if isinstance(component, Loss):
-        if inputs and len(inputs) != 2:
-            raise UsageError("a Loss factory must return the loss, or (loss, (y_pred, y_true))")
-        y_pred, y_true = inputs or (rng.uniform(0.1, 0.9, (4, 3)), rng.dirichlet(np.ones(3), size=4))
-        return check_loss(component, y_pred, y_true, **options)
-    if isinstance(component, ElasticNet):
-        W = inputs[0] if inputs else push_from_zero(rng.standard_normal((4, 3)), tolerances.kink_margin)
-        return check_regularizer(component, W, **options)
-    if isinstance(component, Adam):
-        return _only(check_optimizers(adam=type(component), tolerances=tolerances), "Adam")
-    if isinstance(component, SGD):
-        return _only(check_optimizers(sgd=type(component), tolerances=tolerances), "SGD")
-    raise UsageError(
-        f"the factory returned a {type(component).__name__}; expected a Layer, Loss, ElasticNet, "
-        "SGD or Adam (subclass), or NeuralNetwork"
-    )
+    """Check any supported component with the matching check function; draw missing inputs.
+
+    Raises UsageError (a ValueError) for what cannot be checked; whatever the component's own
+    code raises, or a check longer than ``timeout`` seconds, is an ``error`` result.
+    """
+    prepared = prepare_component(component, inputs, seed=seed, tolerances=tolerances, sweep=sweep, name=name)
+    return guarded(prepared.name, prepared.run, timeout)
 
 
-def _only(report: Report, component: str) -> Report:
-    report.results = [result for result in report.results if result.component == component]
-    return report
+def build_user_check(spec: str, *, seed: int = 0, sweep: bool = False, timeout: float | None = None) -> Prepared:
+    """Load ``MODULE:FACTORY``, call the factory (within ``timeout``) and validate what it returns."""
+    factory = load_factory(spec, timeout)
+    try:
+        with time_limit(timeout):
+            result = factory()
+    except CheckTimeout as exc:
+        raise UsageError(f"--check: {spec}() {exc} while building the component (--timeout)") from None
+    except (Exception, SystemExit) as exc:
+        raise UsageError(f"--check: {spec}() raised {type(exc).__name__}: {exc}") from None
+    if result is None:
+        raise UsageError(f"--check: {spec}() returned None; return the component, or (component, inputs)")
+    try:
+        component, inputs = split_result(result)
+        return prepare_component(component, inputs, seed=seed, sweep=sweep)
+    except UsageError as exc:
+        raise UsageError(f"--check: {spec}(): {exc}") from None
 
 
-def run_user_check(
-    spec: str, *, seed: int = 0, tolerances: Tolerances = DEFAULT_TOLERANCES, sweep: bool = False
-) -> Report:
+def run_user_check(spec: str, *, seed: int = 0, sweep: bool = False, timeout: float | None = None) -> Report:
     """Load ``MODULE:FACTORY``, call the factory and check what it returns."""
-    factory = load_factory(spec)
-    try:
-        result = factory()
-    except Exception as exc:
-        raise UsageError(f"--check: {spec}() raised {type(exc).__name__}: {exc}") from exc
-    component, inputs = split_result(result)
-    try:
-        return check_component(component, inputs, seed=seed, tolerances=tolerances, sweep=sweep)
-    except UsageError:
-        raise
-    except (ValueError, TypeError) as exc:  # e.g. float32 parameters, inputs of the wrong shape
-        raise UsageError(f"--check: cannot check what {spec}() returned: {type(exc).__name__}: {exc}") from exc
+    prepared = build_user_check(spec, seed=seed, sweep=sweep, timeout=timeout)
+    return guarded(prepared.name, prepared.run, timeout)

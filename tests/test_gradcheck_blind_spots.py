@@ -16,7 +16,9 @@ import pytest
 from gradcheck import DEFAULT_TOLERANCES, Tolerances, check_layer, check_loss, check_network, run_catalog
 from gradcheck.catalog import CATALOG_TOLERANCES
 from gradcheck.checks import run_targets
-from gradcheck.lines import Target
+from gradcheck.engine import summarize
+from gradcheck.lines import Outcome, Target, element_lines
+from gradcheck.sweep import apply_sweep
 from refnet import MSE, Dense, NeuralNetwork
 from refnet.base import Layer
 from refnet.graph import GraphModel
@@ -160,20 +162,26 @@ def test_sweep_fails_a_wrong_gradient_whose_truncation_dips_to_zero() -> None:
 
 
 def test_sweep_of_one_element_never_clears_another_failing_element() -> None:
-    # at step 1 every element of L = Σ sin(x) fails by truncation (central difference = cos(x)·sin(1)),
-    # so the worst element is a right one, which the sweep clears; the element scaled by 0.99 fails less
-    # badly at step 1, but is just as wrong
+    # apply_sweep sweeps every element the plain check failed, not only the worst: here the worst
+    # failure is a right element, which the sweep clears; the milder failure, scaled by 0.99, is just as wrong
     x = np.array([0.3, -0.5, 0.7, 1.1])
     gradient = np.cos(x)
     gradient[2] *= 0.99
     target = Target("sin", "x", x, gradient, lambda: float(np.sin(x).sum()))
-    tol = Tolerances(step=1.0)
-    plain = run_targets([target], tol, 0, sweep=False).results[0]
-    assert plain.verdict == "fail" and plain.index != "(2,)"
-    swept = run_targets([target], tol, 0, sweep=True).results[0]
+    lines = list(element_lines(target))
+    outcomes = [
+        Outcome(lines[0], 0.0, 1.0, 0.01, "fail"),
+        Outcome(lines[1], lines[1].analytic, 0.0, 0.01, "pass"),
+        Outcome(lines[2], 0.0, 0.02, 0.01, "fail"),
+        Outcome(lines[3], lines[3].analytic, 0.0, 0.01, "pass"),
+    ]
+    plain = summarize(target, outcomes, "elementwise", DEFAULT_TOLERANCES)
+    assert plain.verdict == "fail" and plain.index == "(0,)"
+    swept = apply_sweep(plain, outcomes, DEFAULT_TOLERANCES)
     assert swept.verdict == "fail" and "sweep at (2,)" in swept.message
     right = Target("sin", "x", x, np.cos(x), lambda: float(np.sin(x).sum()))
-    assert run_targets([right], tol, 0, sweep=True).results[0].verdict == "pass"
+    right_outcomes = [Outcome(line, 0.0, 1.0, 0.01, "fail") for line in element_lines(right)]
+    assert apply_sweep(plain, right_outcomes, DEFAULT_TOLERANCES).verdict == "pass"
 
 
 def shifted_tanh(offset: float, error: float) -> Layer:
