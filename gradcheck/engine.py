@@ -14,12 +14,14 @@ at the step where its measured rounding and truncation are smallest, then by its
 differences, which tell a kink from a wrong gradient. An element that precision leaves
 undecided (allowance over ``inconclusive`` times the tolerance) is *inconclusive*.
 
-Whether rounding may have decided: in float64, when eps·|L|·rounding_factor/step exceeds the
-tolerance; in a lower precision the noise is always measured (``gradcheck.noise``), since
-the rounding inside the component is not eps·|L|.
+Whether rounding may have decided: when rounding_factor·N/step exceeds the tolerance, N the
+rounding noise of L: eps·|L| in float64; in a lower precision measured (``target_noise``),
+since the rounding inside the component is not eps·|L|.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -39,20 +41,36 @@ from gradcheck.results import CheckResult, Verdict, relative_error
 from gradcheck.tolerances import FLOAT64_EPS, Tolerances
 
 
-def judge(line: Line, base: float, tol: Tolerances) -> Outcome:
-    """Compare the analytic derivative on ``line`` with the central difference at h0."""
+def judge(line: Line, base: float, tol: Tolerances, noise: float) -> Outcome:
+    """Compare the analytic derivative on ``line`` with the central difference at h0.
+
+    ``noise`` is the rounding noise of L used to decide whether rounding may have decided the
+    comparison; an element re-examined by ``classify`` has its own noise measured.
+    """
     numerical = central_difference(line, tol.step)[0]
     error = abs(line.analytic - numerical)
     allowed = tol.allowed(max(abs(line.analytic), abs(numerical), line.magnitude))
     if not (np.isfinite(numerical) and np.isfinite(line.analytic)):
         return Outcome(line, numerical, float("inf"), allowed, "fail")
-    # rounding (at least eps·|L| per value) can land a wrong gradient within tolerance by chance;
-    # when it may exceed the tolerance, the element is looked at again (``classify``)
-    noise = rounding_noise(line, base, tol.step, tol) if tol.eps > FLOAT64_EPS else FLOAT64_EPS * abs(base)
+    # rounding can land a wrong gradient within tolerance by chance; when it may exceed the
+    # tolerance, the element is looked at again (``classify``)
     noisy = tol.rounding_factor * noise / (tol.step * line.scale) > allowed
     if error <= allowed and not noisy:
         return Outcome(line, numerical, error, allowed, "pass")
-    return classify(line, base, numerical, tol, noise if tol.eps > FLOAT64_EPS else None)
+    return classify(line, base, numerical, tol)
+
+
+def target_noise(lines: list[Line], base: float, tol: Tolerances) -> float:
+    """The rounding noise of L for a target: eps·|L| in float64; measured on three lines in a lower precision.
+
+    In float64 the rounding of L itself dominates. In float32 the rounding inside the component
+    does, and it is measured (``gradcheck.noise``) on the first, middle and last line: all lines
+    go through the same point, and an element that then fails has its own noise measured.
+    """
+    if tol.eps <= FLOAT64_EPS or not lines:
+        return FLOAT64_EPS * abs(base)
+    sample = {0, len(lines) // 2, len(lines) - 1}
+    return max(rounding_noise(lines[i], base, tol.step, tol) for i in sample)
 
 
 def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> tuple[CheckResult, list[Outcome]]:
@@ -70,8 +88,12 @@ def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> t
         lines = list(direction_lines(target, directions, rng))
         lines += sampled_element_lines(target, tol.sampled_elements, tol.largest_elements, rng)
         method = "projection" if directions else "sampled elements"
+    if tol.floor and lines:  # an element's scale is at least floor·max|g_i| of its tensor
+        least = tol.floor * float(np.max(np.abs(target.gradient)))
+        lines = [replace(line, magnitude=max(line.magnitude, least)) for line in lines]
     base = float(target.loss())
-    outcomes = [judge(line, base, tol) for line in lines]
+    noise = target_noise(lines, base, tol)
+    outcomes = [judge(line, base, tol, noise) for line in lines]
     return summarize(target, outcomes, method, tol), outcomes
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.guard import running
+from gradcheck.guard import ComponentError
 from gradcheck.results import Verdict
 
 Array = NDArray[Any]
@@ -58,28 +58,35 @@ class Line:
     direction: Array | None
     scale: float
     analytic: float
-    magnitude: float  #: the size of the terms phi'(0) sums: |g_i|, or √Σ(g_i·u_i)² for a direction
+    magnitude: float  #: the size of the terms phi'(0) sums: |g_i|, or √Σ(g_i·u_i)² (at least floor·max|g|)
 
     def __call__(self, t: float) -> float:
         """phi(t); the array is restored exactly afterwards."""
         array = self.target.array
-        where = f"L at {self.target.name} {self.label} {t:+.1e}" if t else f"L at the check point of {self.target.name}"
         if self.index is not None:
             original = array[self.index].copy()
             array[self.index] = original + t
             try:
-                with running(where):
-                    return float(self.target.loss())
+                return self.evaluate(t)
             finally:
                 array[self.index] = original
         assert self.direction is not None
         saved = array.copy()
         np.add(saved, t * self.direction, out=array)
         try:
-            with running(where):
-                return float(self.target.loss())
+            return self.evaluate(t)
         finally:
             np.copyto(array, saved)
+
+    def evaluate(self, t: float) -> float:
+        """L at the displaced point; what the checked code raises becomes a ComponentError saying where."""
+        try:
+            return float(self.target.loss())
+        except ComponentError:
+            raise
+        except Exception as exc:
+            where = f"L at {self.target.name} {self.label} {t:+.1e}" if t else f"L at the check point of {self.target.name}"
+            raise ComponentError(where, exc) from exc
 
     def offset(self, t: float) -> float:
         """The step the array really takes for a step t: x_i + t as the array stores it, minus x_i.

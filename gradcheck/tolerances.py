@@ -20,6 +20,8 @@
 | ``inconclusive``     | 10           | an element whose allowance (tolerance + rounding + truncation) at its    |
 |                      |              | best step exceeds this many times the tolerance is *inconclusive*        |
 | ``eps``              | 2.2e-16      | machine epsilon of the precision the component computes in               |
+| ``floor``            | 0            | an element's scale is at least floor × the largest |g_i| of its tensor   |
+|                      |              | (0.1 in float32, whose rounding cannot resolve the smallest elements)    |
 | ``closed_rtol``      | 1e-9         | optimizer updates against their closed forms (float64 rounding only)     |
 | ``closed_atol``      | 1e-15        |                                                                          |
 | ``sweep_steps``      | 1e-1 .. 1e-8 | 15 steps, half a decade apart, for the convergence-order sweep           |
@@ -47,11 +49,15 @@ float32 (``FLOAT32_TOLERANCES``): a component that computes in float32 and canno
 in float64 (``gradcheck.precision``) is checked in its own precision. Its rounding is
 eps ≈ 6e-8 instead of 1e-16, so the balance of truncation h²·|f'''|/6 and rounding eps·|L|/h
 moves to h ≈ 1e-2, where a right gradient agrees to about 1e-4 relative: rtol = 1e-3 sits
-above that, and a gradient off by 1 % is ten tolerances away. An element whose rounding or
-truncation would need more than ``inconclusive`` tolerances is *inconclusive*, never a pass
-or a fail. Large float32 tensors are checked on a sample of single elements (no random
-directions: a float32 array cannot hold x + t·u exactly, so a direction would be bent by
-rounding), and points are kept kink_margin = 0.05 from known kinks, five steps h0 away.
+above that, and a gradient off by 1 % is ten tolerances away. An element far smaller than
+the largest of its tensor cannot be resolved to 1e-3 of itself by float32 (the rounding of L
+is set by the large ones), so its scale is at least floor = 0.1 times the largest |g_i|: it is
+judged to 1e-4 of the largest gradient. An element whose rounding or truncation would still
+need more than ``inconclusive`` tolerances is *inconclusive*, never a pass or a fail. Tensors up to 16384 elements (128×128) are checked element by element: a float32
+projection's tolerance, rtol·√n·rms(g·u), would hide one wrong element of a large tensor.
+Larger float32 tensors are checked on a sample of single elements (no random directions: a
+float32 array cannot hold x + t·u exactly, so a direction would be bent by rounding). Points
+are kept kink_margin = 0.05 from known kinks, five steps h0 away.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ class Tolerances:
     max_step: float = 1.0
     inconclusive: float = 10.0
     eps: float = FLOAT64_EPS
+    floor: float = 0.0
     closed_rtol: float = 1e-9
     closed_atol: float = 1e-15
     sweep_steps: tuple[float, ...] = field(default_factory=lambda: tuple(np.logspace(-1, -8, 15).tolist()))
@@ -110,9 +117,11 @@ FLOAT32_TOLERANCES = Tolerances(
     rtol=1e-3,
     atol=1e-5,
     step=1e-2,
+    max_elements=16384,
     directions=0,
     kink_margin=0.05,
     eps=float(np.finfo(np.float32).eps),
+    floor=0.1,
     sweep_steps=tuple(np.logspace(0, -5, 11).tolist()),
 )
 
