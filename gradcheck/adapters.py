@@ -106,6 +106,16 @@ def refuse_non_finite(array: Array, what: str) -> None:
         raise ValueError(f"{what} has a non-finite value ({array[at]}) at {at}: gradcheck needs a finite check point")
 
 
+def refuse_non_finite_target(y_true: Any) -> None:
+    """ValueError if ``y_true`` is numeric and has a NaN or inf (labels, one-hot rows, regression targets)."""
+    try:
+        array = np.asarray(y_true)
+    except (ValueError, TypeError):  # ragged or exotic: the loss judges it
+        return
+    if array.dtype.kind == "f":
+        refuse_non_finite(array, "y_true")
+
+
 def is_layer_like(component: Any) -> bool:
     """True for an object with forward and backward(grad_y) (or Functions)."""
     if isinstance(component, Functions):

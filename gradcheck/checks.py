@@ -35,7 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.adapters import LayerAdapter, float_array, is_loss_like, name_of, output_array, refuse_non_finite
+from gradcheck.adapters import (
+    LayerAdapter,
+    float_array,
+    is_loss_like,
+    name_of,
+    output_array,
+    refuse_non_finite,
+    refuse_non_finite_target,
+)
 from gradcheck.engine import check_target
 from gradcheck.guard import ComponentError, error_result, running
 from gradcheck.lines import Array, Target
@@ -233,8 +241,7 @@ def check_loss(
         raise TypeError(f"{type(loss).__name__} is not a loss: gradcheck needs forward(y_pred, y_true) and backward()")
     name = name or name_of(loss)
     y_pred = float_array(y_pred, "y_pred").astype(np.float64)
-    if isinstance(y_true, np.ndarray | list | tuple | float | int):
-        refuse_non_finite(np.asarray(y_true, dtype=np.float64), "y_true")
+    refuse_non_finite_target(y_true)
     start = time.perf_counter()
     try:
         report = loss_report(loss, y_pred, y_true, seed, tolerances, sweep, name)

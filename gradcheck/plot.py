@@ -6,6 +6,7 @@ import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,13 +15,13 @@ from gradcheck.results import CheckResult
 COLUMNS = 4  #: panels per row
 
 
-def plot_sweeps(results: Sequence[CheckResult], path: str | Path) -> None:
+def plot_sweeps(results: Sequence[CheckResult], path: str | Path) -> Any:
     """Save log-log plots of |numerical − analytic| against h: a panel per component, a curve per tensor.
 
     A right gradient draws a V: the right arm falls with slope 2 (truncation, shown by the
     dotted reference line), the left arm rises as rounding ≈ eps/h takes over. A wrong
     gradient draws a flat line at its error (dashed and thick, its verdict in the legend).
-    Raises ImportError when matplotlib is missing.
+    Returns the matplotlib Figure; raises ImportError when matplotlib is missing.
     """
     from refnet.plotting import require_figure
 
@@ -51,3 +52,4 @@ def plot_sweeps(results: Sequence[CheckResult], path: str | Path) -> None:
     )
     figure.tight_layout()
     figure.savefig(path, dpi=90)
+    return figure

@@ -6,7 +6,9 @@ gradcheck's verdicts are sharpest in float64. A component that computes in a low
 1. in float64, when it can be rebuilt there: it offers ``get_config()`` with a ``"dtype"``
    entry and ``from_config(config)`` (every refnet layer with parameters does). The rebuild
    gets ``dtype="float64"`` and a copy of the parameters, ``state`` and random generators,
-   so it is the same component at the same point, and the same code is checked;
+   so it is the same component at the same point, and the same code is checked. A pair of
+   plain functions gets its parameters in float64; a layer without parameters its input;
+   either is checked in float64 when its output then is;
 2. otherwise in its own precision, with ``tolerances_for(dtype)`` (steps, tolerances and
    kink margins for float32, its rounding measured at the steps used; see
    ``gradcheck.tolerances``). What that precision cannot decide is *inconclusive*.
@@ -17,10 +19,12 @@ The result names say which: ``Cube (float32, rebuilt in float64)`` or ``Cube (fl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from gradcheck.adapters import Functions
 from gradcheck.lines import Array
 
 
@@ -40,6 +44,9 @@ def rebuilt_in_float64(component: Any) -> Any | None:
     must have the same parameter names and shapes, in float64. Anything else (including an
     exception from the component's own code) means: check it in its own precision instead.
     """
+    if isinstance(component, Functions):  # plain functions run in the dtype of what they are given
+        params = {key: np.asarray(value, dtype=np.float64) for key, value in component.params.items()}
+        return replace(component, params=params)
     get_config = getattr(component, "get_config", None)
     from_config = getattr(type(component), "from_config", None)
     if not (callable(get_config) and callable(from_config)):

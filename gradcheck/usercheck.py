@@ -47,6 +47,7 @@ from gradcheck.adapters import (
     is_layer_like,
     is_loss_like,
     name_of,
+    refuse_non_finite_target,
 )
 from gradcheck.checks import check_layer, check_loss, check_network, check_regularizer
 from gradcheck.guard import CheckTimeout, guarded, time_limit
@@ -184,6 +185,7 @@ def prepare_component(
                 raise UsageError("a loss factory must return the loss, or (loss, (y_pred, y_true))")
             y_pred, y_true = inputs or (rng.uniform(0.1, 0.9, (4, 3)), rng.dirichlet(np.ones(3), size=4))
             y_pred = float_array(y_pred, "y_pred")
+            refuse_non_finite_target(y_true)
             return Prepared(name, lambda: check_loss(component, y_pred, y_true, **options))
         if is_layer_like(component):
             return prepare_layer(component, inputs, rng, options)
