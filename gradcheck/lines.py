@@ -85,7 +85,8 @@ class Line:
         except ComponentError:
             raise
         except Exception as exc:
-            where = f"L at {self.target.name} {self.label} {t:+.1e}" if t else f"L at the check point of {self.target.name}"
+            name = self.target.name
+            where = f"L at {name} {self.label} {t:+.1e}" if t else f"L at the check point of {name}"
             raise ComponentError(where, exc) from exc
 
     def offset(self, t: float) -> float:

@@ -53,7 +53,8 @@ above that, and a gradient off by 1 % is ten tolerances away. An element far sma
 the largest of its tensor cannot be resolved to 1e-3 of itself by float32 (the rounding of L
 is set by the large ones), so its scale is at least floor = 0.1 times the largest |g_i|: it is
 judged to 1e-4 of the largest gradient. An element whose rounding or truncation would still
-need more than ``inconclusive`` tolerances is *inconclusive*, never a pass or a fail. Tensors up to 16384 elements (128×128) are checked element by element: a float32
+need more than ``inconclusive`` tolerances is *inconclusive*, never a pass or a fail.
+Tensors up to 16384 elements (128×128) are checked element by element: a float32
 projection's tolerance, rtol·√n·rms(g·u), would hide one wrong element of a large tensor.
 Larger float32 tensors are checked on a sample of single elements (no random directions: a
 float32 array cannot hold x + t·u exactly, so a direction would be bent by rounding). Points

@@ -146,7 +146,9 @@ class SinGate:
     def backward(self, grad_y: Array) -> Array:
         a, x = self.params["a"], self.x
         self.grads = {"a": (x**2 * np.cos(a * x) * grad_y).sum(axis=0)}
-        local = a * x * np.cos(a * x) if self.bug == "missing product-rule term" else np.sin(a * x) + a * x * np.cos(a * x)
+        local = a * x * np.cos(a * x)
+        if self.bug != "missing product-rule term":
+            local = local + np.sin(a * x)
         if self.bug == "small relative error":
             local = local * 1.01
         return local * grad_y

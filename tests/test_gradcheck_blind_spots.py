@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck import DEFAULT_TOLERANCES, Tolerances, check_layer, check_loss, check_network, run_catalog
+from gradcheck import DEFAULT_TOLERANCES, check_layer, check_loss, check_network, run_catalog
 from gradcheck.catalog import CATALOG_TOLERANCES
 from gradcheck.checks import run_targets
 from gradcheck.engine import summarize

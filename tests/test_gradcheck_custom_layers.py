@@ -13,9 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from custom_layers import (
     Configurable,
     Cube,
@@ -30,6 +27,9 @@ from custom_layers import (
     sin_matmul_vjp,
     sin_matmul_vjp_no_transpose,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gradcheck import Functions, Report, check_component
 from gradcheck.testing import assert_gradients, layer_inputs
 
