@@ -54,11 +54,22 @@ def assert_gradients(
 
 
 def away_from(values: Array, kinks: Sequence[float], margin: float) -> Array:
-    """``values`` with every entry closer than ``margin`` to a kink moved out to kink ± margin (a copy)."""
+    """``values`` with every entry closer than ``margin`` to a kink moved out of reach (a copy).
+
+    The forbidden intervals (kink − margin, kink + margin) are merged where they overlap, and an
+    entry inside one moves to its nearer end, so two kinks close together never push an entry
+    from one onto the other.
+    """
     moved = np.array(values, dtype=np.float64)
-    for kink in kinks:
-        near = np.abs(moved - kink) < margin
-        moved[near] = np.where(moved[near] < kink, kink - margin, kink + margin)
+    intervals: list[list[float]] = []
+    for kink in sorted(kinks):
+        if intervals and kink - margin <= intervals[-1][1]:
+            intervals[-1][1] = kink + margin
+        else:
+            intervals.append([kink - margin, kink + margin])
+    for low, high in intervals:
+        inside = (moved > low) & (moved < high)
+        moved[inside] = np.where(moved[inside] - low < high - moved[inside], low, high)
     return moved
 
 

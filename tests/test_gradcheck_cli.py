@@ -177,7 +177,7 @@ def test_check_fails_a_wrong_custom_layer_and_names_the_worst_element(
     code, out, _ = run(capsys, "--check", f"{path}:make_with_input")
     assert code == 1
     rows = {line.split()[1]: line.split()[-1] for line in out.splitlines()[2:4]}  # the two table rows
-    assert rows == {"x": "FAIL", "w": "pass"} and "FAILED: 2 checks of 1 component: 1 pass, 1 fail" in out
+    assert rows == {"x": "FAIL", "w": "pass"} and "FAILED: 1 check, 2 results: 1 pass, 1 fail in " in out
     # |grad_x| = |2·x·w·grad_y| is largest at one element; its index appears in the failure line
     failure = [line for line in out.splitlines() if "disagree" in line]
     assert failure and "worst at (" in failure[0]
