@@ -47,6 +47,7 @@ from gradcheck.adapters import (
     is_layer_like,
     is_loss_like,
     name_of,
+    refuse_non_finite,
     refuse_non_finite_target,
 )
 from gradcheck.checks import check_layer, check_loss, check_network, check_regularizer
@@ -77,7 +78,10 @@ def describe(value: Any) -> str:
     """``42 (an int)``: a value and its type, for messages."""
     kind = type(value).__name__
     article = "an" if kind[:1].lower() in "aeiou" else "a"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ of the user's object
+        text = f"<{kind}>"
     return f"{text if len(text) <= 40 else text[:37] + '...'} ({article} {kind})"
 
 
@@ -165,6 +169,8 @@ def prepare_component(
     rng = np.random.default_rng(seed)
     if is_function_pair(component):
         component = Functions(*component)
+    if isinstance(component, type):
+        raise UsageError(f"the factory returned the class {component.__name__}; return an instance of it")
     name = name or name_of(component)
     options: dict[str, Any] = {"seed": seed, "tolerances": tolerances, "sweep": sweep, "name": name}
     try:
@@ -172,6 +178,7 @@ def prepare_component(
             if len(inputs) != 2:
                 raise UsageError("a NeuralNetwork factory must return (network, (X, Y))")
             X = float_array(inputs[0], "X")
+            refuse_non_finite_target(inputs[1])
             return Prepared(name, lambda: check_network(component, X, inputs[1], **options))
         if isinstance(component, ElasticNet):
             W = float_array(inputs[0], "W") if inputs else push_from_zero(rng.standard_normal((4, 3)), 1e-3)
@@ -189,10 +196,12 @@ def prepare_component(
             return Prepared(name, lambda: check_loss(component, y_pred, y_true, **options))
         if is_layer_like(component):
             return prepare_layer(component, inputs, rng, options)
+    except UsageError:
+        raise
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, UsageError):
-            raise
         raise UsageError(f"cannot check {name}: {exc}") from None
+    except Exception as exc:  # e.g. a params property of the component that raises
+        raise UsageError(f"cannot check {name}: looking at it raised {type(exc).__name__}: {exc}") from None
     raise UsageError(
         f"the factory returned {describe(component)}; expected a layer (an object with forward and "
         "backward), a pair of functions (forward, vjp) or Functions(...), a loss, a NeuralNetwork with (X, Y), "
@@ -205,6 +214,8 @@ def prepare_layer(
 ) -> Prepared:
     """A layer's check, at the given input or at x ~ N(0, 1) of shape (5, in_features or 4) kept from 0."""
     adapter = LayerAdapter(component)
+    for key, value in adapter.params.items():
+        refuse_non_finite(value, f"params[{key!r}]")
     if len(inputs) > 1:
         raise UsageError(f"a layer factory returns (layer, x): got {len(inputs)} inputs; pass several as a list")
     if inputs:

@@ -102,6 +102,29 @@ def make_failing():
     raise RuntimeError("cannot build")
 
 
+def make_class():
+    return Cube
+
+
+class Scaled(Cube):
+    def __init__(self, w):
+        self.params, self.grads = {"w": np.array(w)}, {}
+
+
+def make_nan_params():
+    return Scaled([1.0, np.nan])
+
+
+class BrokenParams(Cube):
+    @property
+    def params(self):
+        raise RuntimeError("weights not loaded")
+
+
+def make_broken_params():
+    return BrokenParams()
+
+
 def make_hanging():
     while True:
         pass
@@ -176,6 +199,9 @@ def test_a_module_that_cannot_be_imported_is_a_one_line_usage_error(
         ("make_inf_target", "y_true has a non-finite value (inf) at (0, 1)"),
         ("make_wrong_count", "got 2 inputs"),
         ("make_failing", "make_failing() raised RuntimeError: cannot build"),
+        ("make_class", "returned the class Cube; return an instance of it"),
+        ("make_nan_params", "params['w'] has a non-finite value (nan) at (1,)"),
+        ("make_broken_params", "looking at it raised RuntimeError: weights not loaded"),
     ],
 )
 def test_a_factory_that_returns_nothing_checkable_is_a_one_line_usage_error(
