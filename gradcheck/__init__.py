@@ -12,7 +12,8 @@ a ``Report`` of ``CheckResult`` rows. The thresholds live in ``gradcheck.toleran
 
 from gradcheck.adapters import Functions
 from gradcheck.catalog import CATALOG, Check, public_components, run_catalog, uncovered
-from gradcheck.checks import check_layer, check_loss, check_network, check_regularizer
+from gradcheck.checks import check_layer, check_loss, check_regularizer
+from gradcheck.network_check import check_network
 from gradcheck.optim import check_optimizers
 from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import sweep_line

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from gradcheck.checks import check_layer, check_loss, check_network, check_regularizer
+from gradcheck.checks import check_layer, check_loss, check_regularizer
 from gradcheck.kinks import draw_away, push_from_zero
 from gradcheck.lines import Array
+from gradcheck.network_check import check_network
 from gradcheck.results import Report
 from gradcheck.tolerances import Tolerances
 from refnet.base import Layer

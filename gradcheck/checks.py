@@ -8,7 +8,7 @@ engine compare, and returns a ``Report`` (one result per tensor):
 - loss:        L = loss.forward(y_pred, y_true), dL/dy_pred = loss.backward();
 - regularizer: L = penalty(W), dL/dW = gradient(W);
 - network:     L = compute_gradients(X, Y) (data loss + penalties), dL/dθ = every layer's grads,
-               dL/dX = what the network's backward returns.
+               dL/dX = what the network's backward returns (``gradcheck.network_check``).
 
 A layer or a loss need not be refnet's: anything with forward/backward (and params/grads
 dicts), or a pair of plain functions, is accepted (``gradcheck.adapters``). A float32
@@ -53,7 +53,6 @@ from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.losses import Loss
-from refnet.network import NeuralNetwork
 from refnet.numerics import Snapshot
 from refnet.regularizers import ElasticNet
 
@@ -325,91 +324,3 @@ def check_regularizer(
         report = Report([error_result(name, "-", exc)])
     report.seconds = time.perf_counter() - start
     return report
-
-
-def check_network(
-    network: NeuralNetwork,
-    X: Any,
-    Y: Any,
-    *,
-    seed: int = 0,
-    tolerances: Tolerances | None = None,
-    sweep: bool = False,
-    name: str | None = None,
-) -> Report:
-    """Check every layer's grads and dL/dX against L = ``network.compute_gradients(X, Y)`` (penalties included).
-
-    dL/dX is what the network's backward returns for the loss gradient: the sum over every
-    path from the input, so a graph that overwrites instead of summing at a fan-out fails.
-    A second backward for the same forward must leave grad_X and every grads[θ] unchanged.
-    A float32 network is checked in float32 (``tolerances_for``).
-    """
-    name = name or type(network).__name__
-    dtype = network.dtype
-    X = float_array(X, "X").astype(dtype)
-    if dtype != np.float64:
-        name = f"{name} ({dtype})"
-    start = time.perf_counter()
-    try:
-        report = network_report(network, X, Y, seed, tolerances or tolerances_for(dtype), sweep, name)
-    except ComponentError as exc:
-        report = Report([error_result(name, "-", exc)])
-    report.seconds = time.perf_counter() - start
-    return report
-
-
-def network_report(
-    network: NeuralNetwork, X: Array, Y: Any, seed: int, tolerances: Tolerances, sweep: bool, name: str
-) -> Report:
-    """check_network's work once the arguments are validated (raises ComponentError from the checked code)."""
-    snapshot = take_snapshot(network.layers)
-    with running(f"{name}.compute_gradients at the check point"):
-        network.compute_gradients(X, Y)
-    grads = [{key: value.copy() for key, value in layer.grads.items()} for layer in network.layers]
-    snapshot.restore()
-    with running(f"{name}'s backward at the check point"):
-        grad_X, repeat_failures = input_gradient(network, X, Y, grads, name)
-
-    def loss() -> float:
-        snapshot.restore()
-        return network.compute_gradients(X, Y)
-
-    targets = [Target(name, "X", X, grad_X, loss)]
-    targets += [
-        Target(name, f"layers[{i}].{key}", layer.params[key], grads[i][key], loss)
-        for i, layer in enumerate(network.layers)
-        for key in layer.params
-    ]
-    try:
-        report = run_targets(targets, tolerances, seed, sweep)
-    finally:
-        snapshot.restore()
-        # leave the grads as compute_gradients left them for the caller's own inspection
-        for layer, saved in zip(network.layers, grads, strict=True):
-            for key, value in saved.items():
-                np.copyto(layer.grads[key], value)
-    report.results += repeat_failures
-    return report
-
-
-def input_gradient(
-    network: NeuralNetwork, X: Array, Y: Any, grads: list[dict[str, Array]], name: str
-) -> tuple[Array, list[CheckResult]]:
-    """dL/dX from the network's own backward (the steps of compute_gradients), and repeat failures.
-
-    One forward, grad_y = dloss/dy_pred, then backward(grad_y) twice: the first returns
-    grad_X; the second must return it again and leave every layer's grads as ``grads``.
-    """
-    X_checked, target = network.prepare(X, Y)
-    loss = network.require_loss()
-    y_pred = loss.check_prediction(network.forward_prepared(X_checked, training=True))
-    grad_y = loss.value_and_gradient(y_pred, target)[1]
-    grad_X = np.array(network.backward(grad_y), dtype=np.float64)
-    again = np.array(network.backward(grad_y), dtype=np.float64)
-    pairs = [("X", grad_X, again)]
-    pairs += [
-        (f"layers[{i}].{key}", saved[key], layer.grads[key])
-        for i, (layer, saved) in enumerate(zip(network.layers, grads, strict=True))
-        for key in saved
-    ]
-    return grad_X, repeat_failures_of(name, pairs)

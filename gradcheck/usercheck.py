@@ -50,9 +50,10 @@ from gradcheck.adapters import (
     refuse_non_finite,
     refuse_non_finite_target,
 )
-from gradcheck.checks import check_layer, check_loss, check_network, check_regularizer
+from gradcheck.checks import check_layer, check_loss, check_regularizer
 from gradcheck.guard import CheckTimeout, guarded, time_limit
 from gradcheck.kinks import push_from_zero
+from gradcheck.network_check import check_network
 from gradcheck.optim import check_optimizers
 from gradcheck.precision import coarsest
 from gradcheck.results import Report
