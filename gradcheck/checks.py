@@ -1,4 +1,4 @@
-"""Check one component: a layer, a loss, a regularizer or a whole network.
+"""Check one component: a layer, a loss or a regularizer (a whole network: ``gradcheck.network_check``).
 
 Each function builds the scalar L whose gradient the component claims to compute, lets the
 engine compare, and returns a ``Report`` (one result per tensor):

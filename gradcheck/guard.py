@@ -62,7 +62,9 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise ``CheckTimeout`` in the running code after ``seconds`` (None or 0: no limit).
 
     Uses a real-time interval timer (SIGALRM), so it works where ``can_time_out()``: on POSIX
-    systems, in the main thread. Elsewhere the limit is not enforced.
+    systems, in the main thread. Elsewhere the limit is not enforced. A timer that was already
+    running (an enclosing limit, e.g. a test runner's) is set going again afterwards, less
+    the time spent here.
     """
     if not seconds or not can_time_out():
         yield
@@ -72,12 +74,15 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         raise CheckTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0.0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3), interval)
 
 
 def error_result(component: str, tensor: str, problem: BaseException | str) -> CheckResult:

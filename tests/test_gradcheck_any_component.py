@@ -3,6 +3,8 @@ in its own precision, inconclusive when precision cannot decide, errors of the c
 
 from __future__ import annotations
 
+import signal
+import time
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from gradcheck import (
     check_loss,
     check_network,
 )
+from gradcheck.guard import CheckTimeout, can_time_out, time_limit
 from gradcheck.lines import Target, element_lines
 from gradcheck.noise import rounding_noise
 from refnet import MSE, BatchNorm, Dense, Dropout, NeuralNetwork
@@ -197,3 +200,23 @@ def test_a_report_printed_from_python_explains_each_result_that_is_not_a_pass() 
     report = check_layer(CastTanh(factor=-1.0), x())
     text = str(report)
     assert text.splitlines()[-1].startswith("  CastTanh (float32) x: 20 of 20 elements disagree; worst at")
+
+
+@pytest.mark.skipif(not can_time_out(), reason="time limits need SIGALRM in the main thread")
+def test_a_time_limit_stops_a_hanging_check_and_gives_back_an_enclosing_timer() -> None:
+    class Hanging(CastTanh):
+        def forward(self, x: Array) -> Array:
+            time.sleep(30)
+            return x
+
+    signal.setitimer(signal.ITIMER_REAL, 100.0)  # an enclosing limit, e.g. a test runner's
+    try:
+        (result,) = check_component(Hanging(), (x(),), timeout=0.2).results
+        remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+    assert result.verdict == "error" and "timed out after 0.2 s" in result.message
+    assert 90.0 < remaining <= 100.0
+    with pytest.raises(CheckTimeout), time_limit(0.05):
+        while True:
+            pass
