@@ -7,7 +7,11 @@ which falls with h. Neither is guessed:
     estimate(h) = rounding_factor·N/s  +  2·|D(r·h) − D(h)| / (r² − 1),     r = √10
 
 since D(r·h) − D(h) ≈ (r² − 1)·c·h² measures the truncation at h. A wrong gradient shifts
-D(h) and D(r·h) alike and cannot hide in it. The steps tried are h0·r^k, from h0/100 up to
+D(h) and D(r·h) alike and cannot hide in it. That measure holds only where h is small enough
+for c·h² to be the truncation: when D(r·h) − D(h) stands above rounding, the next change,
+D(r²·h) − D(r·h), must be about r² = 10 times larger (at least a third of that); otherwise the
+step is past the asymptotic range (e.g. D(h) ≈ a/h far from a sharp bend, whose changes shrink
+and would pass for convergence) and is not used. The steps tried are h0·r^k, from h0/100 up to
 ``max_step``: upwards while the estimate falls (rounding dominates, e.g. a loss offset by 1e8)
 and until a step leaves the component's domain (it raises, or gives a non-finite value);
 downwards while rounding alone is below the best estimate so far (truncation dominates, or
@@ -49,16 +53,24 @@ def best_step(
         return value if np.isfinite(value) else None
 
     def estimate(k: int) -> float | None:
+        """rounding + truncation at h0·r^k (inf where the truncation cannot be trusted), None outside the domain."""
         here, above = difference(k), difference(k + 1)
         if here is None or above is None:
             return None
-        return rounding(tol.step * RUNG**k) + 2.0 * abs(above - here) / (RUNG**2 - 1.0)
+        h, change = tol.step * RUNG**k, abs(above - here)
+        if change > 2.0 * rounding(h):  # truncation measured: it must grow like h² to be what it claims
+            beyond = difference(k + 2)
+            if beyond is None or abs(beyond - above) < change * RUNG**2 / 3.0:
+                return float("inf")
+        return rounding(h) + 2.0 * change / (RUNG**2 - 1.0)
 
     best: tuple[float, float, float] | None = None
+    untrusted = False
     top = int(np.floor(np.log(tol.max_step / tol.step) / np.log(RUNG) + 1e-9))
     for k in range(0, top + 1):  # upwards from h0
         value = estimate(k)
-        if value is None:
+        if value is None or value == float("inf"):
+            untrusted = untrusted or value is not None
             break
         if best is None or value < best[2]:
             best = (tol.step * RUNG**k, differences[k], value)
@@ -70,8 +82,9 @@ def best_step(
         value = estimate(k)
         if value is None:
             break
-        if best is None or value < best[2]:
+        untrusted = untrusted or value == float("inf")
+        if value < (best[2] if best is not None else float("inf")):
             best = (tol.step * RUNG**k, differences[k], value)
-    if best is None:  # no two neighbouring finite steps: only h0 is known, its truncation unmeasured
-        return tol.step, numerical, rounding(tol.step)
+    if best is None:  # no step whose error can be estimated: only h0 is known
+        return tol.step, numerical, float("inf") if untrusted else rounding(tol.step)
     return best
