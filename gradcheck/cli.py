@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-k",
         metavar="PATTERN",
         dest="pattern",
-        help="only the catalog checks whose name contains PATTERN, ignoring case "
-        "(-k relu runs Dense[relu], ReLU, Network[relu→BN→dropout, ...]); see --list for the names",
+        help="only the catalog checks whose name contains PATTERN as a substring, ignoring case "
+        "(-k relu runs ReLU, LeakyReLU, Dense[relu], Dense[leaky_relu], ...); see --list for the names",
     )
     parser.add_argument("--seed", type=seed_type, default=0, metavar="N", help="seed of the check points (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)")

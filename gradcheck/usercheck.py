@@ -281,9 +281,3 @@ def build_user_check(spec: str, *, seed: int = 0, sweep: bool = False, timeout: 
         return prepare_component(component, inputs, seed=seed, sweep=sweep)
     except UsageError as exc:
         raise UsageError(f"--check: {spec}(): {exc}") from None
-
-
-def run_user_check(spec: str, *, seed: int = 0, sweep: bool = False, timeout: float | None = None) -> Report:
-    """Load ``MODULE:FACTORY``, call the factory and check what it returns."""
-    prepared = build_user_check(spec, seed=seed, sweep=sweep, timeout=timeout)
-    return guarded(prepared.name, prepared.run, timeout)
