@@ -51,25 +51,58 @@ def examples(session: nox.Session) -> None:
         session.run("python", str(script), env={"MPLBACKEND": "Agg", "REFNET_OUT": str(session.create_tmp())})
 
 
-@nox.session
-def benchmarks(session: nox.Session) -> None:
-    """pytest-benchmark suites (not in the default run); saves JSON under .benchmarks/ and prints the ratio table.
+#: The benchmark runs unset these (their own runs only, never tests or CI): some machines set them to work
+#: around old OpenBLAS builds, which forces an older GEMM kernel than a user's machine picks (see benchmarks/README.md).
+BENCHMARK_ENV: dict[str, str | None] = {"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None}
 
-    Extra arguments go to pytest: ``nox -s benchmarks -- --quick`` is a smoke run (a tenth of
-    the rounds, no large MLP); ``-- --benchmark-compare`` compares with the last saved run.
-    """
-    session.install("-e", ".[bench]")
+
+def _run_benchmarks(session: nox.Session, name: str, paths: list[str]) -> None:
+    """pytest-benchmark on ``paths``; a run without extra arguments writes benchmarks/results/{name}.json
+    and regenerates README's tables from it, any other run only prints its tables."""
+    run_json = f"{session.create_tmp()}/{name}-run.json"
     session.run(
         "pytest",
-        "benchmarks",
+        *paths,
         "-p",
         "no:cacheprovider",
         "--benchmark-autosave",
         "--benchmark-storage=.benchmarks",
+        f"--benchmark-json={run_json}",
         "--benchmark-columns=min,median,rounds",
         # --benchmark-compare against a run from another machine warns; keep it a warning.
         "-W",
         "default::pytest_benchmark.logger.PytestBenchmarkWarning",
         *session.posargs,
+        env=BENCHMARK_ENV,
     )
-    session.run("python", "benchmarks/summary.py")
+    if session.posargs:  # a partial or smoke run: never the committed results
+        results = f"{session.create_tmp()}/{name}.json"
+        session.run("python", "benchmarks/record.py", run_json, results, f"nox -s {session.name}")
+        session.run("python", "benchmarks/summary.py", results)
+        return
+    session.run("python", "benchmarks/record.py", run_json, f"benchmarks/results/{name}.json", f"nox -s {session.name}")
+    session.run("python", "benchmarks/summary.py", "--readme")
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """pytest-benchmark suites (not in the default run): benchmarks/results/refnet.json and README's tables.
+
+    Extra arguments go to pytest and make it a trial run that leaves the committed results alone:
+    ``nox -s benchmarks -- --quick`` is a smoke run (a tenth of the rounds, no large MLP);
+    ``-- --benchmark-compare`` compares with the last saved run under .benchmarks/.
+    """
+    session.install("-e", ".[bench]")
+    _run_benchmarks(session, "refnet", ["benchmarks"])
+
+
+@nox.session
+def peers(session: nox.Session) -> None:
+    """refnet against PyTorch eager (CPU) in the same rounds: benchmarks/results/peers.json and README's table.
+
+    PyTorch is installed here only, never by refnet nor by another session. torch==2.13.0 is pinned:
+    its CPU wheel (Python 3.11) lies on the development machines' disk; an unpinned ``torch``
+    would fetch the CUDA build, gigabytes. Extra arguments go to pytest, as for ``benchmarks``.
+    """
+    session.install("-e", ".[bench]", "torch==2.13.0")
+    _run_benchmarks(session, "peers", ["benchmarks/test_bench_torch.py"])

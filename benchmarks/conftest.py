@@ -8,6 +8,7 @@ from typing import Any
 import harness
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,15 +32,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def blas_info() -> dict[str, Any]:
+    """The BLAS NumPy calls, as threadpoolctl sees it loaded: library, version, the kernel it picked, threads."""
+    np.ones((2, 2)) @ np.ones((2, 2))  # make sure the library is loaded
+    pools = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    if not pools:
+        return {}
+    pool = pools[0]
+    return {
+        "library": pool.get("internal_api"),
+        "version": pool.get("version"),
+        "kernel": pool.get("architecture"),
+        "threads": pool.get("num_threads"),
+    }
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    """Record what the ratios depend on: NumPy, the BLAS it was built with, its thread count."""
+    """Record what the ratios depend on: NumPy, the BLAS kernel that ran, threads, the OpenBLAS overrides."""
     machine_info["numpy"] = np.__version__
     machine_info["cpu_count"] = os.cpu_count()
-    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    machine_info["blas"] = f"{blas.get('name')} {blas.get('version')}"
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # threadpoolctl comes with scikit-learn, which the bench extra installs
-        return
-    threads = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
-    machine_info["blas_threads"] = max(threads, default=None)
+    machine_info["blas"] = blas_info()
+    machine_info["blas_overrides"] = {name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

@@ -8,12 +8,16 @@ statistics (min and median over the rounds):
   ``X @ W`` forward, ``X.T @ G`` and ``G @ W.T`` backward) into preallocated ``out=``
   buffers;
 - the **memory bound**: ``np.copyto`` of as many bytes as the ideal fused operation reads
-  plus writes (a copy of B/2 bytes moves B bytes).
+  plus writes (a copy of B/2 bytes moves B bytes);
+- the **floor** of a training step (``Floor``): the minimal GEMMs (``X @ W`` and ``X.T @ G``
+  for every layer, ``G @ W.T`` for every layer but the first, whose input gradient nobody
+  reads) plus a copy of the bytes the update cannot avoid moving (SGD reads θ, g and writes
+  θ: 3 arrays; Adam reads θ, g, m, v and writes θ, m, v: 7 arrays).
 
 The bound runs in pytest-benchmark's ``setup`` hook, which is called (untimed) before every
-round, so refnet and the bound alternate round by round and see the same machine load. The
-ratio refnet / bound goes into ``extra_info`` and makes a report comparable across
-machines; ``summary.py`` prints it.
+round, so refnet and the bound alternate round by round and see the same machine load
+(a peer, such as PyTorch, is timed in the same hook). The ratio refnet / bound goes into
+``extra_info`` and makes a report comparable across machines; ``summary.py`` prints it.
 """
 
 from __future__ import annotations
@@ -81,18 +85,35 @@ def make_batch(widths: tuple[int, ...], batch: int, dtype: DTypeLike, seed: int 
     return rng.standard_normal((batch, widths[0])).astype(dtype), rng.integers(0, widths[-1], batch)
 
 
+def floor_flops(shapes: list[tuple[int, int, int]]) -> int:
+    """Floating-point operations of a training step's minimal GEMMs (no input gradient for the first layer)."""
+    n, n_in, _ = shapes[0]
+    return gemm_flops(shapes) - 2 * n * n_in * shapes[0][2]
+
+
 class GemmBound:
-    """The bare GEMMs of some Dense layers, on preallocated operands and outputs."""
+    """The bare GEMMs of some Dense layers, on preallocated operands and outputs.
+
+    ``first_input_gradient=False`` leaves out the first layer's ``G @ W.T`` (a training
+    step needs no dL/dX).
+    """
 
     def __init__(
-        self, shapes: list[tuple[int, int, int]], dtype: DTypeLike, *, forward: bool = True, backward: bool = True
+        self,
+        shapes: list[tuple[int, int, int]],
+        dtype: DTypeLike,
+        *,
+        forward: bool = True,
+        backward: bool = True,
+        first_input_gradient: bool = True,
     ) -> None:
         rng = np.random.default_rng(0)
         self.forward, self.backward = forward, backward
         self.operands = []
-        for n, n_in, n_out in shapes:
+        for index, (n, n_in, n_out) in enumerate(shapes):
             X, W, G = (rng.standard_normal(shape).astype(dtype) for shape in ((n, n_in), (n_in, n_out), (n, n_out)))
-            Z, dW, dX = (np.empty(shape, dtype) for shape in ((n, n_out), (n_in, n_out), (n, n_in)))
+            Z, dW = np.empty((n, n_out), dtype), np.empty((n_in, n_out), dtype)
+            dX = np.empty((n, n_in), dtype) if index > 0 or first_input_gradient else None
             self.operands.append((X, W, G, Z, dW, dX))
 
     def __call__(self) -> None:
@@ -101,7 +122,8 @@ class GemmBound:
                 np.matmul(X, W, out=Z)
             if self.backward:
                 np.matmul(X.T, G, out=dW)
-                np.matmul(G, W.T, out=dX)
+                if dX is not None:
+                    np.matmul(G, W.T, out=dX)
 
 
 class CopyBound:
@@ -115,29 +137,67 @@ class CopyBound:
         np.copyto(self.destination, self.source)
 
 
+#: Arrays an ideal fused update reads or writes per parameter (SGD: θ, g, θ; Adam: θ, g, m, v, θ, m, v).
+UPDATE_ARRAYS = {"sgd": 3, "adam": 7}
+
+
+class Floor:
+    """The floor of a training step: the minimal GEMMs, then a copy of the update's unavoidable bytes.
+
+    Each call times its two parts too (``gemm_samples``, ``copy_samples``), so a report can
+    say which one dominates.
+    """
+
+    def __init__(self, widths: tuple[int, ...], batch: int, dtype: DTypeLike, optimizer: str) -> None:
+        self.shapes = layer_shapes(widths, batch)
+        self.gemm = GemmBound(self.shapes, dtype, first_input_gradient=False)
+        parameters = sum(n_in * n_out + n_out for _, n_in, n_out in self.shapes)
+        self.copy = CopyBound(UPDATE_ARRAYS[optimizer] * parameters * np.dtype(dtype).itemsize)
+        self.gemm_samples: list[float] = []
+        self.copy_samples: list[float] = []
+
+    def __call__(self) -> None:
+        start = time.perf_counter()
+        self.gemm()
+        middle = time.perf_counter()
+        self.copy()
+        self.gemm_samples.append(middle - start)
+        self.copy_samples.append(time.perf_counter() - middle)
+
+
 @dataclass
 class Interleaved:
-    """Times ``bound`` each time pytest-benchmark calls its (untimed) ``setup`` hook."""
+    """Times ``bound`` (and each peer) each time pytest-benchmark calls its (untimed) ``setup`` hook."""
 
-    bound: Callable[[], None]
+    bound: Callable[[], object]
     warmup: int
+    peers: dict[str, Callable[[], object]] = field(default_factory=dict)
     samples: list[float] = field(default_factory=list)
+    peer_samples: dict[str, list[float]] = field(default_factory=dict)
 
     def __call__(self) -> None:
         start = time.perf_counter()
         self.bound()
         self.samples.append(time.perf_counter() - start)
+        for name, peer in self.peers.items():
+            start = time.perf_counter()
+            peer()
+            self.peer_samples.setdefault(name, []).append(time.perf_counter() - start)
 
     @property
     def timed(self) -> list[float]:
         return self.samples[self.warmup :]
 
+    def peer_timed(self, name: str) -> list[float]:
+        return self.peer_samples[name][self.warmup :]
+
 
 def run(
     benchmark: Any,
     target: Callable[[], object],
-    bound: Callable[[], None],
+    bound: Callable[[], object],
     *,
+    peers: dict[str, Callable[[], object]] | None = None,
     n_rounds: int,
     bound_name: str,
     warmup: int = 2,
@@ -146,11 +206,13 @@ def run(
     nbytes: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Benchmark ``target`` against ``bound``, alternating round by round; fill extra_info.
+    """Benchmark ``target`` against ``bound`` (and ``peers``), alternating round by round; fill extra_info.
 
+    For every peer, extra_info gets ``{name}_min_s``, ``{name}_median_s`` and ``ratio_to_{name}_min``
+    (target time / peer time); for a ``Floor`` bound, the times of its GEMM and copy parts.
     Returns the extra_info dict (empty when pytest-benchmark is disabled).
     """
-    interleaved = Interleaved(bound, warmup)
+    interleaved = Interleaved(bound, warmup, dict(peers or {}))
     benchmark.pedantic(target, setup=interleaved, rounds=rounds(n_rounds), warmup_rounds=warmup, iterations=1)
     if benchmark.stats is None:  # --benchmark-disable
         return {}
@@ -162,7 +224,18 @@ def run(
         "bound_median_s": bound_median,
         "ratio_min": stats.min / bound_min,
         "ratio_median": stats.median / bound_median,
+        "refnet_min_s": stats.min,
+        "refnet_median_s": stats.median,
     }
+    if isinstance(bound, Floor):
+        info["floor_gemm_min_s"] = min(bound.gemm_samples[warmup:])
+        info["floor_copy_min_s"] = min(bound.copy_samples[warmup:])
+    for name in interleaved.peers:
+        peer_min, peer_median = min(interleaved.peer_timed(name)), median(interleaved.peer_timed(name))
+        info[f"{name}_min_s"], info[f"{name}_median_s"] = peer_min, peer_median
+        info[f"ratio_to_{name}_min"] = stats.min / peer_min
+        info[f"ratio_to_{name}_median"] = stats.median / peer_median
+        info[f"{name}_to_bound_min"] = peer_min / bound_min
     if flops is not None:
         info["refnet_gflops"] = flops / stats.min / 1e9
         info["bound_gflops"] = flops / bound_min / 1e9
@@ -175,94 +248,3 @@ def run(
     info.update(extra)
     benchmark.extra_info.update(info)
     return info
-
-
-def min_time(function: Callable[[], object], n_rounds: int) -> float:
-    """The fastest of ``n_rounds`` calls, by time.perf_counter (for code outside pytest-benchmark)."""
-    best = float("inf")
-    for _ in range(n_rounds):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-class MinimalNumpyMLP:
-    """The leanest hand-written NumPy training step for the same MLP: a floor for refnet.
-
-    No classes per layer, no validation, no buffers kept between steps: the textbook
-    formulas written inline (ReLU hidden layers, softmax cross-entropy on one-hot targets,
-    SGD ``W -= lr·dW`` or Adam in the usual NumPy form). What it costs above the GEMM
-    bound is what *any* NumPy implementation pays for the element-wise work, the update
-    and the Python/NumPy call overhead.
-    """
-
-    def __init__(self, widths: tuple[int, ...], dtype: DTypeLike, optimizer: str) -> None:
-        rng = np.random.default_rng(0)
-        self.dtype = np.dtype(dtype)
-        self.params = []
-        for n_in, n_out in itertools.pairwise(widths):
-            W = (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(dtype)
-            self.params.append([W, np.zeros(n_out, dtype)])
-        self.moments = [[np.zeros_like(p) for p in layer for _ in range(2)] for layer in self.params]
-        self.optimizer = optimizer
-        self.t = 0
-
-    def step(self, X: Array, T: Array) -> float:
-        activations = [X]
-        for index, (W, b) in enumerate(self.params):
-            z = activations[-1] @ W
-            z += b
-            if index < len(self.params) - 1:
-                np.maximum(z, 0, out=z)
-            activations.append(z)
-        logits = activations.pop()
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=1, keepdims=True)
-        loss = -float(np.vdot(T, shifted - np.log(sums))) / len(X)
-        grad = exp / sums
-        grad -= T
-        grad *= self.dtype.type(1.0 / len(X))
-        grads = []
-        for index in range(len(self.params) - 1, -1, -1):
-            W, _ = self.params[index]
-            x = activations[index]
-            grads.append((x.T @ grad, grad.sum(axis=0)))
-            grad = grad @ W.T
-            if index > 0:
-                grad *= x > 0
-        grads.reverse()
-        self.update(grads)
-        return loss
-
-    def update(self, grads: list[tuple[Array, Array]]) -> None:
-        cast = self.dtype.type
-        if self.optimizer == "sgd":
-            for (W, b), (dW, db) in zip(self.params, grads, strict=True):
-                W -= cast(0.01) * dW
-                b -= cast(0.01) * db
-            return
-        self.t += 1
-        lr_t = cast(1e-3 * np.sqrt(1 - 0.999**self.t) / (1 - 0.9**self.t))
-        for layer, moments, layer_grads in zip(self.params, self.moments, grads, strict=True):
-            for p, m, v, g in zip(layer, moments[0::2], moments[1::2], layer_grads, strict=True):
-                m *= cast(0.9)
-                m += cast(0.1) * g
-                v *= cast(0.999)
-                v += cast(0.001) * g * g
-                p -= lr_t * m / (np.sqrt(v) + cast(1e-8))
-
-
-def alternating_min_ratio(numerator: Callable[[], object], denominator: Callable[[], object], n_rounds: int) -> float:
-    """min time of ``numerator`` / min time of ``denominator``, timed in alternation."""
-    best_numerator = best_denominator = float("inf")
-    for _ in range(rounds(n_rounds)):
-        start = time.perf_counter()
-        numerator()
-        middle = time.perf_counter()
-        denominator()
-        end = time.perf_counter()
-        best_numerator = min(best_numerator, middle - start)
-        best_denominator = min(best_denominator, end - middle)
-    return best_numerator / best_denominator

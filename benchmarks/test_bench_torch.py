@@ -1,0 +1,100 @@
+"""Peer comparison: PyTorch eager on the CPU, the same training step, in the same rounds.
+
+Run by ``nox -s peers`` (the only place PyTorch is installed); skipped when torch is not
+importable. Same MLPs as ``test_bench_training.py`` (small 64-32-10 at batch 32, medium
+784-256-128-10 at 128, large 1024-1024-1024-10 at 256; ReLU hidden layers, a linear
+output, softmax cross-entropy on integer labels, mean over the batch), same initial
+weights, float32 and float64, SGD (lr 0.01) and Adam (lr 1e-3, PyTorch's default
+implementation), PyTorch limited to 2 threads (``torch.set_num_threads(2)``), the input
+batch not requiring a gradient. One PyTorch step is ``zero_grad``, forward, ``cross_entropy``,
+``backward``, ``step`` -- what its training loops run per batch.
+
+Timed round by round: refnet's ``train_step`` (pytest-benchmark's timer), then in the
+untimed setup hook the floor (``harness.Floor``) and the PyTorch step, so all three see
+the same machine load. Recorded: refnet / floor, refnet / PyTorch, PyTorch / floor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import harness
+import numpy as np
+import pytest
+
+from refnet import SGD, Adam
+from refnet.network import NeuralNetwork
+from refnet.optimizers import Optimizer
+from refnet.training import StepGuard, train_step
+
+torch = pytest.importorskip("torch")
+
+THREADS = 2
+ROUNDS = {"small": 300, "medium": 60, "large": 15}
+REFNET_OPTIMIZERS = {"sgd": lambda: SGD(learning_rate=0.01), "adam": lambda: Adam(learning_rate=1e-3)}
+TORCH_OPTIMIZERS = {
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
+    "adam": lambda params: torch.optim.Adam(params, lr=1e-3),
+}
+
+
+def torch_model(net: NeuralNetwork) -> Any:
+    """The same MLP in PyTorch, starting from refnet's weights (torch keeps W transposed)."""
+    modules: list[Any] = []
+    for index, layer in enumerate(net.layers):
+        W, b = layer.params["W"], layer.params["b"]
+        linear = torch.nn.Linear(*W.shape, dtype=torch.from_numpy(W).dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        modules.append(linear)
+        if index < len(net.layers) - 1:
+            modules.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*modules)
+
+
+@pytest.mark.parametrize("optimizer_name", list(REFNET_OPTIMIZERS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mlp", list(harness.MLPS))
+def test_step_against_torch(benchmark: Any, mlp: str, dtype: str, optimizer_name: str) -> None:
+    torch.set_num_threads(THREADS)
+    widths, batch = harness.MLPS[mlp]
+    net = harness.make_mlp(widths, dtype)
+    X, y = harness.make_batch(widths, batch, dtype)
+    optimizer: Optimizer = REFNET_OPTIMIZERS[optimizer_name]()
+    _, target = net._prepare(X, y)
+    guard = StepGuard(net.layers, optimizer, net.dtype)
+
+    model = torch_model(net)
+    torch_optimizer = TORCH_OPTIMIZERS[optimizer_name](model.parameters())
+    X_torch, y_torch = torch.from_numpy(X), torch.from_numpy(y).long()
+    with torch.no_grad():  # the same network computes the same loss
+        torch_loss = float(torch.nn.functional.cross_entropy(model(X_torch), y_torch))
+    refnet_loss = net.compute_gradients(X, y)
+    assert torch_loss == pytest.approx(refnet_loss, rel=1e-4 if dtype == "float32" else 1e-10)
+
+    def refnet_step() -> None:
+        assert train_step(net, guard, X, target)[2] is None
+
+    def torch_step() -> None:
+        torch_optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X_torch), y_torch)
+        loss.backward()
+        torch_optimizer.step()
+
+    benchmark.group = f"peers {mlp}"
+    harness.run(
+        benchmark,
+        refnet_step,
+        harness.Floor(widths, batch, dtype, optimizer_name),
+        peers={"torch": torch_step},
+        n_rounds=ROUNDS[mlp],
+        bound_name="floor",
+        mlp=mlp,
+        dtype=dtype,
+        optimizer=optimizer_name,
+        torch_version=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+    )
+    assert all(param.dtype == getattr(torch, dtype) for param in model.parameters())
+    assert np.isfinite(net.evaluate(X, y)["loss"])
