@@ -62,7 +62,7 @@ def test_step_against_torch(benchmark: Any, mlp: str, dtype: str, optimizer_name
     net = harness.make_mlp(widths, dtype)
     X, y = harness.make_batch(widths, batch, dtype)
     optimizer: Optimizer = REFNET_OPTIMIZERS[optimizer_name]()
-    _, target = net._prepare(X, y)
+    _, target = net.prepare(X, y)
     guard = StepGuard(net.layers, optimizer, net.dtype)
 
     model = torch_model(net)

@@ -117,6 +117,9 @@ def check_layer(
 ) -> Report:
     """Check dL/dx and dL/dθ of ``layer`` at input ``x`` (N, in), with L = Σ grad_y·y + penalty.
 
+    A layer's ``backward_params`` (what training runs on the first layer), if it has one, must
+    fill the same grads as ``backward``.
+
     ``layer`` is a refnet layer, any object with forward/backward (and params/grads), or
     ``Functions(forward, vjp, params)``. ``grad_y`` defaults to a standard-normal upstream
     gradient drawn from ``seed``. For a layer with several inputs (``forward_many``/
@@ -186,6 +189,13 @@ def layer_report(
     repeat_failures = repeat_failures_of(name, zip(labels, grads_x, repeated, strict=True))
     pairs = [(key, first, again[key]) for key, first in grads.items()]
     repeat_failures += repeat_failures_of(name, ((key, a, b) for key, a, b in pairs if a is not None and b is not None))
+    backward_params = getattr(adapter.component, "backward_params", None)
+    if not adapter.many and callable(backward_params):  # what training runs on a first layer: the same grads
+        with running(f"{name}.backward_params for the same forward"):
+            backward_params(upstream)
+            filled = adapter.grads()
+        pairs = [(f"{key} from backward_params", first, filled[key]) for key, first in grads.items()]
+        repeat_failures += repeat_failures_of(name, ((k, a, b) for k, a, b in pairs if a is not None and b is not None))
 
     weights = upstream.astype(np.float64)  # L is summed in float64 whatever y's dtype: only y's own rounding counts
 

@@ -152,17 +152,32 @@ class GraphModel(NeuralNetwork):
 
     def backward(self, grad_y: Array) -> Array:
         """Reverse topological order; gradients arriving at a node from several consumers are summed."""
+        grad_X = self._backpropagate(grad_y, input_gradient=True)
+        assert grad_X is not None  # the input node lies on a path to the output (checked at construction)
+        return grad_X
+
+    def backward_params(self, grad_y: Array) -> None:
+        """Every layer's grads as ``backward`` fills them, without dL/dX (what training runs).
+
+        A layer fed by the Input node alone skips its input gradient (``Layer.backward_params``).
+        """
+        self._backpropagate(grad_y, input_gradient=False)
+
+    def _backpropagate(self, grad_y: Array, input_gradient: bool) -> Array | None:
         grads: dict[int, Array] = {id(self.output_node): grad_y}
         for node in reversed(self.nodes):
             layer = node.layer
             if layer is None:
                 continue
             grad_y = grads.pop(id(node))
+            if not input_gradient and not layer.multiple_inputs and node.inputs[0] is self.input_node:
+                layer.backward_params(grad_y)
+                continue
             input_grads = layer.backward_many(grad_y) if layer.multiple_inputs else [layer.backward(grad_y)]
             for source, grad_x in zip(node.inputs, input_grads, strict=True):
                 key = id(source)
                 grads[key] = grads[key] + grad_x if key in grads else grad_x
-        return grads[id(self.input_node)]
+        return grads.get(id(self.input_node))
 
     def summary(self) -> str:
         """A table of the nodes: name, layer, inputs, output shape and parameter count."""

@@ -143,20 +143,35 @@ class Dense(Layer):
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x = (grad_y * act'(z)) @ W.T; fills grads["W"] and grads["b"]."""
+        grad_z = self._fill_grads(grad_y)
+        # grad_x is returned to the caller and must be a fresh array (grad_z is a work buffer).
+        return grad_z @ self.params["W"].T
+
+    def backward_params(self, grad_y: Array) -> None:
+        """Fills grads["W"] and grads["b"] as ``backward`` does, without grad_x (one matrix product fewer).
+
+        A subclass that overrides ``backward`` has it run here too, so its own gradients count.
+        """
+        if type(self).backward is not Dense.backward:
+            self.backward(grad_y)
+            return
+        self._fill_grads(grad_y)
+
+    def _fill_grads(self, grad_y: Array) -> Array:
+        """dW = x.T @ grad_z (+ penalty gradient), db = Σ_n grad_z[n]; returns grad_z = grad_y * act'(z)."""
         self._require_forward(self._x)
         assert self._x is not None and self._y is not None
         W = self.params["W"]
         grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", rows=self._x.shape[0])
         if self._grad_z is None or self._grad_z.shape != self._y.shape:
             self._grad_z = np.empty_like(self._y)
-        # grad_z only lives until grad_x is computed below, so one buffer serves every
-        # step; grad_x is returned to the caller and must be a fresh array.
+        # grad_z only lives until grad_x is computed from it, so one buffer serves every step.
         grad_z = self.activation.gradient(self._y, grad_y, out=self._grad_z)
         np.matmul(self._x.T, grad_z, out=self.grads["W"])
         grad_z.sum(axis=0, out=self.grads["b"])
         if self.regularizer.active:
             self.regularizer.add_gradient(W, self.grads["W"])
-        return grad_z @ W.T
+        return grad_z
 
     def penalty(self) -> float:
         """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""

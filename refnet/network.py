@@ -189,6 +189,20 @@ class NeuralNetwork:
             grad_y = layer.backward(grad_y)
         return grad_y
 
+    def backward_params(self, grad_y: Array) -> None:
+        """Every layer's grads from grad_y = dL/d(output), as ``backward`` fills them, without dL/dX.
+
+        What training and ``compute_gradients`` run: nobody reads dL/dX there, so the first
+        layer skips it (``Layer.backward_params``; for a Dense layer, a whole matrix product).
+        Ask ``backward`` for dL/dX (a gradient check, a saliency map).
+        """
+        if not self.layers:
+            return
+        first, *rest = self.layers
+        for layer in reversed(rest):
+            grad_y = layer.backward(grad_y)
+        first.backward_params(grad_y)
+
     def forward(self, X: Any, training: bool = False) -> Array:
         """The network's output for a batch X of shape (N, in_features).
 
@@ -259,7 +273,7 @@ class NeuralNetwork:
         y_pred = loss.check_prediction(self.forward_prepared(X, training=True))
         data_loss, grad_y = loss.value_and_gradient(y_pred, target)
         value = data_loss + self.penalty()
-        self.backward(grad_y)
+        self.backward_params(grad_y)
         return value, y_pred
 
     # -- training ------------------------------------------------------------------
