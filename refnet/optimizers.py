@@ -23,8 +23,7 @@ import numpy as np
 
 from refnet._checks import check_positive, check_unit_interval
 from refnet.base import Array, Layer
-
-ParamState = dict[str, Any]
+from refnet.packing import Member, Packed, ParamState, Single, packable
 
 #: Bytes per array in one block of a blocked update (see ``Optimizer._blocks``).
 BLOCK_BYTES = 256 * 1024
@@ -39,11 +38,19 @@ class Optimizer:
             where ``norm`` is the global L2 norm over all parameters of the step.
     """
 
+    #: True when ``update`` treats every element on its own (no statistic over a whole array),
+    #: so that the parameters of many arrays may be updated as one flat array (``pack``).
+    #: A subclass whose update is not elementwise sets it to False.
+    elementwise = False
+
     def __init__(self, learning_rate: float, clip_norm: float | None = None) -> None:
         self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
         self._state: weakref.WeakKeyDictionary[Layer, dict[str, ParamState]] = weakref.WeakKeyDictionary()
         self._work: dict[np.dtype[Any], Array] = {}
+        # What the last step updated (see ``pack``), and for each parameter in order, its unit and index there.
+        self._plan: list[Packed | Single] = []
+        self._plan_entries: list[tuple[Packed | Single, int]] = []
 
     def set_learning_rate(self, learning_rate: float, name: str = "learning_rate") -> None:
         """Set the learning rate as training state: any finite number >= 0.
@@ -120,10 +127,54 @@ class Optimizer:
             norm = self.global_norm(layers)
             if norm > self.clip_norm:
                 scale = self.clip_norm / norm
-        for layer, name, param, grad in self._parameters(layers):
-            if scale != 1.0:
-                grad = grad * grad.dtype.type(scale)
-            self.update(param, grad, self.state_for(layer, name))
+        for unit in self.pack(layers):
+            grad = unit.grad if scale == 1.0 else unit.grad * unit.grad.dtype.type(scale)
+            self.update(unit.theta, grad, unit.state)
+            unit.share_state()
+
+    def pack(self, layers: list[Layer]) -> list[Packed | Single]:
+        """What ``step`` updates: the parameters of each dtype gathered into one flat buffer.
+
+        With an elementwise update, one pass of ufunc calls then serves every array (see
+        ``refnet.packing``); each layer's ``params``/``grads`` entries become views of the
+        buffers, with the same values. Parameters that cannot share a buffer stay single.
+        Packing happens on the first step and again whenever an array was replaced since;
+        call it before keeping references to the arrays across a step.
+        """
+        if not self._plan_intact(layers):
+            self._plan, self._plan_entries = self._make_plan(layers)
+        return self._plan
+
+    def _plan_intact(self, layers: list[Layer]) -> bool:
+        entries = self._plan_entries
+        position = 0
+        for layer in layers:
+            for name in layer.params:
+                if position == len(entries):
+                    return False
+                unit, index = entries[position]
+                if not unit.intact(index, layer, name, self.state_for(layer, name)):
+                    return False
+                position += 1
+        return position == len(entries)
+
+    def _make_plan(self, layers: list[Layer]) -> tuple[list[Packed | Single], list[tuple[Packed | Single, int]]]:
+        by_dtype: dict[np.dtype[Any], list[Member]] = {}
+        for layer, name, param, _ in self._parameters(layers):
+            by_dtype.setdefault(param.dtype, []).append(Member(layer, name, self.state_for(layer, name)))
+        plan: list[Packed | Single] = []
+        where: dict[tuple[int, str], tuple[Packed | Single, int]] = {}
+        for members in by_dtype.values():
+            if self.elementwise and packable(members):
+                packed = Packed(members)
+                plan.append(packed)
+                where.update({(id(member.layer), member.name): (packed, i) for i, member in enumerate(members)})
+                continue
+            for member in members:
+                single = Single(member)
+                plan.append(single)
+                where[(id(member.layer), member.name)] = (single, 0)
+        return plan, [where[(id(layer), name)] for layer in layers for name in layer.params]
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
         """Update one parameter array in place from its gradient and its own state."""
@@ -222,6 +273,8 @@ class SGD(Optimizer):
     v ← μ·v + g;  θ ← θ − lr·v;  nesterov: θ ← θ − lr·(g + μ·v).  μ = 0 is plain SGD.
     """
 
+    elementwise = True
+
     def __init__(
         self,
         learning_rate: float = 0.01,
@@ -276,6 +329,8 @@ class Adam(Optimizer):
     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ)
     θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε)
     """
+
+    elementwise = True
 
     def __init__(
         self,

@@ -231,7 +231,6 @@ class StepGuard:
 
     def __init__(self, layers: list[Layer], optimizer: Optimizer, dtype: np.dtype[Any]) -> None:
         self.layers, self.optimizer = layers, optimizer
-        self.params = [param for layer in layers for param in layer.params.values()]
         # A wide margin under the largest float covers the rounding of the bounds themselves.
         self.limit = float(np.finfo(dtype).max) / 16
         self.param_bound = self.state_bound = math.inf
@@ -257,6 +256,11 @@ class StepGuard:
             return True
         return self._checked_step()
 
+    @property
+    def params(self) -> list[Array]:
+        """The live parameter arrays (read each time: the optimizer may pack them into new arrays)."""
+        return [param for layer in self.layers for param in layer.params.values()]
+
     def _measured_param_bound(self) -> float:
         """max |θ| <= max over arrays of sqrt(Σθ²) (inf if one is not finite or a square overflows)."""
         return math.sqrt(largest_square(self.params))
@@ -264,6 +268,7 @@ class StepGuard:
     def _checked_step(self) -> bool:
         """The step from a copy: kept if every parameter and state array is finite, else undone."""
         self.checked_steps += 1
+        self.optimizer.pack(self.layers)  # the arrays the step will update, before copying them
         params_before = Snapshot(self.params)
         state_before = self.optimizer.state_arrays(self.layers)
         with float_errors_as_values():

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
             "refnet.regularizers",
             "refnet.losses",
             "refnet.optimizers",
+            "refnet.packing",
         ],
         2,
     ),
