@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from refnet.errors import ShapeError
+from refnet.numerics import all_finite
 
 FloatArray = NDArray[np.floating[Any]]
 
@@ -81,6 +82,8 @@ def cast_finite(array: NDArray[Any], dtype: np.dtype[Any], name: str) -> NDArray
 def check_finite(array: NDArray[Any], name: str) -> None:
     """Raise ``ValueError`` naming the first non-finite entry of ``array``."""
     if np.issubdtype(array.dtype, np.integer):
+        return
+    if array.flags.c_contiguous and all_finite(array):  # the common case, without a boolean array as large as X
         return
     finite = np.isfinite(array)
     if not finite.all():

@@ -204,8 +204,8 @@ class Optimizer:
         largest = 0.0
         for layer in layers:
             for state in self._state.get(layer, {}).values():
-                if slot in state and state[slot].size:
-                    largest = max(largest, float(np.abs(state[slot]).max()))
+                if slot in state and state[slot].size:  # max |x| without a temporary |x| as large as x
+                    largest = max(largest, float(state[slot].max()), -float(state[slot].min()))
         return largest
 
     def _blocks(self, *arrays: Array) -> Iterator[tuple[Array, ...]]:

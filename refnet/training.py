@@ -183,9 +183,12 @@ def _run_epoch(
         type(hook).on_batch_end is not Callback.on_batch_end and not isinstance(hook, ProgressBar) for hook in hooks
     )
     loss_sum, correct, seen = 0.0, 0.0, 0
+    batch_rows = BatchRows(X, target)
     for index, start in enumerate(range(0, N, batch)):
-        rows = order[start : start + batch] if order is not None else slice(start, start + batch)
-        xb, tb = X[rows], target[rows]
+        if order is None:
+            xb, tb = X[start : start + batch], target[start : start + batch]  # views, no copy
+        else:
+            xb, tb = batch_rows.take(order[start : start + batch])
         # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
         # kept from before each batch, so a non-finite batch cannot corrupt it.
         state_before = Snapshot(network.state_arrays())
@@ -212,6 +215,31 @@ def _run_epoch(
     if loss.is_classification:
         logs["accuracy"] = correct / seen
     return logs
+
+
+class BatchRows:
+    """The rows of a shuffled batch, gathered into buffers reused from batch to batch.
+
+    A fresh copy per batch would live next to the previous one, which the first layer keeps
+    in its cache until the next forward: two input batches in memory instead of one.
+    """
+
+    def __init__(self, X: Array, target: Array) -> None:
+        self.X, self.target = X, target
+        self.buffers: tuple[Array, Array] | None = None
+
+    def take(self, rows: Array) -> tuple[Array, Array]:
+        """(X[rows], target[rows]), written into the buffers (new ones when the batch size changes)."""
+        if self.buffers is None or len(self.buffers[0]) != len(rows):
+            self.buffers = (
+                np.empty((len(rows), *self.X.shape[1:]), self.X.dtype),
+                np.empty((len(rows), *self.target.shape[1:]), self.target.dtype),
+            )
+        xb, tb = self.buffers
+        # mode="clip" (the rows are always in range): with the default "raise", take with out= copies first.
+        return np.take(self.X, rows, axis=0, out=xb, mode="clip"), np.take(
+            self.target, rows, axis=0, out=tb, mode="clip"
+        )
 
 
 class StepGuard:

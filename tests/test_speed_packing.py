@@ -186,3 +186,16 @@ def test_parameters_with_different_adam_steps_are_updated_each_by_its_own_t() ->
         for key in layer.params:
             np.testing.assert_array_equal(layer.params[key], twin.params[key])
     assert packed.state_for(a, "W")["t"] == 4 and packed.state_for(b, "W")["t"] == 3
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_state_bound_is_the_largest_magnitude_of_the_state(name) -> None:
+    """Measured as max(max x, −min x), without a temporary |x|: the same number as max |x|."""
+    X, y = data(np.float64)
+    net, optimizer = network(np.float64), make(name, True)
+    net.train(X, y, epochs=2, optimizer=optimizer, batch_size=8)
+    slot = "velocity" if name == "momentum" else "m"
+    expected = max(
+        float(np.abs(optimizer.state_for(layer, key)[slot]).max()) for layer in net.layers for key in layer.params
+    )
+    assert optimizer.state_bound(net.layers) == expected > 0
