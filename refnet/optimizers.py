@@ -88,6 +88,7 @@ class Optimizer:
         fields = dict(self.__dict__)
         fields["_state"] = list(self._state.items())
         fields["_work"] = {}  # scratch buffers, rebuilt on the next step
+        fields["_plan"], fields["_plan_entries"] = [], []  # the packing of the last step, rebuilt on the next
         return fields
 
     def __setstate__(self, fields: dict[str, Any]) -> None:

@@ -199,3 +199,22 @@ def test_state_bound_is_the_largest_magnitude_of_the_state(name) -> None:
         float(np.abs(optimizer.state_for(layer, key)[slot]).max()) for layer in net.layers for key in layer.params
     )
     assert optimizer.state_bound(net.layers) == expected > 0
+
+
+def test_a_pickled_optimizer_does_not_carry_its_packing() -> None:
+    """The flat buffers are a cache: a copy packs its own arrays again, so they are not pickled twice."""
+    import pickle
+
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((16, 100)), rng.integers(0, 3, 16)
+    net = NeuralNetwork([Dense(100, 200, "relu", seed=0), Dense(200, 3, seed=1)], CrossEntropy(), seed=0)
+    optimizer = Adam(0.01)
+    net.train(X, y, epochs=1, optimizer=optimizer, batch_size=8)
+    arrays = 4 * 8 * net.parameter_count()  # params, grads, m and v in float64: the rest is small
+    assert len(pickle.dumps((net, optimizer))) < 1.5 * arrays
+    copy_net, copy_optimizer = pickle.loads(pickle.dumps((net, optimizer)))
+    net.train(X, y, epochs=1, optimizer=optimizer, batch_size=8, shuffle=False)
+    copy_net.train(X, y, epochs=1, optimizer=copy_optimizer, batch_size=8, shuffle=False)
+    for a, b in zip(net.layers, copy_net.layers, strict=True):
+        for key in a.params:
+            np.testing.assert_array_equal(a.params[key], b.params[key])
