@@ -24,7 +24,7 @@ from functools import partial
 import numpy as np
 
 import refnet
-from gradcheck import cases, optim
+from gradcheck import cases, optim, references, stateful
 from gradcheck.guard import guarded
 from gradcheck.results import CheckResult, Report
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -179,6 +179,7 @@ CATALOG: list[Check] = [
           cases.graph(_internal_fan_out, MSE, lambda rng, n: rng.standard_normal((n, 3)), rows=6)),
     *(Check(f"Adam[{name}]", (Adam,), _closed_form(check, Adam)) for name, check in optim.ADAM_CHECKS.items()),
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
+    *(Check(name, covers, run) for name, covers, run in (*references.CHECKS, *stateful.CHECKS)),
 ]  # fmt: skip
 
 CATALOG_TOLERANCES = replace(DEFAULT_TOLERANCES, kink_fraction=0.0)

@@ -14,13 +14,13 @@ The changes, each applied at every place it fits inside the functions of ``TARGE
 
 | kind       | change                                                              |
 |------------|---------------------------------------------------------------------|
-| operator   | ``+`` ↔ ``-``, ``*`` ↔ ``/``, ``**`` → ``*``, ``//`` → ``/``, and the same for ``+=``, ``-=``, ``*=``, ``/=`` |
+| operator   | ``+`` ↔ ``-``, ``*`` ↔ ``/``, ``**`` → ``*``, ``//`` → ``/`` (also in ``+=``, ``*=``, ...) |
 | comparison | ``<`` ↔ ``<=``, ``>`` ↔ ``>=``, ``==`` ↔ ``!=``                      |
 | constant   | a float ×1.01 (0.0 → 0.01), an int + 1                              |
 | return     | the returned value (or a lambda's) ×1.01                            |
 | sign       | a unary minus removed                                               |
 | swap       | ``maximum`` ↔ ``minimum``, ``max`` ↔ ``min`` (functions and methods) |
-| removed    | an augmented assignment or a call statement (an in-place update) deleted |
+| removed    | an update deleted: ``x += ...``, ``obj.attr = ...``, ``array[i] = ...``, a call statement |
 
 Input validation is not the math: nothing is mutated inside ``raise`` or ``assert``, in an ``if``
 whose body ends by raising (its test and its error path), or in the arguments of the validation
@@ -234,6 +234,11 @@ class Sites(ast.NodeVisitor):
         if swap is not None:
             self.add(node, ast.AugAssign(node.target, swap(), node.value), "operator")
         self.add(node, ast.Pass(), "removed")
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if all(isinstance(target, (ast.Attribute, ast.Subscript)) for target in node.targets):
+            self.add(node, ast.Pass(), "removed")  # a write into an object's state or an array
         self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:

@@ -1,0 +1,255 @@
+"""The reference and stateful checks: they pass on refnet, and each catches a deliberately wrong forward.
+
+Every corruption below keeps a component's backward consistent with its forward or lives
+outside one forward/backward pair (an output scaled by 1.01, a penalty off by a constant, a
+running variance off by 1 %, a mis-scaled Dropout mask, a wrong learning rate), which is what
+the finite-difference checks cannot see. Each is applied with ``monkeypatch`` to refnet's class
+for one test, and the named catalog checks must fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import central_difference
+
+from gradcheck import CATALOG, run_catalog, stateful, textbook
+from gradcheck.catalog import CATALOG_TOLERANCES, public_components
+from refnet import (
+    MSE,
+    Add,
+    BatchNorm,
+    BinaryCrossEntropy,
+    Concatenate,
+    CrossEntropy,
+    Dense,
+    Dropout,
+    ElasticNet,
+    Identity,
+    LeakyReLU,
+    Multiply,
+    NeuralNetwork,
+    Neuron,
+    Optimizer,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from refnet.callbacks import LearningRateScheduler
+from refnet.optimizers import SGD
+
+Array = Any
+
+
+def scaled(method: Callable[..., Any], factor: float = 1.01) -> Callable[..., Any]:
+    """The method with its returned value multiplied by ``factor``."""
+
+    def wrong(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs) * factor
+
+    return wrong
+
+
+def offset(method: Callable[..., Any], amount: float = 0.01) -> Callable[..., Any]:
+    def wrong(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs) + amount
+
+    return wrong
+
+
+def test_every_reference_and_stateful_check_passes_on_refnet() -> None:
+    report = run_catalog(pattern="reference")
+    assert report.passed, report.table()
+    for name, _, _ in stateful.CHECKS:
+        assert run_catalog(pattern=name).passed, name
+
+
+def test_reference_checks_are_in_the_catalog_and_listed() -> None:
+    names = {check.name for check in CATALOG}
+    assert {name for name, _, _ in stateful.CHECKS} <= names
+    assert sum(name.endswith(" reference") for name in names) >= 25
+
+
+def test_every_public_layer_loss_and_regularizer_has_a_reference_check() -> None:
+    covered = {cls for check in CATALOG if check.name.endswith(" reference") for cls in check.covers}
+    wanted = [cls for cls in public_components() if not issubclass(cls, Optimizer)]
+    missing = [cls.__name__ for cls in wanted if cls not in covered]
+    assert missing == [], f"no reference check covers {missing}: add one to gradcheck/references.py"
+    assert NeuralNetwork in covered
+
+
+FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+    ("Identity reference", Identity, "function", scaled),
+    ("ReLU reference", ReLU, "function", scaled),
+    ("LeakyReLU reference", LeakyReLU, "function", scaled),
+    ("Sigmoid reference", Sigmoid, "function", scaled),
+    ("Tanh reference", Tanh, "function", scaled),
+    ("Softmax reference", Softmax, "function", scaled),
+    *((f"Dense[{name}] reference", Dense, "forward", scaled)
+      for name in ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")),
+    ("Dense[tanh] reference", Dense, "penalty", offset),
+    ("Dropout reference", Dropout, "draw_mask", scaled),
+    ("BatchNorm[train] reference", BatchNorm, "forward", scaled),
+    ("BatchNorm[eval] reference", BatchNorm, "forward", scaled),
+    ("Add reference", Add, "forward_many", scaled),
+    ("Multiply reference", Multiply, "forward_many", scaled),
+    ("Concatenate reference", Concatenate, "forward_many", scaled),
+    ("Neuron[sigmoid] reference", Neuron, "forward", scaled),
+    ("Neuron[relu] reference", Neuron, "forward", scaled),
+    ("MSE reference", MSE, "loss", scaled),
+    ("MSE reference", MSE, "value_and_gradient", lambda method: lambda self, *a: (method(self, *a)[0] * 1.01,
+                                                                                   method(self, *a)[1])),
+    ("CrossEntropy[labels] reference", CrossEntropy, "loss", scaled),
+    ("CrossEntropy[probabilities] reference", CrossEntropy, "accuracy", scaled),
+    ("BinaryCrossEntropy[probabilities, clipped] reference", BinaryCrossEntropy, "loss", scaled),
+    ("BinaryCrossEntropy[from_logits] reference", BinaryCrossEntropy, "loss", scaled),
+    ("ElasticNet[L1] reference", ElasticNet, "penalty", offset),
+    ("ElasticNet[L2] reference", ElasticNet, "penalty", offset),
+    ("ElasticNet[L1+L2] reference", ElasticNet, "penalty", offset),
+    ("ElasticNet[none] reference", ElasticNet, "penalty", offset),
+    ("Network[tanh→BN→dropout, CE] reference", NeuralNetwork, "forward", scaled),
+    ("Network[tanh→BN→dropout, CE] reference", NeuralNetwork, "penalty", offset),
+    ("Network[leaky→sigmoid, BCE] reference", NeuralNetwork, "evaluate",
+     lambda method: lambda self, *a: {**method(self, *a), "loss": method(self, *a)["loss"] * 1.01}),
+    ("Network[relu→linear, BCE logits] reference", NeuralNetwork, "compute_gradients", scaled),
+    ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern, cls, method, corrupt", FORWARD_CORRUPTIONS)
+def test_a_wrong_value_fails_its_reference_check(
+    monkeypatch: pytest.MonkeyPatch, pattern: str, cls: type, method: str, corrupt: Callable[..., Any]
+) -> None:
+    assert run_catalog(pattern=pattern).passed
+    monkeypatch.setattr(cls, method, corrupt(getattr(cls, method)))
+    report = run_catalog(pattern=pattern)
+    assert not report.passed
+    assert all(result.method == "reference" for result in report.failures if "reference" in pattern)
+
+
+def test_relu_derivative_at_zero_is_pinned_by_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """f'(0) = 0 by convention: a backward with 1 at 0 is consistent everywhere a finite difference looks."""
+
+    def gradient(self: ReLU, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+        return grad_y * (y >= 0)
+
+    monkeypatch.setattr(ReLU, "gradient", gradient)
+    failed = {result.tensor for result in run_catalog(pattern="ReLU reference").failures}
+    assert failed == {"grad_x"}
+
+
+def test_batchnorm_running_variance_that_is_biased_fails_the_stateful_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    forward = BatchNorm.forward
+
+    def biased(self: BatchNorm, x: Array, training: bool = True) -> Array:
+        before = self.state["running_var"].copy()
+        y = forward(self, x, training)
+        if training:
+            N, m = x.shape[0], self.momentum
+            unbiased_part = self.state["running_var"] - (1 - m) * before
+            self.state["running_var"][:] = (1 - m) * before + unbiased_part * (N - 1) / N
+        return y
+
+    monkeypatch.setattr(BatchNorm, "forward", biased)
+    report = run_catalog(pattern="BatchNorm[running statistics")
+    assert {result.tensor for result in report.failures} == {"running_var", "y (eval after training)"}
+
+
+def test_a_wrong_global_norm_fails_the_clipping_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Optimizer, "global_norm", scaled(Optimizer.global_norm))
+    failed = {result.tensor for result in run_catalog(pattern="clip_norm").failures}
+    assert {"clip_norm, ‖g‖ above", "global_norm (above)", "global_norm (below)", "clip_norm"} <= failed
+    assert "clip_norm, ‖g‖ below" not in failed  # below the clip, the norm changes nothing
+
+
+def test_a_scheduler_that_sets_another_rate_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    on_epoch_begin = LearningRateScheduler.on_epoch_begin
+
+    def late(self: LearningRateScheduler, epoch: int) -> None:
+        on_epoch_begin(self, epoch + 1)
+
+    monkeypatch.setattr(LearningRateScheduler, "on_epoch_begin", late)
+    for name in stateful.SCHEDULES:
+        failed = {result.tensor for result in run_catalog(pattern=f"schedule[{name}]").failures}
+        assert failed == {"scheduler, lr0 from the optimizer", "scheduler, initial_lr"}
+
+
+@pytest.mark.parametrize("name", list(stateful.SCHEDULES))
+def test_a_wrong_schedule_formula_fails(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    make, formula = stateful.SCHEDULES[name]
+    monkeypatch.setitem(stateful.SCHEDULES, name, (lambda: lambda epoch, lr0: make()(epoch, lr0) * 1.01, formula))
+    results = stateful.schedule(name)(np.random.default_rng(0), CATALOG_TOLERANCES)
+    assert {result.tensor for result in results if not result.passed} == {
+        "schedule(epoch, lr0)",
+        "scheduler, lr0 from the optimizer",
+        "scheduler, initial_lr",
+    }
+
+
+def test_an_update_wrong_in_its_last_block_fails_the_several_block_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    update = SGD.update
+
+    def off_at_the_end(self: SGD, param: Array, grad: Array, state: dict[str, Any]) -> None:
+        update(self, param, grad, state)
+        param[-1] += 1e-6
+
+    monkeypatch.setattr(SGD, "update", off_at_the_end)
+    assert not run_catalog(pattern="SGD[momentum, several blocks]").passed
+
+
+def test_neuron_training_with_another_learning_rate_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    train = Neuron.train
+
+    def faster(self: Neuron, X: Array, y: Array, epochs: int = 100, learning_rate: float = 0.1) -> list[float]:
+        return train(self, X, y, epochs, learning_rate * 1.01)
+
+    monkeypatch.setattr(Neuron, "train", faster)
+    failed = {result.tensor for result in run_catalog(pattern="Neuron[train]").failures}
+    assert failed == {"losses", "w", "b"}
+
+
+def test_a_dropout_rate_off_by_two_percent_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def draw_mask(self: Dropout, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        keep = self.rng.random(shape) >= self.p * 1.02
+        return keep.astype(dtype) * dtype.type(1.0 / (1.0 - self.p))
+
+    monkeypatch.setattr(Dropout, "draw_mask", draw_mask)
+    failed = {result.tensor for result in run_catalog(pattern="Dropout reference").failures}
+    assert failed == {"drop rate"}
+
+
+# -- the textbook formulas themselves ---------------------------------------------------------
+
+
+def test_textbook_batchnorm_backward_is_the_derivative_of_textbook_batchnorm() -> None:
+    rng = np.random.default_rng(3)
+    x, gamma, grad_y = rng.standard_normal((5, 3)), rng.uniform(0.5, 1.5, 3), rng.standard_normal((5, 3))
+
+    def loss() -> float:
+        X = x.tolist()
+        y = textbook.batchnorm(X, gamma.tolist(), [0.0] * 3, textbook.column_mean(X), textbook.column_variance(X), 1e-5)
+        return float(np.sum(np.array(y) * grad_y))
+
+    grad_x = textbook.batchnorm_backward(x.tolist(), gamma.tolist(), grad_y.tolist(), 1e-5)[0]
+    np.testing.assert_allclose(grad_x, central_difference(loss, x), rtol=1e-6, atol=1e-8)
+
+
+def test_textbook_softmax_vjp_is_the_derivative_of_textbook_softmax() -> None:
+    rng = np.random.default_rng(4)
+    z, grad_y = rng.standard_normal(5), rng.standard_normal(5)
+    numerical = central_difference(lambda: float(np.dot(textbook.softmax(z.tolist()), grad_y)), z)
+    np.testing.assert_allclose(textbook.softmax_vjp(z.tolist(), grad_y.tolist()), numerical, rtol=1e-6, atol=1e-9)
+
+
+def test_textbook_losses_at_known_points() -> None:
+    assert textbook.sigmoid(0.0) == 0.5 and textbook.sigmoid(-1000.0) == 0.0 and textbook.sigmoid(1000.0) == 1.0
+    assert textbook.mse([[1.0, 2.0]], [[0.0, 0.0]]) == 2.5
+    assert textbook.cross_entropy([[0.0, 0.0]], [[1.0, 0.0]]) == pytest.approx(np.log(2))
+    assert textbook.binary_cross_entropy([[0.0]], [[1.0]], 1e-7) == pytest.approx(-np.log(1e-7))
+    assert textbook.binary_cross_entropy_logits([[0.0]], [[1.0]]) == pytest.approx(np.log(2))
+    assert textbook.penalty([[1.0, -2.0, 0.0]], 0.5, 0.2) == pytest.approx(0.5 * 3 + 0.1 * 5)
+    assert textbook.penalty_gradient([[1.0, -2.0, 0.0]], 0.5, 0.0) == [[0.5, -0.5, 0.0]]
