@@ -117,7 +117,11 @@ def special_inputs(rng: np.random.Generator) -> Array:
 
 
 def activation(make: Callable[[], Activation]) -> Check:
-    """y = f(x) and grad_x = grad_y·f'(x), f' at x (0 at ReLU's kink, alpha at LeakyReLU's)."""
+    """y = f(x) and grad_x = grad_y·f'(x), f' at x (0 at ReLU's kink, alpha at LeakyReLU's).
+
+    As a layer, and through ``function``/``gradient`` with a separate ``out`` buffer (Dense
+    passes its own pre-activation as ``out``; that path is Dense's check).
+    """
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
         layer = make()
@@ -125,11 +129,16 @@ def activation(make: Callable[[], Activation]) -> Check:
         x, grad_y = special_inputs(rng), rng.standard_normal((4, 5))
         y = layer.forward(x.copy())
         grad_x = layer.backward(grad_y)
+        y_out = layer.function(x.copy(), out=np.empty_like(x))
+        grad_out = layer.gradient(y_out.copy(), grad_y.copy(), out=np.empty_like(grad_y))
+        expected_y = textbook.activation_forward(name, rows(x), alpha)
+        expected_grad = textbook.activation_backward(name, rows(x), rows(grad_y), alpha)
         return [
-            compare("y", textbook.activation_forward(name, rows(x), alpha), y, tol, "y = f(x)"),
-            compare("grad_x", textbook.activation_backward(name, rows(x), rows(grad_y), alpha), grad_x, tol,
-                    "grad_x = grad_y·f'(x)"),
-        ]  # fmt: skip
+            compare("y", expected_y, y, tol, "y = f(x)"),
+            compare("grad_x", expected_grad, grad_x, tol, "grad_x = grad_y·f'(x)"),
+            compare("function(x, out)", expected_y, y_out, tol, "f(x) into a buffer"),
+            compare("gradient(y, grad_y, out)", expected_grad, grad_out, tol, "grad_y·f'(x) into a buffer"),
+        ]
 
     return check
 
@@ -355,19 +364,26 @@ def probabilities(rng: np.random.Generator) -> tuple[Array, Array]:
 
 
 def binary_probabilities(rng: np.random.Generator) -> tuple[Array, Array]:
-    """Probabilities with clipped points (0, 1, 1e-9, 1 − 1e-9) and ties at 0.5; soft targets with 0.5."""
+    """Probabilities with clipped points (0, 1, 1e-9, 1 − 1e-9); soft targets in [0, 1].
+
+    Rows 2 and 3 sit at the accuracy's thresholds, each a hit that a threshold moved by a hair
+    (or ``>`` for ``>=``) turns into a miss: p = 0.5 with y = 0, p = 0.502 with y = 1,
+    y = 0.5 with p = 0.1, y = 0.502 with p = 0.9.
+    """
     p = rng.uniform(0.05, 0.95, size=(6, 2))
-    p[0], p[1], p[2] = [0.0, 1.0], [1e-9, 1.0 - 1e-9], [0.5, 0.502]
+    p[0], p[1], p[2], p[3] = [0.0, 1.0], [1e-9, 1.0 - 1e-9], [0.5, 0.502], [0.1, 0.9]
     y = rng.uniform(0.0, 1.0, size=(6, 2))
-    y[0], y[1], y[2] = [1.0, 0.0], [0.0, 1.0], [0.5, 0.5]
+    y[0], y[1], y[2], y[3] = [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.5, 0.502]
     return p, y
 
 
 def binary_logits(rng: np.random.Generator) -> tuple[Array, Array]:
-    """Logits with ±1000, 0 and 0.005 (just above the 0 threshold); 0/1 targets."""
+    """Logits with ±1000; 0 with y = 0 and 0.005 with y = 1, hits on either side of the 0 threshold."""
     z = 3.0 * rng.standard_normal((6, 2))
     z[0], z[1] = [1000.0, -1000.0], [0.0, 0.005]
-    return z, rng.integers(0, 2, size=(6, 2)).astype(np.float64)
+    y = rng.integers(0, 2, size=(6, 2)).astype(np.float64)
+    y[1] = [0.0, 1.0]
+    return z, y
 
 
 def bce_accuracy(threshold: float) -> Callable[[Matrix, Matrix], float]:

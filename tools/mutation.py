@@ -112,10 +112,46 @@ SHAPE_CALLS = frozenset({"reshape"})
 SKIPPED_KEYWORDS = frozenset({"axis", "keepdims"})
 
 #: Mutants that cannot change any result, by id, with the reason.
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "refnet/dropout.py::Dropout.draw_mask: keep = self.rng.random(shape) >= self.p  =>  "
+    "keep = (self.rng.random(shape) > self.p)":
+        "random() returns multiples of 2^-53: r == p has probability 2^-53 at most (0 for p = 0.3, not such a "
+        "multiple); equivalent in practice",
+    "refnet/optimizers.py::Optimizer.step: if norm > self.clip_norm:  =>  if (norm >= self.clip_norm):":
+        "at norm == clip_norm the scale clip_norm/norm is exactly 1.0: the same gradient",
+    "refnet/optimizers.py::Optimizer.step: if scale != 1.0:  =>  if scale != 1.01:":
+        "scale is 1.0 or clip/norm < 1, never 1.01: the mutant multiplies by 1.0 where the original skips it, bitwise "
+        "the same",
+    "refnet/optimizers.py::Optimizer._blocks: first = arrays[0]  =>  first = arrays[1]":
+        "arrays[1] is the gradient, of the parameter's shape and dtype: the same sizes",
+    "refnet/optimizers.py::Optimizer._blocks: block = max(1, BLOCK_BYTES // dtype.itemsize)  =>  "
+    "block = min(1, BLOCK_BYTES // dtype.itemsize)":
+        "blocks of one element: the same elementwise arithmetic, only slower",
+    "refnet/optimizers.py::Optimizer._blocks: block = max(1, BLOCK_BYTES // dtype.itemsize)  =>  "
+    "block = max(2, BLOCK_BYTES // dtype.itemsize)":
+        "BLOCK_BYTES // itemsize is 32768 or 65536, far above 2",
+    "refnet/optimizers.py::Optimizer._blocks: if work is None or work.size != block:  =>  "
+    "if work is None or (work.size == block):":
+        "the work buffer always has `block` elements, so the mutant allocates a new one every step: same values",
+    "refnet/optimizers.py::Optimizer._blocks: if size <= block:  # a single block: the arrays themselves  =>  "
+    "if (size < block):  # a single block: the arrays themselves":
+        "at size == block the loop makes one block of the whole array: the same arithmetic",
+    "refnet/optimizers.py::Adam._coefficients: if self._cached_coefficients is None or "
+    "self._cached_coefficients[0] != key:  =>  if self._cached_coefficients is None or "
+    "self._cached_coefficients[1] != key:":
+        "the cache never hits, so the coefficients are recomputed every step: the same numbers",
+}  # fmt: skip
 
 #: Non-equivalent mutants gradcheck does not catch, by id, with the reason (they count as survivors).
-KNOWN_SURVIVORS: dict[str, str] = {}
+KNOWN_SURVIVORS: dict[str, str] = {
+    "refnet/dropout.py::Dropout.forward: if not training or self.p == 0.0:  =>  "
+    "if not training or self.p == 0.01:":
+        "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
+        "values. The checks use p = 0.25 and 0.3; a check at p = 0.01 would be written for this mutant alone",
+    "refnet/optimizers.py::SGD.update: if self.momentum == 0.0:  =>  if self.momentum == 0.01:":
+        "wrong only for SGD(momentum=0.01) exactly (momentum ignored); at momentum 0 the velocity path gives "
+        "v = 0·v + g, bitwise the plain step. The checks use momentum 0 and 0.9",
+}  # fmt: skip
 
 BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult, ast.FloorDiv: ast.Div,
