@@ -103,7 +103,7 @@ def test_k_filters_the_checks_that_run(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
     rows = [line for line in out.splitlines() if line.startswith(("LeakyReLU", "Dense", "MSE"))]
     assert rows and all(row.startswith("LeakyReLU") for row in rows)
-    assert "OK: 1 check, " in out
+    assert "OK: 2 checks, " in out  # LeakyReLU and LeakyReLU reference
 
 
 def test_k_matching_nothing_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

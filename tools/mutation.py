@@ -90,18 +90,18 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "LearningRateScheduler.on_epoch_end",
     ),
     "refnet/network.py": (
-        "NeuralNetwork._forward", "NeuralNetwork._backward", "NeuralNetwork.forward", "NeuralNetwork.penalty",
-        "NeuralNetwork.compute_gradients", "NeuralNetwork._gradients", "NeuralNetwork._evaluate",
+        "NeuralNetwork.forward_prepared", "NeuralNetwork.backward", "NeuralNetwork.forward", "NeuralNetwork.penalty",
+        "NeuralNetwork.compute_gradients", "NeuralNetwork.loss_and_gradients", "NeuralNetwork.evaluate_prepared",
         "NeuralNetwork.evaluate",
     ),
-    "refnet/graph.py": ("GraphModel._forward", "GraphModel._backward"),
+    "refnet/graph.py": ("GraphModel.forward_prepared", "GraphModel.backward"),
 }  # fmt: skip
 
 #: Calls whose arguments are validation, not math (and whose statements are never removed).
 SKIPPED_CALLS = frozenset({
     "as_array", "as_features", "cast_finite", "check_batch", "check_finite", "check_grad", "check_inputs",
     "check_int", "check_layer_input", "check_positive", "check_prediction", "check_probability_rows",
-    "check_unit_interval", "_require_forward", "_require_loss", "_check_X", "_prepare", "_nonfinite",
+    "check_unit_interval", "_require_forward", "require_loss", "_check_X", "prepare", "_nonfinite",
     "_overflow", "isinstance", "errstate", "float_errors_as_values",
 })  # fmt: skip
 
