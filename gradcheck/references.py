@@ -183,15 +183,12 @@ def dropout(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
     y = layer.forward(x.copy(), training=True)
     grad_x = layer.backward(grad_y)
     mask = layer.scaled_mask if layer.scaled_mask is not None else np.ones_like(x)
-    keep = [[m != 0 for m in row] for row in mask.tolist()]
-    scaled = [[(1.0 if kept else 0.0) / (1.0 - p) for kept in row] for row in keep]
+    keep = kept(mask)
     results = [
-        compare("mask", scaled, mask, tol, "mask = keep/(1 − p)"),
-        compare("y", [[xi * m for xi, m in zip(xr, mr, strict=True)] for xr, mr in zip(rows(x), scaled, strict=True)],
-                y, tol, "y = x·keep/(1 − p)"),
-        compare("grad_x", [[g * m for g, m in zip(gr, mr, strict=True)] for gr, mr in zip(rows(grad_y), scaled,
-                strict=True)], grad_x, tol, "grad_x = grad_y·keep/(1 − p)"),
-    ]  # fmt: skip
+        compare("mask", textbook.dropout([[1.0] * 5 for _ in range(6)], keep, p), mask, tol, "mask = keep/(1 − p)"),
+        compare("y", textbook.dropout(rows(x), keep, p), y, tol, "y = x·keep/(1 − p)"),
+        compare("grad_x", textbook.dropout(rows(grad_y), keep, p), grad_x, tol, "grad_x = grad_y·keep/(1 − p)"),
+    ]
     y_eval = layer.forward(x.copy(), training=False)
     grad_eval = layer.backward(grad_y)
     results += [
@@ -200,6 +197,11 @@ def dropout(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
         drop_rate(layer, p),
     ]
     return results
+
+
+def kept(scaled_mask: Array) -> list[list[bool]]:
+    """Which units a Dropout mask keeps (its non-zero entries): the draw, not its scale."""
+    return [[value != 0 for value in row] for row in scaled_mask.tolist()]
 
 
 def drop_rate(layer: Dropout, p: float, size: int = 1_000_000) -> CheckResult:
@@ -439,9 +441,7 @@ def layer_forward(layer: Layer, x: Matrix, training: bool) -> Matrix:
     if isinstance(layer, Dropout):
         if not training or layer.scaled_mask is None:
             return x
-        p = layer.p
-        keep = [[1.0 if m != 0 else 0.0 for m in row] for row in layer.scaled_mask.tolist()]
-        return [[v * k / (1.0 - p) for v, k in zip(xr, kr, strict=True)] for xr, kr in zip(x, keep, strict=True)]
+        return textbook.dropout(x, kept(layer.scaled_mask), layer.p)
     if isinstance(layer, Activation):
         name, alpha = activation_name(layer)
         return textbook.activation_forward(name, x, alpha)
@@ -493,7 +493,7 @@ def sequential_forward(network: NeuralNetwork) -> Forward:
 def model(
     build: Callable[[np.random.Generator], tuple[NeuralNetwork, Forward]],
     draw_y: Callable[[np.random.Generator, int], Array],
-    rows_: int,
+    batch_rows: int,
 ) -> Check:
     """predict, forward (training), compute_gradients, evaluate and penalty against the layers' textbook forwards."""
 
@@ -504,10 +504,10 @@ def model(
                 layer.state["running_mean"][:] = rng.standard_normal(layer.num_features)
                 layer.state["running_var"][:] = rng.uniform(0.5, 2.0, layer.num_features)
         assert network.in_features is not None and network.loss is not None
-        X, Y = rng.standard_normal((rows_, network.in_features)), draw_y(rng, rows_)
+        X, Y = rng.standard_normal((batch_rows, network.in_features)), draw_y(rng, batch_rows)
         out = network.output_features()
         assert out is not None
-        target = rows(network.loss.prepare_target(Y, (rows_, out), np.dtype(np.float64)))
+        target = rows(network.loss.prepare_target(Y, (batch_rows, out), np.dtype(np.float64)))
         penalty = total_penalty(network.layers)
         evaluation = reference(rows(X), False)
         results = [
@@ -567,14 +567,14 @@ def residual_graph(rng: np.random.Generator) -> tuple[NeuralNetwork, Forward]:
         Dense(6, 4, l1_lambda=0.01, rng=rng),
         Dense(4, 2, rng=rng),
     )
-    model_ = GraphModel(x, last(Add()(x, second(first(x)))), MSE())
+    graph = GraphModel(x, last(Add()(x, second(first(x)))), MSE())
 
     def forward(X: Matrix, training: bool) -> Matrix:
         h = layer_forward(second, layer_forward(first, X, training), training)
         residual = [[a + b for a, b in zip(xr, hr, strict=True)] for xr, hr in zip(X, h, strict=True)]
         return layer_forward(last, residual, training)
 
-    return model_, forward
+    return graph, forward
 
 
 def labels_of(rng: np.random.Generator, n: int) -> Array:

@@ -21,7 +21,6 @@ does the same for SGD, Nesterov, Adam and AdamW):
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,26 +28,16 @@ import numpy as np
 
 from gradcheck import textbook
 from gradcheck.optim import ParameterHolder, compare, run_steps
-from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, rows, vector
+from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
 from gradcheck.references import compare as compare_values
-from gradcheck.results import CheckResult, Report
+from gradcheck.results import CheckResult
 from gradcheck.tolerances import Tolerances
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay
 from refnet.neuron import Neuron
 from refnet.optimizers import BLOCK_BYTES, SGD, Adam, Optimizer
 
-Runner = Callable[[np.random.Generator, Tolerances, bool], Report]
 Check = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
-
-
-def runner(check: Check) -> Runner:
-    def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
-        start = time.perf_counter()
-        results = check(rng, tol)
-        return Report(results, time.perf_counter() - start)
-
-    return run
 
 
 # -- BatchNorm ------------------------------------------------------------------------------

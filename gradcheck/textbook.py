@@ -115,6 +115,13 @@ def dense_backward(
     return grad_x, dW, db
 
 
+def dropout(x: Matrix, keep: Sequence[Sequence[bool]], p: float) -> Matrix:
+    """Inverted dropout with a given mask: y = x·keep/(1 − p) (keep is 1 with probability 1 − p)."""
+    return [
+        [v / (1.0 - p) if k else 0.0 for v, k in zip(row, kept, strict=True)] for row, kept in zip(x, keep, strict=True)
+    ]
+
+
 def column_mean(x: Matrix) -> Vector:
     """mu_j = (1/N) Σ_n x_nj."""
     return [sum(row[j] for row in x) / len(x) for j in range(len(x[0]))]
