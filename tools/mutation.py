@@ -113,6 +113,8 @@ SKIPPED_KEYWORDS = frozenset({"axis", "keepdims"})
 
 #: Mutants that cannot change any result, by id, with the reason.
 EQUIVALENT: dict[str, str] = {
+    "refnet/layer.py::Dense.backward: self._grad_z = np.empty_like(self._y)  =>  pass":
+        "the work buffer then stays None, and the activation's gradient allocates its own array: the same values",
     "refnet/dropout.py::Dropout.draw_mask: keep = self.rng.random(shape) >= self.p  =>  "
     "keep = (self.rng.random(shape) > self.p)":
         "random() returns multiples of 2^-53: r == p has probability 2^-53 at most (0 for p = 0.3, not such a "
