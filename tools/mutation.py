@@ -218,9 +218,9 @@ class Sites(ast.NodeVisitor):
 
     def __init__(self, function: ast.FunctionDef) -> None:
         self.function = function
-        self.found: list[tuple[ast.AST, ast.AST, str]] = []
+        self.found: list[tuple[ast.expr | ast.stmt, ast.AST, str]] = []
 
-    def add(self, node: ast.AST, replacement: ast.AST, kind: str) -> None:
+    def add(self, node: ast.expr | ast.stmt, replacement: ast.AST, kind: str) -> None:
         self.found.append((node, replacement, kind))
 
     def visit_Raise(self, node: ast.Raise) -> None:
@@ -522,7 +522,8 @@ def report(outcomes: list[Outcome], baseline: float, seconds: float) -> str:
     result = score(outcomes)
     by_status = {status: sum(o.status == status for o in outcomes) for status in ("killed", "crashed", "timeout")}
     lines = [
-        f"{result.total} mutants in {len(TARGETS)} files ({seconds:.0f} s; gradcheck alone takes {baseline:.1f} s)",
+        f"{result.total} mutants in {len({o.mutant.path for o in outcomes})} files ({seconds:.0f} s; "
+        f"gradcheck alone takes {baseline:.1f} s)",
         f"caught: {by_status['killed']} by a failing check, {by_status['crashed']} by an error, "
         f"{by_status['timeout']} by the time limit",
         f"equivalent (left out): {result.equivalent}",
