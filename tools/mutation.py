@@ -392,7 +392,7 @@ class Outcome:
     """What the judge said about one mutant."""
 
     mutant: Mutant
-    status: str  # "killed" (a check failed), "crashed" (a traceback), "timeout", "survived"
+    status: str  # "killed" (a check failed), "crashed" (only errors raised by refnet), "timeout", "survived"
     seconds: float
     detail: str = ""
 
@@ -454,7 +454,11 @@ def judge(mutant: Mutant, directory: Path, timeout: float) -> Outcome:
         last = output.strip().splitlines()[-1] if output.strip() else ""
         return Outcome(mutant, "crashed", seconds, last)
     failed = [line.strip() for line in output.splitlines() if line.startswith("  ")]
-    return Outcome(mutant, "killed", seconds, failed[0] if failed else "")
+    detail = failed[0] if failed else ""
+    summary = next((line for line in output.splitlines() if line.startswith("FAILED:")), "")
+    # gradcheck reports an exception raised by the checked code as an "error" result, not a traceback
+    only_errors = " 0 fail" in summary and " error" in summary
+    return Outcome(mutant, "crashed" if only_errors else "killed", seconds, detail)
 
 
 def run_all(mutants: list[Mutant], jobs: int, timeout: float | None, progress: bool) -> tuple[list[Outcome], float]:
