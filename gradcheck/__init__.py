@@ -3,7 +3,8 @@
 Gradients are compared with central differences in float64 (``check_layer``,
 ``check_loss``, ``check_regularizer``, ``check_network``), optimizer updates with closed
 forms (``check_optimizers``); ``run_catalog`` runs the explicit list of checks that covers
-every public refnet component. ``check_component`` checks any component: a refnet class,
+every public refnet component, values against textbook references and stateful updates
+(running statistics, clipping, schedules) included. ``check_component`` checks any component: a refnet class,
 any object with forward/backward and params/grads dicts, or ``Functions(forward, vjp)``;
 a float32 one is rebuilt in float64 where it can be, else checked in float32. Each returns
 a ``Report`` of ``CheckResult`` rows. The thresholds live in ``gradcheck.tolerances``;

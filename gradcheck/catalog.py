@@ -4,7 +4,9 @@
 lists the public components (found by introspecting ``refnet.__all__``) that no check
 covers, and the test suite fails when that list is not empty. ``run_catalog`` runs the
 checks whose name matches a pattern; each check draws from its own Generator, made from the
-run's seed and the check's name, so filtering never changes what a check sees.
+run's seed and the check's name, so filtering never changes what a check sees. Besides the
+gradient and optimizer checks, it holds the ``... reference`` checks of every value against
+the textbook (``gradcheck.references``) and the stateful ones (``gradcheck.stateful``).
 
 The catalog runs with ``CATALOG_TOLERANCES``: the defaults but ``kink_fraction = 0``. Its
 checks draw every input at least ``kink_margin`` (a thousand steps) from every known kink,
