@@ -14,6 +14,7 @@ does the same for SGD, Nesterov, Adam and AdamW):
       step_decay:        lr0·drop^⌊epoch/every⌋
       exponential_decay: lr0·rateᵉᵖᵒᶜʰ
       cosine_decay:      min_lr + (lr0 − min_lr)·(1 + cos(π·min(epoch, epochs)/epochs))/2;
+- Adam and Nesterov SGD stepping three layers at once (their arrays share one flat buffer);
 - SGD with momentum and Adam on a parameter larger than one block of the blocked update;
 - ``Neuron.train``: plain gradient descent on the mean squared error, epoch by epoch.
 """
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck import textbook
-from gradcheck.optim import ParameterHolder, compare, run_steps
+from gradcheck.optim import ParameterHolder, adam_steps, compare, run_steps
 from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
 from gradcheck.references import compare as compare_values
 from gradcheck.results import CheckResult
@@ -116,13 +117,46 @@ def adam_clipping(rng: np.random.Generator, tol: Tolerances) -> CheckResult:
     layer = ParameterHolder(W=theta0)
     actual = run_steps(Adam(lr, beta1, beta2, eps, clip_norm=clip), [layer], [[g] for g in gradients])[0]
     clipped = [g * (clip / math.sqrt(float(g @ g)) if math.sqrt(float(g @ g)) > clip else 1.0) for g in gradients]
-    expected, m, v, theta = [], np.zeros(5), np.zeros(5), theta0.copy()
-    for t, g in enumerate(clipped, start=1):
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        theta = theta - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-        expected.append(theta)
-    return compare("Adam", "clip_norm", np.array(expected), actual, tol, "Adam on g·min(1, clip/‖g‖)")
+    expected = adam_steps(theta0, np.array(clipped), lr, beta1, beta2, eps)
+    return compare("Adam", "clip_norm", expected, actual, tol, "Adam on g·min(1, clip/‖g‖)")
+
+
+# -- several layers in one step -------------------------------------------------------------
+
+
+def several_layers(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+    """Adam and Nesterov SGD stepping three layers at once for four steps: each parameter its own closed form.
+
+    Stepped together, the layers' parameters share one flat buffer per dtype (``refnet.packing``),
+    and so do the optimizer's moments; each array must still follow its own sequence.
+    """
+    shapes = [(3, 2), (2,), (4, 1)]
+    thetas0 = [rng.standard_normal(shape) for shape in shapes]
+    gradients = [[rng.standard_normal(shape) for shape in shapes] for _ in range(4)]
+    per_layer = [np.array([step[k].ravel() for step in gradients]) for k in range(len(shapes))]
+
+    def flat(histories: list[Any]) -> Any:
+        return np.hstack([history.reshape(len(gradients), -1) for history in histories])
+
+    adam = run_steps(Adam(0.01), [ParameterHolder(W=theta) for theta in thetas0], gradients)
+    adam_expected = [adam_steps(theta.ravel(), g, 0.01, 0.9, 0.999, 1e-8) for theta, g in zip(thetas0, per_layer,
+                     strict=True)]  # fmt: skip
+    sgd = run_steps(SGD(0.1, momentum=0.9, nesterov=True), [ParameterHolder(W=theta) for theta in thetas0], gradients)
+    sgd_expected = [nesterov_steps(theta.ravel(), g, 0.1, 0.9) for theta, g in zip(thetas0, per_layer, strict=True)]
+    return [
+        compare("Adam", "three layers", flat(adam_expected), flat(adam), tol, "each array its own m̂, v̂ and t"),
+        compare("SGD", "three layers, Nesterov", flat(sgd_expected), flat(sgd), tol, "each array its own velocity"),
+    ]
+
+
+def nesterov_steps(theta0: Any, gradients: Any, lr: float, mu: float) -> Any:
+    """θ after each step of v ← μ·v + g;  θ ← θ − lr·(g + μ·v)."""
+    theta, velocity, thetas = theta0.copy(), np.zeros_like(theta0), []
+    for g in gradients:
+        velocity = mu * velocity + g
+        theta = theta - lr * (g + mu * velocity)
+        thetas.append(theta)
+    return np.array(thetas)
 
 
 # -- learning-rate schedules ----------------------------------------------------------------
@@ -201,7 +235,7 @@ def sgd_momentum_steps(theta0: Any, g: Any, t: int) -> Any:
     return theta0 - 0.1 * g * sum((1 - 0.9**k) / (1 - 0.9) for k in range(1, t + 1))
 
 
-def adam_steps(theta0: Any, g: Any, t: int) -> Any:
+def adam_constant_steps(theta0: Any, g: Any, t: int) -> Any:
     """Constant g: every step is lr·g/(|g| + ε), lr = 0.01."""
     return theta0 - t * 0.01 * g / (np.abs(g) + 1e-8)
 
@@ -237,10 +271,11 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("BatchNorm[running statistics, momentum 0.1]", (BatchNorm,), runner(running_statistics(None))),
     ("BatchNorm[running statistics, momentum 0.3]", (BatchNorm,), runner(running_statistics(0.3))),
     ("clip_norm[SGD, Adam]", (SGD, Adam), runner(clipping)),
+    ("SGD, Adam[three layers in one step]", (SGD, Adam), runner(several_layers)),
     *((f"schedule[{name}]", (LearningRateScheduler,), runner(schedule(name))) for name in SCHEDULES),
     ("SGD[momentum, several blocks]", (SGD,),
      runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)"))),
     ("Adam[constant gradient, several blocks]", (Adam,),
-     runner(blocked(lambda: Adam(0.01), adam_steps, "θ_t = θ₀ − t·lr·g/(|g| + ε)"))),
+     runner(blocked(lambda: Adam(0.01), adam_constant_steps, "θ_t = θ₀ − t·lr·g/(|g| + ε)"))),
     ("Neuron[train]", (Neuron,), runner(neuron_training)),
 ]  # fmt: skip

@@ -62,7 +62,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "LeakyReLU.function", "LeakyReLU.gradient", "Sigmoid.function", "Sigmoid.gradient",
         "Tanh.function", "Tanh.gradient", "Softmax.function", "Softmax.gradient",
     ),
-    "refnet/layer.py": ("Dense.forward", "Dense.backward", "Dense.penalty"),
+    "refnet/layer.py": (
+        "Dense.forward", "Dense.backward", "Dense.backward_params", "Dense._fill_grads", "Dense.penalty",
+    ),
     "refnet/dropout.py": ("Dropout.draw_mask", "Dropout.forward", "Dropout.backward"),
     "refnet/batchnorm.py": ("BatchNorm.forward", "BatchNorm.backward"),
     "refnet/merge.py": (
@@ -84,17 +86,21 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "Optimizer.global_norm", "Optimizer.step", "Optimizer._blocks",
         "SGD.update", "Adam.update", "Adam._coefficients",
     ),
+    "refnet/packing.py": ("Packed.__init__", "Packed._gather", "Packed._views", "Packed.share_state"),
     "refnet/callbacks.py": (
         "step_decay", "exponential_decay", "cosine_decay",
         "LearningRateScheduler.on_train_begin", "LearningRateScheduler.on_epoch_begin",
         "LearningRateScheduler.on_epoch_end",
     ),
     "refnet/network.py": (
-        "NeuralNetwork.forward_prepared", "NeuralNetwork.backward", "NeuralNetwork.forward", "NeuralNetwork.penalty",
+        "NeuralNetwork.forward_prepared", "NeuralNetwork.backward", "NeuralNetwork.backward_params",
+        "NeuralNetwork.forward", "NeuralNetwork.penalty",
         "NeuralNetwork.compute_gradients", "NeuralNetwork.loss_and_gradients", "NeuralNetwork.evaluate_prepared",
         "NeuralNetwork.evaluate",
     ),
-    "refnet/graph.py": ("GraphModel.forward_prepared", "GraphModel.backward"),
+    "refnet/graph.py": (
+        "GraphModel.forward_prepared", "GraphModel.backward", "GraphModel.backward_params", "GraphModel._backpropagate",
+    ),
 }  # fmt: skip
 
 #: Calls whose arguments are validation, not math (and whose statements are never removed).
@@ -113,7 +119,7 @@ SKIPPED_KEYWORDS = frozenset({"axis", "keepdims"})
 
 #: Mutants that cannot change any result, by id, with the reason.
 EQUIVALENT: dict[str, str] = {
-    "refnet/layer.py::Dense.backward: self._grad_z = np.empty_like(self._y)  =>  pass":
+    "refnet/layer.py::Dense._fill_grads: self._grad_z = np.empty_like(self._y)  =>  pass":
         "the work buffer then stays None, and the activation's gradient allocates its own array: the same values",
     "refnet/dropout.py::Dropout.draw_mask: keep = self.rng.random(shape) >= self.p  =>  "
     "keep = (self.rng.random(shape) > self.p)":
@@ -121,9 +127,11 @@ EQUIVALENT: dict[str, str] = {
         "multiple); equivalent in practice",
     "refnet/optimizers.py::Optimizer.step: if norm > self.clip_norm:  =>  if (norm >= self.clip_norm):":
         "at norm == clip_norm the scale clip_norm/norm is exactly 1.0: the same gradient",
-    "refnet/optimizers.py::Optimizer.step: if scale != 1.0:  =>  if scale != 1.01:":
-        "scale is 1.0 or clip/norm < 1, never 1.01: the mutant multiplies by 1.0 where the original skips it, bitwise "
-        "the same",
+    "refnet/optimizers.py::Optimizer.step: grad = unit.grad if scale == 1.0 else unit.grad * "
+    "unit.grad.dtype.type(scale)  =>  grad = unit.grad if scale == 1.01 else unit.grad * "
+    "unit.grad.dtype.type(scale)":
+        "scale is 1.0 or clip/norm < 1, never 1.01: the mutant multiplies by 1.0 where the original skips it, "
+        "bitwise the same (and the update only reads the gradient)",
     "refnet/optimizers.py::Optimizer._blocks: first = arrays[0]  =>  first = arrays[1]":
         "arrays[1] is the gradient, of the parameter's shape and dtype: the same sizes",
     "refnet/optimizers.py::Optimizer._blocks: block = max(1, BLOCK_BYTES // dtype.itemsize)  =>  "
