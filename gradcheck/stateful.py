@@ -14,7 +14,8 @@ does the same for SGD, Nesterov, Adam and AdamW):
       step_decay:        lr0·drop^⌊epoch/every⌋
       exponential_decay: lr0·rateᵉᵖᵒᶜʰ
       cosine_decay:      min_lr + (lr0 − min_lr)·(1 + cos(π·min(epoch, epochs)/epochs))/2;
-- Adam and Nesterov SGD stepping three layers at once (their arrays share one flat buffer);
+- Adam and SGD with momentum stepping three layers at once (their arrays share one flat
+  buffer), straight through and with the state carried to a new optimizer halfway;
 - SGD with momentum and Adam on a parameter larger than one block of the blocked update;
 - ``Neuron.train``: plain gradient descent on the mean squared error, epoch by epoch.
 """
@@ -33,6 +34,7 @@ from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows
 from gradcheck.references import compare as compare_values
 from gradcheck.results import CheckResult
 from gradcheck.tolerances import Tolerances
+from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay
 from refnet.neuron import Neuron
@@ -121,40 +123,59 @@ def adam_clipping(rng: np.random.Generator, tol: Tolerances) -> CheckResult:
     return compare("Adam", "clip_norm", expected, actual, tol, "Adam on g·min(1, clip/‖g‖)")
 
 
-# -- several layers in one step -------------------------------------------------------------
+# -- several layers in one step, and a state carried to another optimizer ------------------
+
+SHAPES = [(3, 2), (2,), (4, 1)]
 
 
-def several_layers(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
-    """Adam and Nesterov SGD stepping three layers at once for four steps: each parameter its own closed form.
+def optimizers() -> list[tuple[str, Callable[[], Optimizer], Callable[[Any, Any], Any]]]:
+    """(name, factory, closed form of θ after each step for one flattened array) of the optimizers checked."""
+    return [
+        ("Adam", lambda: Adam(0.01), lambda theta, g: adam_steps(theta, g, 0.01, 0.9, 0.999, 1e-8)),
+        ("SGD, momentum", lambda: SGD(0.1, momentum=0.9), lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, False)),
+        ("SGD, Nesterov", lambda: SGD(0.1, momentum=0.9, nesterov=True),
+         lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, True)),
+    ]  # fmt: skip
+
+
+def several_layers(resume: bool) -> Check:
+    """Three layers stepped at once for four steps: each parameter follows its own closed form.
 
     Stepped together, the layers' parameters share one flat buffer per dtype (``refnet.packing``),
-    and so do the optimizer's moments; each array must still follow its own sequence.
+    and so do the optimizer's moments. With ``resume``, the state of the first two steps is
+    copied out (``state_arrays``) into a new optimizer (``load_state_arrays``), as a resumed
+    run does, and the last two steps must continue the same sequence.
     """
-    shapes = [(3, 2), (2,), (4, 1)]
-    thetas0 = [rng.standard_normal(shape) for shape in shapes]
-    gradients = [[rng.standard_normal(shape) for shape in shapes] for _ in range(4)]
-    per_layer = [np.array([step[k].ravel() for step in gradients]) for k in range(len(shapes))]
 
-    def flat(histories: list[Any]) -> Any:
-        return np.hstack([history.reshape(len(gradients), -1) for history in histories])
+    def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+        thetas0 = [rng.standard_normal(shape) for shape in SHAPES]
+        gradients = [[rng.standard_normal(shape) for shape in SHAPES] for _ in range(4)]
+        per_layer = [np.array([step[k].ravel() for step in gradients]) for k in range(len(SHAPES))]
+        results = []
+        for name, make, closed_form in optimizers():
+            layers = [ParameterHolder(W=theta) for theta in thetas0]
+            optimizer = make()
+            histories = run_steps(optimizer, layers, gradients[:2] if resume else gradients)
+            if resume:
+                carried, as_layers = make(), list[Layer](layers)
+                carried.load_state_arrays(as_layers, optimizer.state_arrays(as_layers))
+                later = run_steps(carried, layers, gradients[2:])
+                histories = [np.concatenate([early, late]) for early, late in zip(histories, later, strict=True)]
+            actual = np.hstack([history.reshape(4, -1) for history in histories])
+            expected = np.hstack([closed_form(theta.ravel(), g) for theta, g in zip(thetas0, per_layer, strict=True)])
+            what = f"{name}, state carried over after step 2" if resume else f"{name}, three layers"
+            results.append(compare(name, what, expected, actual, tol, "each array its own sequence"))
+        return results
 
-    adam = run_steps(Adam(0.01), [ParameterHolder(W=theta) for theta in thetas0], gradients)
-    adam_expected = [adam_steps(theta.ravel(), g, 0.01, 0.9, 0.999, 1e-8) for theta, g in zip(thetas0, per_layer,
-                     strict=True)]  # fmt: skip
-    sgd = run_steps(SGD(0.1, momentum=0.9, nesterov=True), [ParameterHolder(W=theta) for theta in thetas0], gradients)
-    sgd_expected = [nesterov_steps(theta.ravel(), g, 0.1, 0.9) for theta, g in zip(thetas0, per_layer, strict=True)]
-    return [
-        compare("Adam", "three layers", flat(adam_expected), flat(adam), tol, "each array its own m̂, v̂ and t"),
-        compare("SGD", "three layers, Nesterov", flat(sgd_expected), flat(sgd), tol, "each array its own velocity"),
-    ]
+    return check
 
 
-def nesterov_steps(theta0: Any, gradients: Any, lr: float, mu: float) -> Any:
-    """θ after each step of v ← μ·v + g;  θ ← θ − lr·(g + μ·v)."""
+def momentum_steps(theta0: Any, gradients: Any, lr: float, mu: float, nesterov: bool) -> Any:
+    """θ after each step of v ← μ·v + g;  θ ← θ − lr·v  (Nesterov: θ ← θ − lr·(g + μ·v))."""
     theta, velocity, thetas = theta0.copy(), np.zeros_like(theta0), []
     for g in gradients:
         velocity = mu * velocity + g
-        theta = theta - lr * (g + mu * velocity)
+        theta = theta - lr * (g + mu * velocity if nesterov else velocity)
         thetas.append(theta)
     return np.array(thetas)
 
@@ -271,7 +292,8 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("BatchNorm[running statistics, momentum 0.1]", (BatchNorm,), runner(running_statistics(None))),
     ("BatchNorm[running statistics, momentum 0.3]", (BatchNorm,), runner(running_statistics(0.3))),
     ("clip_norm[SGD, Adam]", (SGD, Adam), runner(clipping)),
-    ("SGD, Adam[three layers in one step]", (SGD, Adam), runner(several_layers)),
+    ("SGD, Adam[three layers in one step]", (SGD, Adam), runner(several_layers(resume=False))),
+    ("SGD, Adam[state carried to a new optimizer]", (SGD, Adam), runner(several_layers(resume=True))),
     *((f"schedule[{name}]", (LearningRateScheduler,), runner(schedule(name))) for name in SCHEDULES),
     ("SGD[momentum, several blocks]", (SGD,),
      runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)"))),

@@ -150,10 +150,25 @@ EQUIVALENT: dict[str, str] = {
     "self._cached_coefficients[0] != key:  =>  if self._cached_coefficients is None or "
     "self._cached_coefficients[1] != key:":
         "the cache never hits, so the coefficients are recomputed every step: the same numbers",
+    "refnet/packing.py::Packed.__init__: for slot, value in members[0].state.items():  =>  "
+    "for slot, value in members[1].state.items():":
+        "packed members have the same slots and equal scalars (packable), and array slots are gathered from "
+        "every member: the same state",
+    "refnet/packing.py::Packed.__init__: member.layer.grads[member.name] = grad  =>  pass":
+        "the plan is then never intact, so every step packs again from the arrays as they are: the same values, "
+        "slower",
+    "refnet/packing.py::Packed.__init__: self.share_state()  =>  pass":
+        "the step's own share_state after the update gives every member its views: the same state from then on",
+    "refnet/packing.py::Packed._gather: flat = np.empty(self.stops[-1], dtype=arrays[0].dtype)  =>  "
+    "flat = np.empty(self.stops[-1], dtype=arrays[1].dtype)":
+        "packed arrays share one dtype (packable)",
 }  # fmt: skip
 
 #: Non-equivalent mutants gradcheck does not catch, by id, with the reason (they count as survivors).
 KNOWN_SURVIVORS: dict[str, str] = {
+    "refnet/layer.py::Dense.backward_params: self.backward(grad_y)  =>  pass":
+        "runs only for a user's subclass of Dense that overrides backward, used as a first layer; gradcheck checks "
+        "refnet's own classes (tests/test_speed_input_gradient.py checks this dispatch)",
     "refnet/dropout.py::Dropout.forward: if not training or self.p == 0.0:  =>  "
     "if not training or self.p == 0.01:":
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
