@@ -253,3 +253,27 @@ def test_textbook_losses_at_known_points() -> None:
     assert textbook.binary_cross_entropy_logits([[0.0]], [[1.0]]) == pytest.approx(np.log(2))
     assert textbook.penalty([[1.0, -2.0, 0.0]], 0.5, 0.2) == pytest.approx(0.5 * 3 + 0.1 * 5)
     assert textbook.penalty_gradient([[1.0, -2.0, 0.0]], 0.5, 0.0) == [[0.5, -0.5, 0.0]]
+
+
+def test_a_state_lost_when_carried_to_a_new_optimizer_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Optimizer, "load_state_arrays", lambda self, layers, arrays: None)
+    failed = {result.tensor for result in run_catalog(pattern="SGD, Adam[").failures}
+    assert failed == {
+        "Adam, state carried over after step 2",
+        "SGD, momentum, state carried over after step 2",
+        "SGD, Nesterov, state carried over after step 2",
+    }
+
+
+def test_an_update_wrong_for_one_of_several_layers_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    step = Optimizer.step
+
+    def off_for_the_last_layer(self: Optimizer, layers: Any) -> None:
+        layers = list(layers)
+        step(self, layers)
+        if len(layers) == 3:
+            layers[-1].params["W"][-1] += 1e-6
+
+    monkeypatch.setattr(Optimizer, "step", off_for_the_last_layer)
+    report = run_catalog(pattern="SGD, Adam[three layers")
+    assert len(report.failures) == 3
