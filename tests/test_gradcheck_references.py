@@ -277,3 +277,9 @@ def test_an_update_wrong_for_one_of_several_layers_fails(monkeypatch: pytest.Mon
     monkeypatch.setattr(Optimizer, "step", off_for_the_last_layer)
     report = run_catalog(pattern="SGD, Adam[three layers")
     assert len(report.failures) == 3
+
+
+def test_every_reference_check_is_proven_to_catch_a_wrong_value() -> None:
+    proven = {pattern for pattern, _, _, _ in FORWARD_CORRUPTIONS}
+    references = {check.name for check in CATALOG if check.name.endswith(" reference")}
+    assert references - proven == set(), "add a corruption for each new reference check to FORWARD_CORRUPTIONS"
