@@ -1,22 +1,60 @@
-"""Sessions everyone runs: ``nox`` runs tests, lint, typecheck and gradcheck (what CI needs).
+"""Sessions: ``nox`` runs what CI needs; ``nox -l`` lists them all.
 
-``nox -s benchmarks`` and ``nox -s examples`` run on demand.
+Default run: the tests on every supported Python found on this machine (3.10–3.13) plus
+once with the lowest declared dependencies, ruff, mypy under each Python, gradcheck, and
+the package built, checked and installed from its wheel. A Python that is not installed is
+skipped, so a machine with a single Python still gets a green ``nox`` for what it has
+(``.ci/run`` insists on all four). ``nox -s benchmarks`` and ``nox -s examples`` run on demand.
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
+import re
+import shutil
+import tarfile
+import zipfile
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "gradcheck"]
+#: The Pythons refnet supports (pyproject.toml's classifiers say the same; a test checks it).
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+nox.options.sessions = ["tests", "min_deps", "lint", "typecheck", "gradcheck", "package"]
 nox.options.reuse_existing_virtualenvs = True
-nox.options.error_on_missing_interpreters = True
+# A Python that is not installed is skipped, not an error (nox's default on CI is an error).
+nox.options.error_on_missing_interpreters = False
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite, with every warning turned into an error."""
+    """The test suite (README blocks and docstring examples included), every warning an error."""
     session.install("-e", ".[test,plot]")
     session.run("pytest", "-W", "error", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def min_deps(session: nox.Session) -> None:
+    """The test suite and gradcheck with every dependency at the lowest version pyproject.toml allows.
+
+    Each ``name>=version`` of the runtime, test and plot requirements is pinned to
+    ``name==version`` on the oldest supported Python, so the declared floors are tested floors.
+    """
+    pyproject = nox.project.load_toml("pyproject.toml")
+    project = pyproject["project"]
+    extras = project["optional-dependencies"]
+    requirements = [*project["dependencies"], *extras["test"], *extras["plot"]]
+    floors = [re.sub(r"\s*>=\s*", "==", requirement) for requirement in requirements if ">=" in requirement]
+    # pyparsing 3.3 deprecates the camelCase names matplotlib < 3.10.7 calls (a warning, an
+    # error under -W error): the floor of matplotlib is tested with the pyparsing of its time.
+    floors.append("pyparsing<3.3")
+    constraints = session.create_tmp() + "/floors.txt"
+    pathlib.Path(constraints).write_text("\n".join(floors) + "\n")
+    session.install("-c", constraints, "-e", ".[test,plot]")
+    session.run("python", "-c", "import numpy; print('numpy', numpy.__version__)")
+    session.run("pytest", "-W", "error", "-q", *session.posargs)
+    session.run("gradcheck", "--seed", "0", silent=True)
 
 
 @nox.session
@@ -27,11 +65,11 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on refnet and gradcheck."""
+    """mypy --strict on refnet and gradcheck, against the NumPy (and its stubs) this Python gets."""
     session.install("-e", ".[plot]", "mypy==2.4.1")
-    session.run("mypy")
+    session.run("mypy", "--python-version", str(session.python))
 
 
 @nox.session
@@ -39,6 +77,52 @@ def gradcheck(session: nox.Session) -> None:
     """The README's main command: verify every gradient and optimizer update."""
     session.install("-e", ".")
     session.run("gradcheck", *session.posargs)
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build the sdist and wheel, check them, install the wheel in a fresh venv and run it from there.
+
+    The fresh venv and a working folder outside the checkout make sure nothing is imported
+    from the source tree: ``gradcheck`` and the seed example run against the installed wheel.
+    """
+    session.install("build", "twine")
+    dist = pathlib.Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("twine", "check", "--strict", *[str(path) for path in sorted(dist.iterdir())])
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    _check_contents(session, wheel, sdist)
+
+    venv = dist.parent / "wheel-venv"
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "venv", str(venv))
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python = str(bin_dir / "python")
+    session.run(python, "-m", "pip", "install", "--quiet", str(wheel), external=True)
+    seed_example = str(pathlib.Path("examples/seed_example.py").resolve())
+    with session.chdir(str(dist.parent)):
+        where = "import refnet, gradcheck; print('refnet', refnet.__version__, 'from', refnet.__file__)"
+        session.run(python, "-c", where, external=True)
+        session.run(str(bin_dir / "gradcheck"), "--seed", "0", external=True, silent=True)
+        session.run(python, seed_example, external=True)
+
+
+def _check_contents(session: nox.Session, wheel: pathlib.Path, sdist: pathlib.Path) -> None:
+    """Fail unless the wheel ships both packages with their py.typed markers and the license, and no tests."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    with tarfile.open(sdist) as archive:
+        sdist_names = [name.split("/", 1)[-1] for name in archive.getnames()]
+    wanted = ["refnet/__init__.py", "refnet/py.typed", "gradcheck/__init__.py", "gradcheck/py.typed"]
+    missing = [name for name in wanted if name not in names]
+    missing += ["LICENSE in the wheel's metadata"] if not any(name.endswith("/LICENSE") for name in names) else []
+    missing += [f"{name} in the sdist" for name in ("LICENSE", "README.md", "pyproject.toml") if name not in sdist_names]
+    stray = [name for name in names if name.startswith(("tests/", "benchmarks/", "examples/"))]
+    if missing or stray:
+        session.error(f"package contents: missing {missing}, should not ship {stray}")
+    session.log(f"{wheel.name}: {len(names)} files, py.typed and LICENSE included")
 
 
 @nox.session
@@ -56,8 +140,6 @@ def mutation(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """Run every script in examples/ (they assert their own results)."""
     session.install("-e", ".[examples]")
-    import pathlib
-
     for script in sorted(pathlib.Path("examples").glob("*.py")):
         session.run("python", str(script), env={"MPLBACKEND": "Agg", "REFNET_OUT": str(session.create_tmp())})
 

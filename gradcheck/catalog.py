@@ -30,7 +30,7 @@ from gradcheck import cases, optim, references, stateful
 from gradcheck.guard import guarded
 from gradcheck.results import CheckResult, Report
 from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
-from refnet.base import Layer
+from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -126,7 +126,7 @@ def _internal_fan_out(rng: np.random.Generator) -> tuple[Node, Node]:
     return x, Add()(Dense(5, 3, rng=rng)(h), Dense(5, 3, "sigmoid", l1_lambda=0.01, rng=rng)(h))
 
 
-def _binary(rng: np.random.Generator, rows: int) -> np.ndarray:
+def _binary(rng: np.random.Generator, rows: int) -> Array:
     return rng.integers(0, 2, size=(rows, 1)).astype(np.float64)
 
 

@@ -25,9 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from refnet._checks import check_int, check_positive
+from refnet.base import Array
 
 if TYPE_CHECKING:
     from refnet.network import NeuralNetwork
@@ -141,7 +140,7 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self._wait = 0
-        self._best_arrays: dict[str, np.ndarray] | None = None
+        self._best_arrays: dict[str, Array] | None = None
 
     def on_train_begin(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
