@@ -114,11 +114,12 @@ def _check_contents(session: nox.Session, wheel: pathlib.Path, sdist: pathlib.Pa
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
     with tarfile.open(sdist) as archive:
-        sdist_names = [name.split("/", 1)[-1] for name in archive.getnames()]
+        sdist_files = [name.split("/", 1)[-1] for name in archive.getnames()]
     wanted = ["refnet/__init__.py", "refnet/py.typed", "gradcheck/__init__.py", "gradcheck/py.typed"]
     missing = [name for name in wanted if name not in names]
     missing += ["LICENSE in the wheel's metadata"] if not any(name.endswith("/LICENSE") for name in names) else []
-    missing += [f"{name} in the sdist" for name in ("LICENSE", "README.md", "pyproject.toml") if name not in sdist_names]
+    sdist_wanted = ["LICENSE", "README.md", "pyproject.toml"]
+    missing += [f"{name} in the sdist" for name in sdist_wanted if name not in sdist_files]
     stray = [name for name in names if name.startswith(("tests/", "benchmarks/", "examples/"))]
     if missing or stray:
         session.error(f"package contents: missing {missing}, should not ship {stray}")
