@@ -21,7 +21,7 @@ error into a quiet stop. A callback stops training after the current epoch by se
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,14 +69,28 @@ class Callback:
         return False
 
 
-class History(Callback):
-    """Per-epoch values of every logged quantity: ``history["loss"]``, ``history["val_loss"]``."""
+class History(Callback, Mapping[str, list[float]]):
+    """Per-epoch values of every logged quantity, as a read-only mapping: metric name -> list.
+
+    ``history["loss"]``, ``history.keys()``, ``dict(history)`` and ``"val_loss" in history``
+    work as on a dict; ``history.history`` is the dict itself (as in Keras), ``history.epochs``
+    the epoch numbers, ``history.stopped_reason`` why training stopped early (or None).
+
+    >>> import numpy as np
+    >>> from refnet import SGD, Dense, MSE, NeuralNetwork
+    >>> net = NeuralNetwork(seed=0).add(Dense(2, 1, seed=0)).set_loss(MSE())
+    >>> history = net.train(np.ones((4, 2)), np.ones((4, 1)), epochs=3, optimizer=SGD(0.1))
+    >>> list(history), len(history["loss"]), history.epochs
+    (['loss'], 3, [0, 1, 2])
+    >>> history["loss"][-1] < history["loss"][0]
+    True
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[float]] = {}
         self.epochs: list[int] = []
-        #: Why training ended early ("early stopping", "non-finite loss", ...), or None.
+        #: Why training ended early ("early stopping: ...", "non-finite loss", ...), or None.
         self.stopped_reason: str | None = None
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
@@ -87,8 +101,11 @@ class History(Callback):
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.history
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.history)
+
+    def __len__(self) -> int:
+        return len(self.history)
 
     def plot(self, path: str | Path | None = None, keys: tuple[str, ...] | None = None) -> Any:
         """Draw the curves (loss and val_loss on one axis, accuracies on another) with matplotlib.
@@ -160,7 +177,15 @@ class EarlyStopping(Callback):
         if self._wait >= self.patience:
             self.stopped_epoch = epoch
             self.network.stop_training = True
-            self.network.stop_reason = f"early stopping: no {self.monitor} improvement for {self._wait} epochs"
+            self.network.stop_reason = self._reason()
+
+    def _reason(self) -> str:
+        """Why it stopped, for ``history.stopped_reason`` and the progress display (epochs counted from 1, as shown)."""
+        reason = f"early stopping: no {self.monitor} improvement for {self._wait} epochs"
+        if self.best_epoch is None:
+            return reason
+        reason += f"; best {self.monitor} {self.best:.4g} at epoch {self.best_epoch + 1}"
+        return reason + (", whose weights are restored" if self._best_arrays is not None else "")
 
     def on_train_end(self) -> None:
         if self.restore_best_weights and self._best_arrays is not None and self.network is not None:
@@ -171,20 +196,33 @@ Schedule = Callable[[int, float], float]
 
 
 def step_decay(drop: float = 0.5, every: int = 10) -> Schedule:
-    """lr(epoch) = lr0 · drop^floor(epoch / every)."""
+    """lr(epoch) = lr0 · drop^floor(epoch / every).
+
+    >>> step_decay(0.5, every=10)(25, 0.1)  # two drops by epoch 25
+    0.025
+    """
     check_positive(drop, "drop")
     check_int(every, "every")
     return lambda epoch, lr0: lr0 * drop ** (epoch // every)
 
 
 def exponential_decay(rate: float = 0.96) -> Schedule:
-    """lr(epoch) = lr0 · rate^epoch."""
+    """lr(epoch) = lr0 · rate^epoch.
+
+    >>> round(exponential_decay(0.9)(2, 1.0), 10)
+    0.81
+    """
     check_positive(rate, "rate")
     return lambda epoch, lr0: lr0 * rate**epoch
 
 
 def cosine_decay(epochs: int, min_lr: float = 0.0) -> Schedule:
-    """lr(epoch) = min_lr + (lr0 − min_lr)·(1 + cos(π·min(epoch, epochs)/epochs))/2."""
+    """lr(epoch) = min_lr + (lr0 − min_lr)·(1 + cos(π·min(epoch, epochs)/epochs))/2.
+
+    >>> schedule = cosine_decay(epochs=10, min_lr=0.001)
+    >>> schedule(0, 0.1), round(schedule(5, 0.1), 10), schedule(10, 0.1), schedule(20, 0.1)
+    (0.1, 0.0505, 0.001, 0.001)
+    """
     check_int(epochs, "epochs")
     check_positive(min_lr, "min_lr", allow_zero=True)
     return lambda epoch, lr0: min_lr + (lr0 - min_lr) * (1 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2

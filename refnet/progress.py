@@ -10,6 +10,11 @@
 A summary line looks like::
 
     epoch  3/20  loss 0.2143  accuracy 0.9412  val_loss 0.2518  val_accuracy 0.9300  (0.04s)
+
+When a callback stops training (EarlyStopping, TerminateOnNaN, or any that sets
+``network.stop_training``), a last line says when and why::
+
+    stopped after epoch 12/50: early stopping: no val_loss improvement for 5 epochs; best val_loss 0.0812 at ...
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ BAR_WIDTH = 30
 
 
 def format_logs(logs: Logs) -> str:
-    """``"loss 0.1234  val_loss 0.2345"``: 4 decimals, the learning rate in 3 significant digits."""
+    """``"loss 0.1234  val_loss 0.2345"``: 4 decimals, the learning rate in 3 significant digits.
+
+    >>> format_logs({"loss": 0.123456, "val_loss": 0.2, "lr": 0.00125})
+    'loss 0.1235  val_loss 0.2000  lr 0.00125'
+    """
     return "  ".join(f"{key} {value:.3g}" if key == "lr" else f"{key} {value:.4f}" for key, value in logs.items())
 
 
@@ -52,6 +61,7 @@ class ProgressBar(Callback):
         self._seen = 0.0
         self._start = 0.0
         self._epoch = 0
+        self._finished = -1  # the last epoch whose summary was written
         self._drawn = -1
         self._pending = False  # a live bar is on screen without its final newline
 
@@ -84,12 +94,17 @@ class ProgressBar(Callback):
         self.stream.write(("\r\x1b[2K" if self.live else "") + line + "\n")
         self.stream.flush()
         self._pending = False
+        self._finished = epoch
 
     def on_train_end(self) -> None:
         if self._pending:  # training stopped mid-epoch (TerminateOnNaN): end the bar's line
             self.stream.write("\n")
-            self.stream.flush()
             self._pending = False
+        if self.network is not None and self.network.stop_training:
+            when = "after" if self._finished == self._epoch else "during"
+            reason = self.network.stop_reason or "a callback set network.stop_training"
+            self.stream.write(f"stopped {when} epoch {self._epoch + 1}/{self.epochs}: {reason}\n")
+        self.stream.flush()
 
     def _prefix(self) -> str:
         digits = len(str(self.epochs))

@@ -1,0 +1,156 @@
+"""What users of Keras and scikit-learn expect: History as a mapping, stops that say why, refnet.__version__."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+
+import refnet
+from refnet import MSE, SGD, Callback, CrossEntropy, Dense, EarlyStopping, NeuralNetwork, TerminateOnNaN
+from refnet.callbacks import Logs
+
+
+def classification(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(int)
+
+
+def classifier(seed: int = 0) -> NeuralNetwork:
+    return NeuralNetwork([Dense(2, 16, "tanh", seed=seed), Dense(16, 2, seed=seed + 1)], CrossEntropy(), seed=seed + 2)
+
+
+class Scripted(Callback):
+    """Logs ``name`` with the given value at each epoch's end (a metric EarlyStopping can monitor)."""
+
+    def __init__(self, name: str, values: list[float]) -> None:
+        super().__init__()
+        self.name, self.values = name, values
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        logs[self.name] = self.values[epoch]
+
+
+class StopAt(Callback):
+    """Stops training at the end of one epoch without giving a reason."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        if epoch == self.epoch:
+            assert self.network is not None
+            self.network.stop_training = True
+
+
+# -- History is a read-only mapping ---------------------------------------------------------
+
+
+def test_history_is_a_mapping_of_metric_to_per_epoch_list() -> None:
+    X, Y = classification()
+    history = classifier().train(X, Y, epochs=3, optimizer=SGD(0.1), validation_data=(X, Y))
+    assert isinstance(history, Mapping)
+    assert list(history.keys()) == ["loss", "accuracy", "val_loss", "val_accuracy"] == list(history)
+    assert len(history) == 4 and "val_loss" in history and "lr" not in history
+    assert dict(history) == history.history and dict(history.items()) == history.history
+    assert all(len(values) == 3 for values in history.values())
+    assert history.get("lr") is None and history.get("loss") == history["loss"]
+
+
+def test_history_keeps_its_attributes() -> None:
+    X, Y = classification()
+    history = classifier().train(X, Y, epochs=2, optimizer=SGD(0.1))
+    assert history.history["loss"] is history["loss"]
+    assert history.epochs == [0, 1] and history.stopped_reason is None
+    assert repr(history) == "History(epochs=2, keys=['loss', 'accuracy'])"
+
+
+def test_history_cannot_be_assigned_to() -> None:
+    history = classifier().train(*classification(), epochs=1, optimizer=SGD(0.1))
+    with pytest.raises(TypeError):
+        history["loss"] = [0.0]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del history["loss"]  # type: ignore[attr-defined]
+    with pytest.raises(KeyError):
+        history["val_loss"]
+
+
+# -- a stop says why on the progress display ------------------------------------------------
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_early_stopping_says_when_and_why_on_the_progress_display(
+    capsys: pytest.CaptureFixture[str], verbose: int
+) -> None:
+    X, Y = classification(10)
+    scores = [5.0, 4.0, 3.0, 3.5, 3.2, 4.0, 5.0, 1.0]
+    stopper = EarlyStopping(monitor="score", patience=3)
+    history = classifier().train(
+        X, Y, epochs=8, optimizer=SGD(0.1), callbacks=[Scripted("score", scores), stopper], verbose=verbose
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 7, "6 epochs, then why it stopped"
+    expected = "early stopping: no score improvement for 3 epochs; best score 3 at epoch 3, whose weights are restored"
+    assert history.stopped_reason == expected
+    assert lines[-1] == f"stopped after epoch 6/8: {expected}"
+
+
+def test_early_stopping_without_restore_does_not_claim_to_restore() -> None:
+    X, Y = classification(10)
+    stopper = EarlyStopping(monitor="score", patience=1, restore_best_weights=False)
+    history = classifier().train(
+        X, Y, epochs=5, optimizer=SGD(0.1), callbacks=[Scripted("score", [1.0, 2.0] * 3), stopper]
+    )
+    assert history.stopped_reason == "early stopping: no score improvement for 1 epochs; best score 1 at epoch 1"
+
+
+def diverging() -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 3)) * 100, rng.normal(size=(32, 1)) * 1e6
+    return NeuralNetwork([Dense(3, 8, "relu", seed=0), Dense(8, 1, seed=1)], MSE(), seed=2), X, Y
+
+
+def test_a_stop_before_an_epoch_took_a_step_is_reported_during_that_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    net, X, Y = diverging()
+    history = net.train(X, Y, epochs=50, optimizer=SGD(0.5), batch_size=32, callbacks=[TerminateOnNaN()], verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(history.epochs) + 1
+    assert lines[-1] == f"stopped during epoch {len(history.epochs) + 1}/50: non-finite loss"
+
+
+def test_a_stop_after_some_batches_of_an_epoch_is_reported_after_it(capsys: pytest.CaptureFixture[str]) -> None:
+    net, X, Y = diverging()
+    history = net.train(X, Y, epochs=50, optimizer=SGD(0.5), batch_size=8, callbacks=[TerminateOnNaN()], verbose=2)
+    # The epoch's finished batches make its (partial) summary line; then the stop.
+    assert capsys.readouterr().out.splitlines()[-1] == f"stopped after epoch {len(history.epochs)}/50: non-finite loss"
+
+
+def test_a_callback_that_stops_without_a_reason_is_still_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    X, Y = classification()
+    classifier().train(X, Y, epochs=5, optimizer=SGD(0.1), callbacks=[StopAt(1)], verbose=2)
+    assert capsys.readouterr().out.splitlines()[-1] == "stopped after epoch 2/5: a callback set network.stop_training"
+
+
+def test_a_stop_is_silent_with_verbose_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    X, Y = classification()
+    history = classifier().train(X, Y, epochs=5, optimizer=SGD(0.1), callbacks=[StopAt(1)])
+    assert capsys.readouterr() == ("", "") and history.epochs == [0, 1]
+
+
+def test_a_run_that_is_not_stopped_ends_with_its_last_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    X, Y = classification()
+    classifier().train(X, Y, epochs=2, optimizer=SGD(0.1), verbose=2)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("epoch 2/2  loss ")
+
+
+# -- the version ------------------------------------------------------------------------------
+
+
+def test_version_is_the_installed_distributions() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", refnet.__version__)
+    assert importlib.metadata.version("refnet") == refnet.__version__
