@@ -89,6 +89,16 @@ class Loss:
         """Fraction of correct predictions, or None for a regression loss."""
         return None
 
+    def probabilities(self, y_pred: Array) -> Array:
+        """The probabilities the validated outputs y_pred stand for (``NeuralNetwork.predict_proba``).
+
+        A regression loss has none: TypeError.
+        """
+        raise TypeError(
+            f"{type(self).__name__} is a regression loss: the network's outputs are not probabilities. "
+            "predict_proba needs a classification loss (CrossEntropy or BinaryCrossEntropy); use predict(X)"
+        )
+
     # -- validation ------------------------------------------------------------------
     def check_prediction(self, y_pred: Any) -> Array:
         """Validate y_pred: a non-empty 2-D float array (N, outputs)."""
@@ -211,6 +221,10 @@ class CrossEntropy(Loss):
         """Fraction of rows whose largest logit is the target's largest entry."""
         return float(np.mean(y_pred.argmax(axis=1) == target.argmax(axis=1)))
 
+    def probabilities(self, y_pred: Array) -> Array:
+        """softmax(z) = exp(log_softmax(z)) row by row: the class probabilities the loss scores."""
+        return np.exp(log_softmax(y_pred))
+
     def loss(self, y_pred: Array, target: Array) -> float:
         return self._mean_nll(log_softmax(y_pred), target)
 
@@ -276,6 +290,10 @@ class BinaryCrossEntropy(Loss):
         """Fraction of elements on the right side of 0.5 (of 0 for logits)."""
         threshold = 0.0 if self.from_logits else 0.5
         return float(np.mean((y_pred > threshold) == (target > 0.5)))
+
+    def probabilities(self, y_pred: Array) -> Array:
+        """P(y = 1) for each output: sigmoid(z) on logits, the prediction itself on probabilities."""
+        return Sigmoid().function(y_pred) if self.from_logits else y_pred
 
     def _clipped(self, p: Array) -> Array:
         # In float32, 1 − 1e-7 would round to 1: never clip closer than the dtype's epsilon.

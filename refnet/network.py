@@ -218,8 +218,33 @@ class NeuralNetwork:
         return y
 
     def predict(self, X: Any) -> Array:
-        """The output in evaluation mode (dropout off, BatchNorm running statistics)."""
+        """The output in evaluation mode (dropout off, BatchNorm running statistics).
+
+        For a classifier trained with ``CrossEntropy`` these are logits; ``predict_proba``
+        gives probabilities.
+        """
         return self.forward(X, training=False)
+
+    def predict_proba(self, X: Any) -> Array:
+        """Class probabilities for X, shape (N, outputs), from the output and the loss it was trained with.
+
+        ``CrossEntropy``: softmax of the logits, each row a distribution over the classes.
+        ``BinaryCrossEntropy(from_logits=True)``: sigmoid of each logit, the probability of
+        a 1 for each output. ``BinaryCrossEntropy()``: the output itself, already a
+        probability. A regression loss (MSE) has no probabilities: ``TypeError``.
+
+        >>> import numpy as np
+        >>> from refnet import CrossEntropy, Dense
+        >>> net = NeuralNetwork([Dense(2, 3, seed=0)], CrossEntropy())
+        >>> X = np.array([[1.0, 2.0], [0.0, -1.0]])
+        >>> probabilities = net.predict_proba(X)
+        >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1))
+        ((2, 3), True)
+        >>> bool((probabilities.argmax(axis=1) == net.predict(X).argmax(axis=1)).all())
+        True
+        """
+        loss = self.require_loss()
+        return loss.probabilities(loss.check_prediction(self.predict(X)))
 
     def penalty(self) -> float:
         """Σ of every layer's regularization penalty."""
@@ -283,7 +308,7 @@ class NeuralNetwork:
         Y: Any,
         epochs: int,
         optimizer: Optimizer | None = None,
-        batch_size: int | None = None,
+        batch_size: int | None = 32,
         shuffle: bool = True,
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0,
@@ -297,7 +322,8 @@ class NeuralNetwork:
         Args:
             optimizer: updates the parameters after every batch (defaults to the one of
                 the previous ``train`` call or restored by ``load``).
-            batch_size: rows per update; None is full batch. The last partial batch is used.
+            batch_size: rows per update, 32 by default (as in Keras); None is full batch (one
+                update per epoch). The last partial batch is used.
             shuffle: reorder the rows every epoch, drawing from the network's Generator.
             validation_data: (Xv, Yv) evaluated after every epoch (``val_loss``, ``val_accuracy``).
             validation_split: fraction in [0, 1) of the rows held out for validation instead;

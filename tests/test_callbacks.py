@@ -329,7 +329,7 @@ def test_clip_norm_scales_the_step_to_the_global_norm() -> None:
     norm = math.sqrt(sum(float(np.sum(g * g)) for g in gradient.values()))
     assert norm > 1.0
     before = net.get_arrays()
-    net.train(X, Y, epochs=1, optimizer=SGD(0.01, clip_norm=1.0))
+    net.train(X, Y, epochs=1, optimizer=SGD(0.01, clip_norm=1.0), batch_size=None)  # one step, on the gradient above
     after = net.get_arrays()
     for key, g in gradient.items():  # θ ← θ − lr·g·(clip_norm / ‖g‖)
         np.testing.assert_allclose(before[key] - after[key], 0.01 * g / norm, rtol=1e-10, atol=1e-15)

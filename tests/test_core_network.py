@@ -110,11 +110,13 @@ def test_train_uses_every_row_and_history_loss_is_the_batch_size_weighted_mean(
     np.testing.assert_allclose(layer.params["b"], b, rtol=1e-10, atol=1e-12)
 
 
-def test_full_batch_is_the_default() -> None:
-    recorder = BatchRecorder()
-    net = NeuralNetwork([Dense(2, 1)], MSE())
-    net.train(np.ones((9, 2)), np.ones(9), epochs=3, optimizer=SGD(0.01), callbacks=[recorder])
-    assert [size for _, size, _ in recorder.batches] == [9.0, 9.0, 9.0]
+def test_the_default_batch_size_is_32_and_none_is_full_batch() -> None:
+    X, Y = np.ones((70, 2)), np.ones(70)
+    default, full = BatchRecorder(), BatchRecorder()
+    NeuralNetwork([Dense(2, 1)], MSE()).train(X, Y, epochs=2, optimizer=SGD(0.01), callbacks=[default])
+    NeuralNetwork([Dense(2, 1)], MSE()).train(X, Y, epochs=2, optimizer=SGD(0.01), batch_size=None, callbacks=[full])
+    assert [size for _, size, _ in default.batches] == [32.0, 32.0, 6.0] * 2
+    assert [size for _, size, _ in full.batches] == [70.0] * 2
 
 
 def test_training_solves_xor() -> None:

@@ -34,4 +34,4 @@ def test_docstring_examples_give_what_they_show(name: str) -> None:
 
 def test_the_public_api_has_docstring_examples() -> None:
     with_examples = [name for name in MODULES if _examples(name)]
-    assert {"refnet.callbacks", "refnet.progress"} <= set(with_examples), with_examples
+    assert {"refnet.callbacks", "refnet.progress", "refnet.network"} <= set(with_examples), with_examples

@@ -1,4 +1,4 @@
-"""What users of Keras and scikit-learn expect: History as a mapping, stops that say why, refnet.__version__."""
+"""What users of Keras and scikit-learn expect: History as a mapping, stops that say why, predict_proba, __version__."""
 
 from __future__ import annotations
 
@@ -10,8 +10,21 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet import MSE, SGD, Callback, CrossEntropy, Dense, EarlyStopping, NeuralNetwork, TerminateOnNaN
+from refnet import (
+    MSE,
+    SGD,
+    BinaryCrossEntropy,
+    Callback,
+    CallOrderError,
+    CrossEntropy,
+    Dense,
+    Dropout,
+    EarlyStopping,
+    NeuralNetwork,
+    TerminateOnNaN,
+)
 from refnet.callbacks import Logs
+from refnet.graph import GraphModel, Input
 
 
 def classification(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -146,6 +159,72 @@ def test_a_run_that_is_not_stopped_ends_with_its_last_epoch(capsys: pytest.Captu
     X, Y = classification()
     classifier().train(X, Y, epochs=2, optimizer=SGD(0.1), verbose=2)
     assert capsys.readouterr().out.splitlines()[-1].startswith("epoch 2/2  loss ")
+
+
+# -- predict_proba ------------------------------------------------------------------------
+
+
+def test_predict_proba_of_cross_entropy_is_the_softmax_of_the_logits() -> None:
+    X, Y = classification()
+    net = classifier()
+    net.train(X, Y, epochs=3, optimizer=SGD(0.1))
+    z = net.predict(X)
+    probabilities = net.predict_proba(X)
+    expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)  # the textbook softmax
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-12)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), z.argmax(axis=1))
+
+
+def test_predict_proba_stays_finite_for_huge_logits_in_float32() -> None:
+    net = NeuralNetwork([Dense(1, 3, seed=0, dtype=np.float32)], CrossEntropy())
+    net.layers[0].params["W"][...] = [[100.0, -100.0, 0.0]]
+    probabilities = net.predict_proba(np.array([[10.0], [-10.0]], dtype=np.float32))
+    assert probabilities.dtype == np.float32
+    np.testing.assert_array_equal(probabilities, [[1, 0, 0], [0, 1, 0]])
+
+
+def test_predict_proba_of_binary_cross_entropy_on_logits_is_the_sigmoid() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3))
+    net = NeuralNetwork([Dense(3, 2, seed=0)], BinaryCrossEntropy(from_logits=True))
+    z = net.predict(X)
+    np.testing.assert_allclose(net.predict_proba(X), 1 / (1 + np.exp(-z)), rtol=1e-12)
+
+
+def test_predict_proba_of_probability_outputs_is_the_output_itself() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3))
+    net = NeuralNetwork([Dense(3, 4, "tanh", seed=0), Dropout(0.5, seed=1), Dense(4, 1, "sigmoid", seed=2)])
+    net.set_loss(BinaryCrossEntropy())
+    np.testing.assert_array_equal(net.predict_proba(X), net.predict(X))
+    np.testing.assert_array_equal(net.predict_proba(X), net.predict_proba(X))  # evaluation mode: no dropout
+
+
+def test_predict_proba_of_a_graph_model() -> None:
+    x = Input(2)
+    model = GraphModel(x, Dense(2, 3, seed=0)(x), loss=CrossEntropy())
+    X = np.array([[1.0, -1.0], [0.5, 2.0]])
+    z = model.predict(X)
+    np.testing.assert_allclose(model.predict_proba(X), np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_predict_proba_refuses_a_regression_loss_and_says_what_to_use() -> None:
+    net = NeuralNetwork([Dense(2, 1, seed=0)], MSE())
+    with pytest.raises(TypeError, match=r"MSE is a regression loss.*CrossEntropy or BinaryCrossEntropy.*predict\(X\)"):
+        net.predict_proba(np.ones((3, 2)))
+
+
+def test_predict_proba_refuses_outputs_that_are_not_the_probabilities_the_loss_expects() -> None:
+    net = NeuralNetwork([Dense(2, 1, seed=0)], BinaryCrossEntropy())  # a linear output, not a sigmoid
+    net.layers[0].params["W"][...] = 5.0
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\].*from_logits=True"):
+        net.predict_proba(np.ones((3, 2)))
+
+
+def test_predict_proba_without_a_loss_says_to_set_one() -> None:
+    with pytest.raises(CallOrderError, match="set_loss"):
+        NeuralNetwork([Dense(2, 2, seed=0)]).predict_proba(np.ones((3, 2)))
 
 
 # -- the version ------------------------------------------------------------------------------

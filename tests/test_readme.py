@@ -21,7 +21,7 @@ BLOCKS = [(README.count("\n", 0, match.start()) + 1, match.group(1)) for match i
 
 
 def test_the_readme_has_python_blocks_to_run() -> None:
-    assert len(BLOCKS) >= 2, f"found {len(BLOCKS)} ```python blocks in README.md"
+    assert len(BLOCKS) >= 3, f"found {len(BLOCKS)} ```python blocks in README.md"
 
 
 @pytest.mark.parametrize(("line", "code"), BLOCKS, ids=[f"README.md:{line}" for line, _ in BLOCKS])
