@@ -87,7 +87,7 @@ def package(session: nox.Session) -> None:
     from the source tree: ``gradcheck`` and the seed example run against the installed wheel.
     """
     session.install("build", "twine")
-    dist = pathlib.Path(session.create_tmp()) / "dist"
+    dist = pathlib.Path(session.create_tmp()).resolve() / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     session.run("python", "-m", "build", "--outdir", str(dist))
     session.run("twine", "check", "--strict", *[str(path) for path in sorted(dist.iterdir())])
