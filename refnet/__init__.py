@@ -28,7 +28,7 @@ from refnet.neuron import Neuron
 from refnet.optimizers import SGD, Adam, Optimizer
 from refnet.regularizers import ElasticNet
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "MSE",
