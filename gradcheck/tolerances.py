@@ -64,6 +64,7 @@ are kept kink_margin = 0.05 from known kinks, five steps h0 away.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -133,7 +134,7 @@ def tolerances_for(dtype: DTypeLike) -> Tolerances:
     float64: ``DEFAULT_TOLERANCES``; float32: ``FLOAT32_TOLERANCES``; a coarser type gets the
     float32 ones with its own eps, so that its rounding is measured for what it is.
     """
-    resolved = np.dtype(dtype)
+    resolved: np.dtype[Any] = np.dtype(dtype)
     if resolved == np.float64:
         return DEFAULT_TOLERANCES
     if resolved == np.float32:

@@ -40,10 +40,10 @@ import threading
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,6 +63,15 @@ EXPANSION_SLACK = 1 << 20
 MAX_HEADER_BYTES = 10_000
 #: Data is read in blocks of this size, straight into the array's memory.
 READ_BLOCK = 1 << 20
+
+# NumPy's .npy readers, with the types they have from NumPy 2.3 on (earlier NumPys ship them
+# unannotated, which mypy --strict refuses to call under the NumPy that Python 3.10 gets).
+HeaderReader = Callable[[IO[bytes], int], tuple[tuple[int, ...], bool, np.dtype[Any]]]
+read_magic = cast(Callable[[IO[bytes]], tuple[int, int]], np.lib.format.read_magic)
+HEADER_READERS = {
+    (1, 0): cast(HeaderReader, np.lib.format.read_array_header_1_0),
+    (2, 0): cast(HeaderReader, np.lib.format.read_array_header_2_0),
+}
 
 # What reading a damaged zip archive or .npy header raises (a bad directory or header, a
 # CRC mismatch, an unexpected end, a corrupt deflate stream; NumPy parses an old-style header
@@ -150,13 +159,10 @@ class NpzReader:
         info = self.members[key]
         stream = self.zip.open(info)
         try:
-            version = np.lib.format.read_magic(stream)
-            if version == (1, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream, MAX_HEADER_BYTES)
-            elif version == (2, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream, MAX_HEADER_BYTES)
-            else:
+            version = read_magic(stream)
+            if version not in HEADER_READERS:
                 raise ModelFileError(f"{self.where}: array {key!r} has .npy format version {version}")
+            shape, fortran_order, dtype = HEADER_READERS[version](stream, MAX_HEADER_BYTES)
             if dtype.hasobject:
                 raise ModelFileError(
                     f"{self.where} contains an object (pickle) array {key!r}, which refnet never loads"

@@ -42,3 +42,18 @@ def assert_gradient_close(analytic: Array, numeric: Array, rtol: float = 1e-5, a
 def projection_loss(y: Array, G: Array) -> float:
     """L = Σ y·G: a scalar whose gradient with respect to y is exactly G."""
     return float(np.sum(y * G))
+
+
+def assert_as_recorded(actual: Array, recorded: Array, err_msg: str = "") -> None:
+    """``actual`` is bit for bit what a fixture in tests/data recorded, under NumPy 2 (which wrote them).
+
+    NumPy 1 (the min_deps session) rounds the last bit of some results differently (its
+    vectorized tanh and loops differ), so there the arrays agree to 1e-13 instead; a float32
+    array to 1e-6.
+    """
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        np.testing.assert_array_equal(actual, recorded, err_msg=err_msg)
+    else:
+        single = actual.dtype == np.float32
+        rtol, atol = (1e-6, 1e-7) if single else (1e-13, 1e-15)
+        np.testing.assert_allclose(actual, recorded, rtol=rtol, atol=atol, err_msg=err_msg)
