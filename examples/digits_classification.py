@@ -58,8 +58,8 @@ history = net.train(
     ],
     verbose=1,  # a live bar in a terminal, one line per epoch in a log
 )
-best_epoch = int(np.argmin(history["val_loss"]))
-print(f"stopped after {len(history.epochs)} epochs ({history.stopped_reason}); best epoch {best_epoch + 1}")
+# The display's last line said when and why training stopped; the History keeps the reason too.
+assert history.stopped_reason is None or history.stopped_reason.startswith("early stopping")
 
 # The checkpoint holds the best epoch's model: reload it and measure it on the test digits.
 best = NeuralNetwork.load(best_path)
