@@ -4,7 +4,7 @@ Default run: the tests on every supported Python found on this machine (3.10–3
 once with the lowest declared dependencies, ruff, mypy under each Python, gradcheck, and
 the package built, checked and installed from its wheel. A Python that is not installed is
 skipped, so a machine with a single Python still gets a green ``nox`` for what it has
-(``.ci/run`` insists on all four). ``benchmarks``, ``peers`` and ``examples`` run on demand (``nox -s NAME``).
+(``.ci/run`` insists on all four). ``benchmarks``, ``peers``, ``mutation`` and ``examples`` run on demand.
 """
 
 from __future__ import annotations
