@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from refnet import CrossEntropy, Dense, NeuralNetwork
+from refnet import SGD, Adam, CrossEntropy, Dense, NeuralNetwork
+from refnet.optimizers import Optimizer
+from refnet.training import StepGuard
 
 Array = NDArray[Any]
 
@@ -42,6 +44,12 @@ MLPS: dict[str, tuple[tuple[int, ...], int]] = {
     "small": ((64, 32, 10), 32),
     "medium": ((784, 256, 128, 10), 128),
     "large": ((1024, 1024, 1024, 10), 256),
+}
+
+#: The optimizers every training-step benchmark times (refnet's own and the PyTorch peer alike).
+OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {
+    "sgd": lambda: SGD(learning_rate=0.01),
+    "adam": lambda: Adam(learning_rate=1e-3),
 }
 
 #: Set by ``--quick`` (conftest.py): a smoke run with few rounds and without the large MLP.
@@ -84,6 +92,28 @@ def make_batch(widths: tuple[int, ...], batch: int, dtype: DTypeLike, seed: int 
     """A random input batch and integer labels."""
     rng = np.random.default_rng(seed)
     return rng.standard_normal((batch, widths[0])).astype(dtype), rng.integers(0, widths[-1], batch)
+
+
+@dataclass
+class StepSetup:
+    """One MLP, its batch (X, y and the prepared target), an optimizer and the step guard ``train`` would use."""
+
+    net: NeuralNetwork
+    X: Array
+    y: Array
+    target: Array
+    optimizer: Optimizer
+    guard: StepGuard
+
+
+def step_setup(mlp: str, dtype: DTypeLike, optimizer_name: str) -> StepSetup:
+    """What a benchmark of one training step of ``mlp`` needs, built the same way for every benchmark."""
+    widths, batch = MLPS[mlp]
+    net = make_mlp(widths, dtype)
+    X, y = make_batch(widths, batch, dtype)
+    optimizer = OPTIMIZERS[optimizer_name]()
+    _, target = net.prepare(X, y)
+    return StepSetup(net, X, y, target, optimizer, StepGuard(net.layers, optimizer, net.dtype))
 
 
 def floor_flops(shapes: list[tuple[int, int, int]]) -> int:

@@ -22,10 +22,8 @@ import harness
 import numpy as np
 import pytest
 
-from refnet import SGD, Adam
 from refnet.network import NeuralNetwork
-from refnet.optimizers import Optimizer
-from refnet.training import StepGuard, train_step
+from refnet.training import train_step
 
 torch = pytest.importorskip("torch")
 
@@ -33,7 +31,6 @@ THREADS = 2
 ROUNDS = {"small": 100, "medium": 40, "large": 15}
 #: Consecutive steps timed as one block (see harness.run): the small MLP's step is short enough for caches to matter.
 REPEAT = {"small": 20, "medium": 3, "large": 1}
-REFNET_OPTIMIZERS = {"sgd": lambda: SGD(learning_rate=0.01), "adam": lambda: Adam(learning_rate=1e-3)}
 TORCH_OPTIMIZERS = {
     "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
     "adam": lambda params: torch.optim.Adam(params, lr=1e-3),
@@ -55,17 +52,14 @@ def torch_model(net: NeuralNetwork) -> Any:
     return torch.nn.Sequential(*modules)
 
 
-@pytest.mark.parametrize("optimizer_name", list(REFNET_OPTIMIZERS))
+@pytest.mark.parametrize("optimizer_name", list(harness.OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("mlp", list(harness.MLPS))
 def test_step_against_torch(benchmark: Any, mlp: str, dtype: str, optimizer_name: str) -> None:
     torch.set_num_threads(THREADS)
     widths, batch = harness.MLPS[mlp]
-    net = harness.make_mlp(widths, dtype)
-    X, y = harness.make_batch(widths, batch, dtype)
-    optimizer: Optimizer = REFNET_OPTIMIZERS[optimizer_name]()
-    _, target = net.prepare(X, y)
-    guard = StepGuard(net.layers, optimizer, net.dtype)
+    setup = harness.step_setup(mlp, dtype, optimizer_name)
+    net, X, y, target, guard = setup.net, setup.X, setup.y, setup.target, setup.guard
 
     model = torch_model(net)
     torch_optimizer = TORCH_OPTIMIZERS[optimizer_name](model.parameters())

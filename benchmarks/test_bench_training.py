@@ -28,27 +28,21 @@ import harness
 import numpy as np
 import pytest
 
-from refnet import SGD, Adam
-from refnet.optimizers import Optimizer
-from refnet.training import StepGuard, train_step
+from refnet.training import train_step
 
 ROUNDS = {"small": 100, "medium": 40, "large": 15}
 #: Consecutive steps timed as one block (see harness.run): the small MLP's step is short enough for caches to matter.
 REPEAT = {"small": 20, "medium": 3, "large": 1}
-OPTIMIZERS = {"sgd": lambda: SGD(learning_rate=0.01), "adam": lambda: Adam(learning_rate=1e-3)}
 
 
 @pytest.mark.parametrize("path", ["core", "public"])
-@pytest.mark.parametrize("optimizer_name", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer_name", list(harness.OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("mlp", list(harness.MLPS))
 def test_training_step(benchmark: Any, mlp: str, dtype: str, optimizer_name: str, path: str) -> None:
     widths, batch = harness.MLPS[mlp]
-    net = harness.make_mlp(widths, dtype)
-    X, y = harness.make_batch(widths, batch, dtype)
-    optimizer: Optimizer = OPTIMIZERS[optimizer_name]()
-    _, target = net.prepare(X, y)
-    guard = StepGuard(net.layers, optimizer, net.dtype)
+    setup = harness.step_setup(mlp, dtype, optimizer_name)
+    net, X, y, target, optimizer, guard = setup.net, setup.X, setup.y, setup.target, setup.optimizer, setup.guard
 
     def core_step() -> None:
         assert train_step(net, guard, X, target)[2] is None
