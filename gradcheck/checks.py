@@ -53,8 +53,8 @@ from gradcheck.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.sweep import apply_sweep
 from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.losses import Loss
-from refnet.numerics import Snapshot
 from refnet.regularizers import ElasticNet
+from refnet.support.numerics import Snapshot
 
 
 def take_snapshot(layers: Iterable[Any]) -> Snapshot:

@@ -141,7 +141,7 @@ def optimizers() -> list[tuple[str, Callable[[], Optimizer], Callable[[Any, Any]
 def several_layers(resume: bool) -> Check:
     """Three layers stepped at once for four steps: each parameter follows its own closed form.
 
-    Stepped together, the layers' parameters share one flat buffer per dtype (``refnet.packing``),
+    Stepped together, the layers' parameters share one flat buffer per dtype (``refnet.support.packing``),
     and so do the optimizer's moments. With ``resume``, the state of the first two steps is
     copied out (``state_arrays``) into a new optimizer (``load_state_arrays``), as a resumed
     run does, and the last two steps must continue the same sequence.

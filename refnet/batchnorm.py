@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from refnet._checks import check_dtype, check_int, check_layer_input, check_positive, check_unit_interval
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
+from refnet.support.checks import check_dtype, check_int, check_layer_input, check_positive, check_unit_interval
 
 
 class BatchNorm(Layer):

@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from refnet._checks import check_int, check_positive
 from refnet.base import Array
+from refnet.support.checks import check_int, check_positive
 
 if TYPE_CHECKING:
     from refnet.network import NeuralNetwork

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import cast_finite, check_batch, check_unit_interval, make_rng
 from refnet.base import Array, Layer
+from refnet.support.checks import cast_finite, check_batch, check_unit_interval, make_rng
 
 
 class Dropout(Layer):

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from refnet._checks import cast_finite, check_batch, check_unit_interval
 from refnet.base import Array, Layer
+from refnet.support.checks import cast_finite, check_batch, check_unit_interval
 
 
 class Activation(Layer):

@@ -21,11 +21,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from refnet._checks import as_array, cast_finite, check_dtype, check_finite, check_int, check_layer_input, make_rng
 from refnet.base import Array, Layer, Shape
 from refnet.functions import ACTIVATIONS, Activation, get_activation
 from refnet.initializers import INITIALIZERS, Initializer
 from refnet.regularizers import ElasticNet
+from refnet.support.checks import (
+    as_array,
+    cast_finite,
+    check_dtype,
+    check_finite,
+    check_int,
+    check_layer_input,
+    make_rng,
+)
 
 __all__ = ["Dense", "Layer"]
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, cast_finite, check_finite, check_positive
 from refnet.base import Array
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 from refnet.functions import Sigmoid
+from refnet.support.checks import as_array, cast_finite, check_finite, check_positive
 
 
 class Loss:

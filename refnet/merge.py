@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from refnet._checks import check_batch
 from refnet.base import Array, Layer
 from refnet.errors import ShapeError
+from refnet.support.checks import check_batch
 
 if TYPE_CHECKING:
     from refnet.wiring import Node

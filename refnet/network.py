@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, as_features, cast_finite, check_finite, make_rng
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 from refnet.losses import Loss
-from refnet.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 from refnet.optimizers import Optimizer
+from refnet.support.checks import as_array, as_features, cast_finite, check_finite, make_rng
+from refnet.support.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 from refnet.training import fit
 
 
@@ -488,9 +488,9 @@ class NeuralNetwork:
         The file holds the parameters, the BatchNorm running statistics, the random
         generators' states and a JSON config (layers, hyper-parameters, loss, dtype, format
         version). Pass ``optimizer=network.optimizer`` to be able to resume training exactly.
-        A failed save leaves any previous file at ``path`` intact. See ``refnet.serialization``.
+        A failed save leaves any previous file at ``path`` intact. See ``refnet.io.serialization``.
         """
-        from refnet.serialization import save_network
+        from refnet.io.serialization import save_network
 
         save_network(self, path, optimizer)
 
@@ -502,7 +502,7 @@ class NeuralNetwork:
         truncated or foreign file, another format version, missing, extra or mis-shaped
         arrays, or an object (pickle) array raise ``ModelFileError`` (a ValueError).
         """
-        from refnet.serialization import load_network
+        from refnet.io.serialization import load_network
 
         return load_network(path)
 

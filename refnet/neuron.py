@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import as_array, as_features, check_finite, check_int, check_positive, make_rng
 from refnet.base import Array, Layer
 from refnet.errors import ShapeError
 from refnet.functions import Activation, get_activation
+from refnet.support.checks import as_array, as_features, check_finite, check_int, check_positive, make_rng
 
 
 class Neuron(Layer):

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from refnet._checks import check_positive, check_unit_interval
 from refnet.base import Array, Layer
-from refnet.packing import Member, Packed, ParamState, Single, packable
+from refnet.support.checks import check_positive, check_unit_interval
+from refnet.support.packing import Member, Packed, ParamState, Single, packable
 
 #: Bytes per array in one block of a blocked update (see ``Optimizer._blocks``).
 BLOCK_BYTES = 256 * 1024
@@ -137,7 +137,7 @@ class Optimizer:
         """What ``step`` updates: the parameters of each dtype gathered into one flat buffer.
 
         With an elementwise update, one pass of ufunc calls then serves every array (see
-        ``refnet.packing``); each layer's ``params``/``grads`` entries become views of the
+        ``refnet.support.packing``); each layer's ``params``/``grads`` entries become views of the
         buffers, with the same values. Parameters that cannot share a buffer stay single.
         Packing happens on the first step and again whenever an array was replaced since;
         call it before keeping references to the arrays across a step.

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from refnet._checks import check_positive
+from refnet.support.checks import check_positive
 
 
 class ElasticNet:

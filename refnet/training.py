@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from refnet._checks import check_int, check_unit_interval
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
 from refnet.errors import TrainingDivergedError
-from refnet.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 from refnet.optimizers import Optimizer
 from refnet.progress import ProgressBar
+from refnet.support.checks import check_int, check_unit_interval
+from refnet.support.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 
 if TYPE_CHECKING:  # the network calls this module: it uses only the network's public methods
     from refnet.network import NeuralNetwork

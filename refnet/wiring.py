@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from refnet._checks import check_int
 from refnet.errors import ShapeError
+from refnet.support.checks import check_int
 
 if TYPE_CHECKING:
     from refnet.base import Layer

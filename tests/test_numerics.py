@@ -1,4 +1,4 @@
-"""refnet.numerics: the finiteness test, the Σx² bound and the snapshot everyone shares."""
+"""refnet.support.numerics: the finiteness test, the Σx² bound and the snapshot everyone shares."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from refnet.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
+from refnet.support.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
 
 
 def test_finite_check_agrees_with_isfinite() -> None:

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import refnet.serialization
+import refnet.io.serialization
 from refnet import (
     MSE,
     SGD,
@@ -39,7 +39,7 @@ from refnet import (
 )
 from refnet.functions import ACTIVATIONS
 from refnet.graph import Add, Concatenate, GraphModel, Input
-from refnet.serialization import LAYER_TYPES
+from refnet.io.serialization import LAYER_TYPES
 
 MB = 1 << 20
 
@@ -169,7 +169,7 @@ def test_a_config_larger_than_refnet_writes_is_refused_before_it_is_read(
     path = saved(tmp_path)
     with zipfile.ZipFile(path) as archive:
         size = archive.getinfo("config.npy").file_size
-    monkeypatch.setattr(refnet.serialization, "MAX_CONFIG_BYTES", size - 1)  # (rather than writing 64 MB)
+    monkeypatch.setattr(refnet.io.serialization, "MAX_CONFIG_BYTES", size - 1)  # (rather than writing 64 MB)
     with pytest.raises(ModelFileError, match=f"a config of {size} bytes, more than refnet writes"):
         NeuralNetwork.load(path)
 

@@ -1,4 +1,4 @@
-"""One flat buffer per dtype (refnet.packing): the optimizers give bitwise the numbers of the per-array update.
+"""One flat buffer per dtype (refnet.support.packing): the optimizers give bitwise the numbers of the per-array update.
 
 SGD and Adam update every parameter of one dtype in one pass over flat buffers; each
 layer's params/grads entries and each parameter's optimizer state become views of them.

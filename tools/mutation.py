@@ -86,7 +86,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "Optimizer.global_norm", "Optimizer.step", "Optimizer._blocks",
         "SGD.update", "Adam.update", "Adam._coefficients",
     ),
-    "refnet/packing.py": ("Packed.__init__", "Packed._gather", "Packed._views", "Packed.share_state"),
+    "refnet/support/packing.py": ("Packed.__init__", "Packed._gather", "Packed._views", "Packed.share_state"),
     "refnet/callbacks.py": (
         "step_decay", "exponential_decay", "cosine_decay",
         "LearningRateScheduler.on_train_begin", "LearningRateScheduler.on_epoch_begin",
@@ -150,16 +150,16 @@ EQUIVALENT: dict[str, str] = {
     "self._cached_coefficients[0] != key:  =>  if self._cached_coefficients is None or "
     "self._cached_coefficients[1] != key:":
         "the cache never hits, so the coefficients are recomputed every step: the same numbers",
-    "refnet/packing.py::Packed.__init__: for slot, value in members[0].state.items():  =>  "
+    "refnet/support/packing.py::Packed.__init__: for slot, value in members[0].state.items():  =>  "
     "for slot, value in members[1].state.items():":
         "packed members have the same slots and equal scalars (packable), and array slots are gathered from "
         "every member: the same state",
-    "refnet/packing.py::Packed.__init__: member.layer.grads[member.name] = grad  =>  pass":
+    "refnet/support/packing.py::Packed.__init__: member.layer.grads[member.name] = grad  =>  pass":
         "the plan is then never intact, so every step packs again from the arrays as they are: the same values, "
         "slower",
-    "refnet/packing.py::Packed.__init__: self.share_state()  =>  pass":
+    "refnet/support/packing.py::Packed.__init__: self.share_state()  =>  pass":
         "the step's own share_state after the update gives every member its views: the same state from then on",
-    "refnet/packing.py::Packed._gather: flat = np.empty(self.stops[-1], dtype=arrays[0].dtype)  =>  "
+    "refnet/support/packing.py::Packed._gather: flat = np.empty(self.stops[-1], dtype=arrays[0].dtype)  =>  "
     "flat = np.empty(self.stops[-1], dtype=arrays[1].dtype)":
         "packed arrays share one dtype (packable)",
 }  # fmt: skip

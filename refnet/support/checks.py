@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from refnet.errors import ShapeError
-from refnet.numerics import all_finite
+from refnet.support.numerics import all_finite
 
 FloatArray = NDArray[np.floating[Any]]
 

@@ -23,7 +23,7 @@ shared. So a model saved with its optimizer resumes training bit for bit: traini
 epochs gives the same parameters as training 5, saving, loading and training 5 more.
 
 Writing goes to a temporary file in the same folder, flushed and fsynced, then
-``os.replace``d over the target (``refnet.archive``): an error midway leaves the previous
+``os.replace``d over the target (``refnet.io.archive``): an error midway leaves the previous
 file as it was and no temporary file behind, and the file keeps the permissions of the one
 it replaces. Reading trusts nothing, and reads in an order that keeps memory bounded:
 
@@ -51,13 +51,13 @@ from typing import IO, Any
 
 import numpy as np
 
-from refnet.archive import NpzReader, write_npz_atomically
 from refnet.base import Array, Layer, Shape
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.errors import ModelFileError
 from refnet.functions import ACTIVATIONS
 from refnet.graph import GraphModel
+from refnet.io.archive import NpzReader, write_npz_atomically
 from refnet.layer import Dense
 from refnet.losses import LOSSES, Loss
 from refnet.merge import Add, Concatenate, Multiply
@@ -461,7 +461,7 @@ def load_network(path: str | Path) -> NeuralNetwork:
 
     Memory and time stay bounded whatever the file holds: the archive's directory and every
     array's header are checked against the config before any array is read or any layer
-    is built (see ``refnet.archive``), so loading allocates about what the model's arrays
+    is built (see ``refnet.io.archive``), so loading allocates about what the model's arrays
     need, and at most about ``MAX_EXPANSION`` times the file's size.
 
     Raises:
