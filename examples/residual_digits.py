@@ -19,6 +19,9 @@ from sklearn.model_selection import train_test_split
 from refnet import Adam, CrossEntropy, Dense, EarlyStopping
 from refnet.graph import Add, GraphModel, Input
 
+out = Path(os.environ.get("REFNET_OUT") or tempfile.mkdtemp(prefix="refnet-residual-"))
+out.mkdir(parents=True, exist_ok=True)
+
 digits = load_digits()
 X = digits.data / 16.0  # pixel intensities 0..16 -> 0..1
 X_train, X_test, y_train, y_test = train_test_split(X, digits.target, test_size=0.25, random_state=0)
@@ -43,7 +46,6 @@ history = model.train(
 accuracy = model.evaluate(X_test, y_test)["accuracy"]
 print(f"test accuracy: {accuracy:.4f} after {len(history.epochs)} epochs")
 
-out = Path(os.environ.get("REFNET_OUT") or tempfile.mkdtemp())
 (out / "residual_digits.dot").write_text(model.to_dot())
 print(f"graph written to {out / 'residual_digits.dot'} (render: dot -Tpng residual_digits.dot -o graph.png)")
 assert accuracy >= 0.96, f"test accuracy {accuracy:.4f} is below 0.96"

@@ -296,9 +296,14 @@ class BinaryCrossEntropy(Loss):
         return Sigmoid().function(y_pred) if self.from_logits else y_pred
 
     def _clipped(self, p: Array) -> Array:
-        # In float32, 1 − 1e-7 would round to 1: never clip closer than the dtype's epsilon.
-        eps = p.dtype.type(max(self.eps, float(np.finfo(p.dtype).eps)))
-        return np.clip(p, eps, 1 - eps)
+        # The clip points are eps and 1 − eps rounded to p's dtype (float32: 1e-7 and 0.99999988).
+        # Where eps is below half the dtype's spacing under 1, 1 − eps rounds to 1 (log(1 − p) = −inf):
+        # the upper point is then the largest number below 1. An eps too small for the dtype is its
+        # smallest normal number.
+        dtype = p.dtype.type
+        low = max(dtype(self.eps), np.finfo(p.dtype).tiny)
+        high = min(dtype(1.0 - self.eps), np.nextafter(dtype(1), dtype(0)))
+        return np.clip(p, low, high)
 
     def loss(self, y_pred: Array, target: Array) -> float:
         if self.from_logits:

@@ -147,6 +147,34 @@ def test_binary_cross_entropy_on_probabilities_exactly_0_and_1_is_finite(dtype: 
     assert grad[0, 0] > 0 and grad[0, 1] < 0 and grad[0, 2] < 0 and grad[0, 3] > 0
 
 
+def bce_at_clip_point(p: float, eps: float) -> tuple[float, float]:
+    """The textbook loss −log(p) and its gradient −1/(p(1 − p)) for target 1 at p clipped to [eps, 1 − eps],
+    in Python floats: independent of refnet's array code."""
+    clipped = min(max(p, eps), 1 - eps)
+    return -math.log(clipped), -1 / (clipped * (1 - clipped))
+
+
+@pytest.mark.parametrize("p", [0.0, 1.1e-7])
+def test_binary_cross_entropy_in_float32_clips_at_the_documented_eps(p: float) -> None:
+    # float32 cannot hold 1 − 1e-7 exactly, but 1e-7 it can (to 1e-15 relative): the lower clip point
+    # is eps itself, not the dtype's epsilon 1.19e-7 (which put the loss 1.1 % and the gradient 16 % off).
+    loss = BinaryCrossEntropy()
+    value = loss.forward(np.array([[p]], dtype=np.float32), np.array([[1.0]], dtype=np.float32))
+    grad = loss.backward()
+    expected_value, expected_grad = bce_at_clip_point(float(np.float32(p)), 1e-7)
+    assert value == pytest.approx(expected_value, rel=1e-6)
+    assert float(grad[0, 0]) == pytest.approx(expected_grad, rel=1e-5)
+
+
+def test_binary_cross_entropy_in_float64_honours_an_eps_below_the_dtype_epsilon() -> None:
+    # 1 − 1e-20 rounds to 1 in float64: the upper clip point becomes the largest float64 below 1, the
+    # lower one stays 1e-20 (the loss of p = 0 is −log(1e-20) ≈ 46.05, not −log(2.2e-16) ≈ 36.04).
+    loss = BinaryCrossEntropy(eps=1e-20)
+    value = loss.forward(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]))
+    largest_below_one = float(np.nextafter(1.0, 0.0))
+    assert value == pytest.approx((-math.log(1e-20) - math.log(1 - largest_below_one)) / 2, rel=1e-12)
+
+
 @SETTINGS
 @given(st.data(), st.sampled_from([np.float64, np.float32]))
 def test_binary_cross_entropy_on_any_probabilities_is_finite(data: st.DataObject, dtype: type) -> None:
