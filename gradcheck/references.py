@@ -392,9 +392,9 @@ def bce_accuracy(threshold: float) -> Callable[[Matrix, Matrix], float]:
     return lambda p, y: textbook.binary_accuracy(p, y, threshold)
 
 
-def bce_probabilities_reference() -> LossReference:
-    return (lambda p, y: textbook.binary_cross_entropy(p, y, BCE_EPS),
-            lambda p, y: textbook.binary_cross_entropy_gradient(p, y, BCE_EPS))  # fmt: skip
+def bce_probabilities_reference(eps: float = BCE_EPS) -> LossReference:
+    return (lambda p, y: textbook.binary_cross_entropy(p, y, eps),
+            lambda p, y: textbook.binary_cross_entropy_gradient(p, y, eps))  # fmt: skip
 
 
 def elastic_net(l1: float, l2: float) -> Check:
@@ -617,6 +617,9 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
      (textbook.cross_entropy, textbook.cross_entropy_gradient), textbook.class_accuracy))),
     ("BinaryCrossEntropy[probabilities, clipped] reference", (BinaryCrossEntropy,), runner(loss(
      BinaryCrossEntropy, binary_probabilities, bce_probabilities_reference(), bce_accuracy(0.5)))),
+    ("BinaryCrossEntropy[eps 1e-20, below float64's spacing at 1] reference", (BinaryCrossEntropy,), runner(loss(
+     lambda: BinaryCrossEntropy(eps=1e-20), binary_probabilities, bce_probabilities_reference(1e-20),
+     bce_accuracy(0.5)))),
     ("BinaryCrossEntropy[from_logits] reference", (BinaryCrossEntropy,), runner(loss(
      lambda: BinaryCrossEntropy(from_logits=True), binary_logits,
      (textbook.binary_cross_entropy_logits, textbook.binary_cross_entropy_logits_gradient), bce_accuracy(0.0)))),

@@ -208,8 +208,8 @@ def cross_entropy_gradient(z: Matrix, y: Matrix) -> Matrix:
 
 
 def clip(p: float, eps: float) -> float:
-    """p clipped to [eps, 1 − eps]."""
-    return min(max(p, eps), 1.0 - eps)
+    """p clipped to [eps, 1 − eps]; where 1 − eps rounds to 1 (eps below 1.1e-16), to the largest float below 1."""
+    return min(max(p, eps), 1.0 - eps, math.nextafter(1.0, 0.0))
 
 
 def binary_cross_entropy(p: Matrix, y: Matrix, eps: float) -> float:

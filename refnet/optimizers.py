@@ -17,20 +17,30 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from refnet.base import Array, Layer
 from refnet.support.checks import check_positive, check_unit_interval
-from refnet.support.packing import Member, Packed, ParamState, Single, packable
+from refnet.support.packing import BLOCK_BYTES, Member, Packed, ParamState, Single, blocks, packable
 
-#: Bytes per array in one block of a blocked update (see ``Optimizer._blocks``).
-BLOCK_BYTES = 256 * 1024
+__all__ = ["BLOCK_BYTES", "SGD", "Adam", "Optimizer"]
+
+#: What a state slot holds: an array shaped like its parameter, or a step counter.
+SlotKind = Literal["array", "counter"]
 
 
 class Optimizer:
     """Base class: ``step(layers)`` updates every parameter from its gradient.
+
+    A subclass writes only the math: ``update(theta, g, state)``, the formula for one
+    parameter, in place (``theta -= ...``, ``m[:] = ...``), and declares its state in
+    ``slots``. Around it, the base class keeps the state per parameter, creates each slot
+    (zeros shaped like the parameter; counters at 0, advanced by one before every update),
+    clips gradients, and runs the formula on cache-sized blocks of all parameters packed
+    into one buffer per dtype (``refnet.support.packing``): the same numbers as running it
+    on each array, elementwise, with a fraction of the NumPy calls and memory traffic.
 
     Args:
         learning_rate: the step size lr (> 0); callbacks may change it between steps.
@@ -43,11 +53,16 @@ class Optimizer:
     #: A subclass whose update is not elementwise sets it to False.
     elementwise = False
 
+    @property
+    def slots(self) -> dict[str, SlotKind]:
+        """The state kept per parameter: slot name -> ``"array"`` (shaped like the parameter) or
+        ``"counter"`` (steps taken). What a saved file holds for each parameter."""
+        return {}
+
     def __init__(self, learning_rate: float, clip_norm: float | None = None) -> None:
         self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
         self._state: weakref.WeakKeyDictionary[Layer, dict[str, ParamState]] = weakref.WeakKeyDictionary()
-        self._work: dict[np.dtype[Any], Array] = {}
         # What the last step updated (see ``pack``), and for each parameter in order, its unit and index there.
         self._plan: list[Packed | Single] = []
         self._plan_entries: list[tuple[Packed | Single, int]] = []
@@ -87,7 +102,6 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         fields = dict(self.__dict__)
         fields["_state"] = list(self._state.items())
-        fields["_work"] = {}  # scratch buffers, rebuilt on the next step
         fields["_plan"], fields["_plan_entries"] = [], []  # the packing of the last step, rebuilt on the next
         return fields
 
@@ -130,8 +144,18 @@ class Optimizer:
                 scale = self.clip_norm / norm
         for unit in self.pack(layers):
             grad = unit.grad if scale == 1.0 else unit.grad * unit.grad.dtype.type(scale)
-            self.update(unit.theta, grad, unit.state)
+            self.start_step(unit.theta, unit.state)
+            for theta, g, state in blocks(unit.theta, grad, unit.state, whole=not self.elementwise):
+                self.update(theta, g, state)
             unit.share_state()
+
+    def start_step(self, param: Array, state: ParamState) -> None:
+        """Before a parameter's update: create the slots it lacks, advance its counters."""
+        for slot, kind in self.slots.items():
+            if kind == "array" and slot not in state:
+                state[slot] = np.zeros_like(param)
+            elif kind == "counter":
+                state[slot] = state.get(slot, 0) + 1
 
     def pack(self, layers: list[Layer]) -> list[Packed | Single]:
         """What ``step`` updates: the parameters of each dtype gathered into one flat buffer.
@@ -177,8 +201,12 @@ class Optimizer:
                 where[(id(member.layer), member.name)] = (single, 0)
         return plan, [where[(id(layer), name)] for layer in layers for name in layer.params]
 
-    def update(self, param: Array, grad: Array, state: ParamState) -> None:
-        """Update one parameter array in place from its gradient and its own state."""
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        """The update rule: change ``theta`` (and the slots of ``state``) in place from the gradient ``g``.
+
+        ``theta``, ``g`` and every array slot have one shape; ``step`` may call this on a block of
+        a parameter, so the rule must treat every element on its own (``elementwise``).
+        """
         raise NotImplementedError
 
     # -- bounds for a step that cannot overflow (used by training to skip a snapshot) -------
@@ -208,32 +236,6 @@ class Optimizer:
                 if slot in state and state[slot].size:  # max |x| without a temporary |x| as large as x
                     largest = max(largest, float(state[slot].max()), -float(state[slot].min()))
         return largest
-
-    def _blocks(self, *arrays: Array) -> Iterator[tuple[Array, ...]]:
-        """Matching 1-D blocks of same-shape ``arrays``, each followed by a work buffer.
-
-        An update written as NumPy ufunc calls makes one pass over memory per call. Run
-        on blocks of ``BLOCK_BYTES``, every pass after the first finds its block still in
-        the CPU cache, so the update costs about what one fused loop would (one read of
-        every array and one write of every array it changes). The work buffer is reused,
-        so no step allocates. The arithmetic is elementwise, hence bitwise the same.
-        """
-        first = arrays[0]
-        size, dtype = first.size, first.dtype
-        block = max(1, BLOCK_BYTES // dtype.itemsize)
-        work = self._work.get(dtype)
-        if work is None or work.size != block:
-            work = self._work[dtype] = np.empty(block, dtype)
-        if size <= block:  # a single block: the arrays themselves
-            yield (*arrays, work[:size].reshape(first.shape))
-            return
-        if not all(array.flags.c_contiguous for array in arrays):  # no flat views: one block
-            yield (*arrays, np.empty_like(first))
-            return
-        flat = [array.reshape(-1) for array in arrays]
-        for start in range(0, size, block):
-            stop = min(start + block, size)
-            yield (*(array[start:stop] for array in flat), work[: stop - start])
 
     def get_config(self) -> dict[str, Any]:
         """Hyper-parameters that rebuild this optimizer (JSON-serializable)."""
@@ -289,24 +291,22 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs a momentum > 0")
         self.nesterov = bool(nesterov)
 
-    def update(self, param: Array, grad: Array, state: ParamState) -> None:
-        dtype = param.dtype.type
-        lr, mu = dtype(self.learning_rate), dtype(self.momentum)
-        if self.momentum == 0.0:
-            for theta, g, work in self._blocks(param, grad):
-                theta -= np.multiply(g, lr, out=work)  # θ ← θ − lr·g
+    @property
+    def slots(self) -> dict[str, SlotKind]:
+        """The velocity v, with momentum; plain SGD keeps no state."""
+        return {"velocity": "array"} if self.momentum else {}
+
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        lr, mu = self.learning_rate, self.momentum
+        if mu == 0.0:
+            theta -= lr * g
             return
-        if "velocity" not in state:
-            state["velocity"] = np.zeros_like(param)
-        for theta, g, velocity, work in self._blocks(param, grad, state["velocity"]):
-            velocity *= mu
-            velocity += g  # v ← μ·v + g
-            if self.nesterov:
-                np.multiply(velocity, mu, out=work)
-                work += g
-                theta -= np.multiply(work, lr, out=work)  # θ ← θ − lr·(g + μ·v)
-            else:
-                theta -= np.multiply(velocity, lr, out=work)  # θ ← θ − lr·v
+        v = state["velocity"]
+        v[:] = mu * v + g
+        if self.nesterov:
+            theta -= lr * (g + mu * v)
+        else:
+            theta -= lr * v
 
     def state_bound(self, layers: list[Layer]) -> float:
         """max |velocity| (0.0 without momentum)."""
@@ -347,39 +347,25 @@ class Adam(Optimizer):
         self.beta2 = check_unit_interval(beta2, "beta2")
         self.epsilon = check_positive(epsilon, "epsilon")
         self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
-        self._cached_coefficients: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
-    def update(self, param: Array, grad: Array, state: ParamState) -> None:
-        """One Adam step of one parameter array θ, in place.
+    @property
+    def slots(self) -> dict[str, SlotKind]:
+        """The step count t and the moments m and v."""
+        return {"t": "counter", "m": "array", "v": "array"}
 
-        Textbook form (Kingma & Ba, Algorithm 1):
-            t ← t + 1;  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
-            m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ);  θ ← θ − lr·m̂/(√v̂ + ε)
-        Computed as θ ← θ − step_size·m/(√v + ε·r) with r = √(1 − β2ᵗ) and
-        step_size = lr·r/(1 − β1ᵗ): the same number, without the m̂ and v̂ passes (see
-        ``_coefficients``; tests/test_speed_invariants.py checks it against the textbook form).
-        """
-        if "m" not in state:
-            state["t"] = 0
-            state["m"] = np.zeros_like(param)
-            state["v"] = np.zeros_like(param)
-        state["t"] += 1
-        beta1, beta2, one_minus_beta1, one_minus_beta2, epsilon_r, step_size, decay = self._coefficients(
-            param.dtype, state["t"]
-        )
-        for theta, g, m, v, work in self._blocks(param, grad, state["m"], state["v"]):
-            m *= beta1
-            m += np.multiply(g, one_minus_beta1, out=work)  # m ← β1·m + (1 − β1)·g
-            v *= beta2
-            np.square(g, out=work)
-            v += np.multiply(work, one_minus_beta2, out=work)  # v ← β2·v + (1 − β2)·g²
-            np.sqrt(v, out=work)
-            work += epsilon_r  # √v + ε·r = r·(√v̂ + ε)
-            np.divide(m, work, out=work)
-            work *= step_size  # step_size·m/(√v + ε·r) = lr·m̂/(√v̂ + ε)
-            if self.weight_decay:
-                theta *= decay  # AdamW: θ ← θ·(1 − lr·wd) first
-            theta -= work
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        """One Adam step of θ, in place (``step`` has advanced t):
+        m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ);
+        θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε)."""
+        lr, beta1, beta2, epsilon = self.learning_rate, self.beta1, self.beta2, self.epsilon
+        t, m, v = state["t"], state["m"], state["v"]
+        m[:] = beta1 * m + (1 - beta1) * g
+        v[:] = beta2 * v + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        if self.weight_decay:
+            theta *= 1 - lr * self.weight_decay
+        theta -= lr * m_hat / (np.sqrt(v_hat) + epsilon)
 
     def state_problem(self, state: ParamState) -> str | None:
         """t counts the steps taken (>= 1 once m and v exist); v, a mean of squares, is never negative."""
@@ -390,52 +376,25 @@ class Adam(Optimizer):
         return None
 
     def state_bound(self, layers: list[Layer]) -> float:
-        """max |m| (v needs no bound: it stays below max(v, g²), both finite)."""
-        return self._largest(layers, "m")
+        """max(|m|, √v): one bound on both moments."""
+        return max(self._largest(layers, "m"), math.sqrt(self._largest(layers, "v")))
 
     def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
-        """|m'| <= max(|m|, |g|);  m/(√v + ε·r) <= |m'|/(ε·r) with r >= √(1 − β2);  then × lr·r/(1 − β1ᵗ).
+        """With B >= |m|, √v and G >= |g|:  |m'| <= M = max(B, G) and v' <= M²;  t >= 1 gives
+        m̂ <= M/(1 − β1) and v̂ <= M²/(1 − β2);  m̂/(√v̂ + ε) <= m̂/ε;  |θ'| <= |θ|·max(1, |1 − lr·wd|) + lr·m̂/ε.
 
-        Loose (it ignores √v), yet in float32 far below overflow for any gradient whose
-        square is finite, so ordinary training never pays for a snapshot.
+        Loose (it ignores √v̂ in the denominator), yet in float32 far below overflow for any
+        ordinary gradient, so ordinary training never pays for a snapshot.
         """
-        m = max(state_bound, gradient_bound)
-        smallest_denominator = self.epsilon * math.sqrt(1.0 - self.beta2)  # ε·r with r >= √(1 − β2)
-        if smallest_denominator == 0.0:
+        if np.float32(self.epsilon) == 0.0:  # ε is 0 in float32: a zero gradient would step by 0/0
             return math.inf, math.inf
-        # 1/(ε·r) counts too: if ε·r underflows to 0 in the parameter dtype, 0/0 would give NaN.
-        inverse = 1.0 / smallest_denominator
-        ratio = m * inverse  # before the step size, the largest factor
-        step_size = self.learning_rate / (1.0 - self.beta1)  # lr·r/(1 − β1ᵗ) <= lr/(1 − β1) (r <= 1, t >= 1)
+        m = max(state_bound, gradient_bound)
+        m_hat, v_hat = m / (1.0 - self.beta1), m * m / (1.0 - self.beta2)
+        ratio = m_hat / self.epsilon
         decay = abs(1.0 - self.learning_rate * self.weight_decay)
-        decayed = param_bound * max(1.0, decay)
-        # Every coefficient the step casts to the parameter dtype must be representable as well.
-        return max(decayed + step_size * ratio, ratio, inverse, step_size, decay), m
-
-    def _coefficients(self, dtype: np.dtype[Any], t: int) -> tuple[Any, ...]:
-        """β1, β2, 1 − β1, 1 − β2, ε·r, lr·r/(1 − β1ᵗ), 1 − lr·wd, with r = √(1 − β2ᵗ).
-
-        Every scalar is cast to the parameter dtype, so float32 stays float32. The bias
-        corrections are folded into two of them:
-            lr·m̂ / (√v̂ + ε) = lr·(m / (1 − β1ᵗ)) / (√v / r + ε) = [lr·r / (1 − β1ᵗ)] · m / (√v + ε·r)
-        the same number in exact arithmetic (ε stays outside the root), one pass fewer.
-        Computed once per step, as every parameter shares t and dtype.
-        """
-        key = (dtype, t, self.learning_rate, self.beta1, self.beta2, self.epsilon, self.weight_decay)
-        if self._cached_coefficients is None or self._cached_coefficients[0] != key:
-            cast = dtype.type
-            root_correction = math.sqrt(1.0 - self.beta2**t)
-            coefficients = (
-                cast(self.beta1),
-                cast(self.beta2),
-                cast(1 - self.beta1),
-                cast(1 - self.beta2),
-                cast(self.epsilon * root_correction),
-                cast(self.learning_rate * root_correction / (1.0 - self.beta1**t)),
-                cast(1.0 - self.learning_rate * self.weight_decay),
-            )
-            self._cached_coefficients = (key, coefficients)
-        return self._cached_coefficients[1]
+        step = self.learning_rate * ratio
+        # Every scalar the step uses in the parameter dtype (lr, 1 − lr·wd) must be representable as well.
+        return max(param_bound * max(1.0, decay) + step, step, ratio, v_hat, m * m, self.learning_rate, decay), m
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -29,9 +29,7 @@ class ReferenceAdam(Adam):
     coupled_weight_decay = False
 
     def update(self, param: Array, grad: Array, state: ParamState) -> None:
-        if "m" not in state:
-            state.update(t=0, m=np.zeros_like(param), v=np.zeros_like(param))
-        state["t"] += 1
+        # step() has made m and v (zeros at first) and advanced t, as for every optimizer.
         t = state["t"] + self.t_offset
         beta1, beta2 = (self.beta2, self.beta1) if self.swap_betas else (self.beta1, self.beta2)
         if self.coupled_weight_decay:
@@ -76,7 +74,9 @@ class SharedStateAdam(ReferenceAdam):
         shared: dict[str, ParamState] = self.__dict__.setdefault("_shared", {})
         for layer in layers:
             for name, param in layer.params.items():
-                self.update(param, layer.grads[name], shared.setdefault(name, {}))
+                state = shared.setdefault(name, {})
+                self.start_step(param, state)
+                self.update(param, layer.grads[name], state)
 
 
 def failing(report: Any) -> set[str]:

@@ -107,6 +107,10 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("CrossEntropy[probabilities] reference", CrossEntropy, "accuracy", scaled),
     ("BinaryCrossEntropy[probabilities, clipped] reference", BinaryCrossEntropy, "loss", scaled),
     ("BinaryCrossEntropy[from_logits] reference", BinaryCrossEntropy, "loss", scaled),
+    # The clip point before issue 18: eps raised to the dtype's epsilon, a user's eps of 1e-20 ignored.
+    ("BinaryCrossEntropy[eps 1e-20, below float64's spacing at 1] reference", BinaryCrossEntropy, "_clipped",
+     lambda method: lambda self, p: np.clip(p, max(self.eps, np.finfo(p.dtype).eps),
+                                            1 - max(self.eps, np.finfo(p.dtype).eps))),
     ("ElasticNet[L1] reference", ElasticNet, "penalty", offset),
     ("ElasticNet[L2] reference", ElasticNet, "penalty", offset),
     ("ElasticNet[L1+L2] reference", ElasticNet, "penalty", offset),

@@ -93,6 +93,42 @@ def test_blocked_adam_matches_the_formula(shape, dtype, weight_decay) -> None:
     np.testing.assert_allclose(layer.params["W"], expected, **tolerances(dtype))
 
 
+class RebindingMomentum(SGD):
+    """Momentum SGD written as a learner might, rebinding the slot: state["velocity"] = μ·v + g."""
+
+    def update(self, theta, g, state) -> None:
+        state["velocity"] = self.momentum * state["velocity"] + g
+        theta -= self.learning_rate * state["velocity"]
+
+
+def test_an_update_that_rebinds_its_slot_is_blocked_correctly() -> None:
+    # 513·257 float64 elements are four blocks and a ragged fifth: each block's rebound slot is copied back.
+    rng = np.random.default_rng(5)
+    theta0 = rng.standard_normal((513, 257))
+    grads = [rng.standard_normal((513, 257)) for _ in range(3)]
+    layer, optimizer = Parameter(theta0), RebindingMomentum(0.05, momentum=0.9)
+    for g in grads:
+        layer.grads["W"][...] = g
+        optimizer.step([layer])
+    np.testing.assert_allclose(layer.params["W"], reference_sgd(theta0, grads, 0.05, 0.9, False), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("make", [lambda: Adam(0.01, weight_decay=0.1), lambda: SGD(0.05, 0.9, nesterov=True)])
+def test_the_blocked_step_is_bitwise_the_update_on_the_whole_array(dtype, make) -> None:
+    rng = np.random.default_rng(6)
+    theta0 = rng.standard_normal((513, 257)).astype(dtype)
+    grads = [rng.standard_normal((513, 257)).astype(dtype) for _ in range(3)]
+    layer, blocked = Parameter(theta0), make()
+    whole, theta, state = make(), theta0.copy(), {}
+    for g in grads:
+        layer.grads["W"][...] = g
+        blocked.step([layer])
+        whole.start_step(theta, state)
+        whole.update(theta, g, state)  # the formula on the whole array at once
+    assert layer.params["W"].tobytes() == theta.tobytes()
+
+
 def test_non_contiguous_parameters_are_updated_in_place() -> None:
     theta = np.asfortranarray(np.arange(600.0).reshape(20, 30))
     layer = Parameter(theta)

@@ -250,12 +250,10 @@ def _check_array(stored: Array | None, key: str, like: Array, where: str) -> Arr
     return stored
 
 
-def _optimizer_slots(optimizer: Optimizer, dtype: np.dtype[Any]) -> dict[str, bool]:
-    """The state slots this optimizer keeps per parameter, found by one update of a dummy
-    array: slot name -> True for an array shaped like the parameter, False for a counter."""
-    probe: dict[str, Any] = {}
-    optimizer.update(np.zeros(1, dtype=dtype), np.zeros(1, dtype=dtype), probe)
-    return {slot: isinstance(value, np.ndarray) and value.ndim > 0 for slot, value in probe.items()}
+def _optimizer_slots(optimizer: Optimizer) -> dict[str, bool]:
+    """The state slots this optimizer declares per parameter: slot name -> True for an array
+    shaped like the parameter, False for a counter."""
+    return {slot: kind == "array" for slot, kind in optimizer.slots.items()}
 
 
 def _field(mapping: Any, key: str, kinds: type | tuple[type, ...], where: str) -> Any:
@@ -325,7 +323,7 @@ def _planned_arrays(config: dict[str, Any], optimizer: Optimizer | None, archive
         _check_header(archive, key, shape, dtype, where)
     planned = list(shapes)
     if optimizer is not None:
-        slots = _optimizer_slots(optimizer, dtype)
+        slots = _optimizer_slots(optimizer)
         for param_key, shape in shapes.items():
             if not param_key.startswith("param."):
                 continue

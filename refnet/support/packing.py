@@ -21,7 +21,7 @@ left as they are and updated one by one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,43 @@ import numpy as np
 from refnet.base import Array, Layer
 
 ParamState = dict[str, Any]
+
+#: Bytes per array in one block of a blocked update (see ``blocks``).
+BLOCK_BYTES = 256 * 1024
+
+
+def blocks(
+    theta: Array, grad: Array, state: ParamState, whole: bool = False
+) -> Iterator[tuple[Array, Array, ParamState]]:
+    """Matching 1-D blocks of a parameter, its gradient and its state's arrays, for an elementwise update.
+
+    An update written as NumPy expressions makes one pass over memory per operation, and each
+    temporary it makes is as large as its operands. Run on blocks of ``BLOCK_BYTES``, every pass
+    after the first finds its block still in the CPU cache and the temporaries stay small, so the
+    update costs about what one fused loop would. Each block is a view: what the update writes in
+    place (``theta -= ...``, ``m[:] = ...``) lands in the arrays; a slot it rebinds instead
+    (``state["m"] = ...``) is copied into its block afterwards. Scalars of the state (Adam's t, which
+    ``Optimizer.step`` advances before the update) are read, the same for every block. The arithmetic
+    is elementwise, hence bitwise the same as on whole arrays. ``whole=True`` (an update that is not
+    elementwise) yields the arrays themselves, once.
+    """
+    size = theta.size
+    step = max(1, BLOCK_BYTES // theta.dtype.itemsize)
+    arrays = [theta, grad, *(value for value in state.values() if isinstance(value, np.ndarray))]
+    if whole or size <= step or not all(array.flags.c_contiguous for array in arrays):  # the arrays themselves
+        yield theta, grad, state
+        return
+    flat_theta, flat_grad = theta.reshape(-1), grad.reshape(-1)
+    flat = {slot: value.reshape(-1) for slot, value in state.items() if isinstance(value, np.ndarray)}
+    scalars = {slot: value for slot, value in state.items() if slot not in flat}
+    for start in range(0, size, step):
+        stop = min(start + step, size)
+        views = {slot: array[start:stop] for slot, array in flat.items()}
+        block_state: ParamState = {**scalars, **views}
+        yield flat_theta[start:stop], flat_grad[start:stop], block_state
+        for slot, view in views.items():
+            if block_state[slot] is not view:
+                view[...] = block_state[slot]
 
 
 @dataclass
