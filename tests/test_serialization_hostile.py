@@ -390,7 +390,7 @@ def description(net: NeuralNetwork) -> dict[str, Any]:
         else {key: np.asarray(value).tobytes() for key, value in optimizer.state_arrays(net.layers).items()},
         "generators": [net.rng.bit_generator.state]
         + [rng.bit_generator.state for layer in net.layers if (rng := layer.generator()) is not None],
-        "graph": net.graph_config(),
+        "graph": net.graph_config() if isinstance(net, GraphModel) else None,
     }
 
 

@@ -124,7 +124,7 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         if optimizer is None
         else {"type": type(optimizer).__name__, "config": optimizer.get_config()},
         # a GraphModel's wiring: nodes with their layer's index and their inputs (None for a plain stack)
-        "graph": network.graph_config(),
+        "graph": network.graph_config() if isinstance(network, GraphModel) else None,
     }
     arrays: dict[str, Array] = {}
     for index, layer in enumerate(network.layers):
