@@ -110,6 +110,16 @@ def test_a_user_layer_with_get_config_saves_and_loads_with_its_parameters(tmp_pa
     np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
 
 
+def test_a_user_layer_whose_config_is_not_json_is_refused_at_save(tmp_path: Path) -> None:
+    class WithArrayConfig(Scale):
+        def get_config(self) -> dict[str, Any]:
+            return {"width": np.arange(self.width)}
+
+    with pytest.raises(TypeError, match=r"cannot save layer 0 \(WithArrayConfig\): its get_config\(\) must return"):
+        NeuralNetwork([WithArrayConfig(3)], MSE()).save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
 def test_user_classes_are_registered_by_qualified_name_so_two_named_alike_do_not_collide(tmp_path: Path) -> None:
     assert Scale.registered_name == f"{__name__}.Scale"
     assert OtherScale.registered_name == "other_library.layers.Scale"

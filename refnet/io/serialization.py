@@ -5,7 +5,8 @@ Layout of the file (format version 1):
 - ``config``: a 0-d string array holding JSON::
 
       {"format": "refnet", "version": 1, "dtype": "float64",
-       "layers": [{"type": "Dense", "config": {...}}, {"type": "Dropout", "config": {...}, "rng": 1}],
+       "layers": [{"type": "Dense", "config": {...}}, {"type": "Dropout", "config": {...}, "rng": 1},
+                  {"type": "mylib.layers.Scale", "config": {...}}],   # a user's layer: module.Class
        "loss": {"type": "MSE", "config": {}} | null,
        "generators": [<bit generator state>, ...],   # [0] is the network's (shuffling)
        "optimizer": {"type": "Adam", "config": {...}} | null,
@@ -92,7 +93,7 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an Optimizer (or None), got {type(optimizer).__name__}")
     generators: list[np.random.Generator] = [network.rng]
-    layers_config = []
+    layers_config: list[dict[str, Any]] = []
     for layer in network.layers:
         kind = type(layer).registered_name
         if registered_layer(kind) is not type(layer):
@@ -101,7 +102,15 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
                 f"layer was made, and {kind!r} now names the new class"
             )
         layer.check_saveable()
-        entry: dict[str, Any] = {"type": kind, "config": layer.get_config()}
+        layer_config = layer.get_config()
+        try:
+            json.dumps(layer_config)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"cannot save layer {len(layers_config)} ({type(layer).__name__}): its get_config() must return "
+                f"numbers, strings, lists and dicts (JSON), got {layer_config!r}: {exc}"
+            ) from exc
+        entry: dict[str, Any] = {"type": kind, "config": layer_config}
         rng = layer.generator()
         if rng is not None:
             entry["rng"] = _generator_index(generators, rng)
