@@ -112,7 +112,7 @@ def step_setup(mlp: str, dtype: DTypeLike, optimizer_name: str) -> StepSetup:
     net = make_mlp(widths, dtype)
     X, y = make_batch(widths, batch, dtype)
     optimizer = OPTIMIZERS[optimizer_name]()
-    _, target = net.prepare(X, y)
+    _, target = net.core.prepare(X, y)
     return StepSetup(net, X, y, target, optimizer, StepGuard(net.layers, optimizer, net.dtype))
 
 

@@ -42,7 +42,7 @@ net = NeuralNetwork(
     CrossEntropy(),
     seed=5,
 )
-print(net.summary())
+net.summary()
 
 best_path = out / "digits_best.npz"
 history = net.train(

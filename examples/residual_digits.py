@@ -31,7 +31,7 @@ h = Dense(64, 64, activation="relu", seed=1)(x)
 branch = Dense(64, 64, seed=3)(Dense(64, 64, activation="relu", l2_lambda=1e-4, seed=2)(h))
 logits = Dense(64, 10, seed=4)(Add()(h, branch))
 model = GraphModel(x, logits, loss=CrossEntropy(), seed=0)
-print(model.summary())
+model.summary()
 
 history = model.train(
     X_train,

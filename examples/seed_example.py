@@ -19,7 +19,7 @@ nn.set_loss(MSE())
 
 history = nn.train(X, y, epochs=1000, optimizer=Adam(learning_rate=0.05))
 predictions = nn.predict(X)
-print(nn.summary())
+nn.summary()
 print(f"loss: first epoch {history['loss'][0]:.4f}, last epoch {history['loss'][-1]:.6f}")
 print("predictions:", np.round(predictions.ravel(), 3))
 

@@ -97,9 +97,9 @@ def input_gradient(
     One forward, grad_y = dloss/dy_pred, then backward(grad_y) twice: the first returns
     grad_X; the second must return it again and leave every layer's grads as ``grads``.
     """
-    X_checked, target = network.prepare(X, Y)
-    loss = network.require_loss()
-    y_pred = loss.check_prediction(network.forward_prepared(X_checked, training=True))
+    X_checked, target = network.core.prepare(X, Y)
+    loss = network.core.loss
+    y_pred = loss.check_prediction(network.core.forward(X_checked, training=True))
     grad_y = loss.value_and_gradient(y_pred, target)[1]
     grad_X = np.array(network.backward(grad_y), dtype=np.float64)
     again = np.array(network.backward(grad_y), dtype=np.float64)

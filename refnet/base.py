@@ -24,6 +24,24 @@ from refnet.wiring import Node, apply
 Array = NDArray[Any]
 Shape = tuple[int, ...]
 
+# -- registration: every Layer subclass is known by the name a model file stores --------------
+#: registered name -> class, filled by ``Layer.__init_subclass__`` as each class is defined.
+_REGISTERED: dict[str, type[Layer]] = {}
+
+
+def registered_layer(name: str) -> type[Layer] | None:
+    """The Layer class registered under ``name`` (a model file's ``type``), or None; never imports anything."""
+    return _REGISTERED.get(name)
+
+
+def _registered_name(cls: type) -> str:
+    """refnet's own layers by class name (the names model files have always stored, stable when a
+    module moves); every other class by ``module.QualifiedName``, so two users' classes named alike
+    never collide, and no user name (it has a dot) can take a refnet name."""
+    if cls.__module__ == "refnet" or cls.__module__.startswith("refnet."):
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
 
 class Layer:
     """Base class of all layers. Subclasses override ``forward`` and ``backward``."""
@@ -32,6 +50,23 @@ class Layer:
     multiple_inputs = False
     #: The fewest rows a training batch may have (BatchNorm needs 2: the variance of one row is 0).
     min_batch_rows = 1
+
+    #: The name a model file stores for this class (see ``_registered_name``); set on subclassing.
+    registered_name: str = "Layer"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register the new class, so that a model holding it saves and loads (once its module is imported).
+
+        The same name defined again (a module reloaded, a notebook cell run twice) now means the new
+        class; a different class under a taken name is a TypeError, never a silent collision.
+        """
+        super().__init_subclass__(**kwargs)
+        name = _registered_name(cls)
+        known = _REGISTERED.get(name)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(f"layer name {name!r} is already registered by {known.__module__}.{known.__qualname__}")
+        cls.registered_name = name
+        _REGISTERED[name] = cls
 
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}
@@ -126,11 +161,18 @@ class Layer:
 
     @classmethod
     def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:
-        """The shapes of the ``params`` and of the ``state`` that ``from_config(config)`` creates,
-        by name, found without creating them: a model file's arrays are checked against them
-        before any layer is built (a config cannot make refnet allocate what the file does not hold).
+        """The shapes of the ``params`` and of the ``state`` that ``from_config(config)`` creates, by name.
+
+        A model file's arrays are checked against them before any data is read. By default the
+        layer is built from ``config`` and its arrays measured; a layer whose arrays grow with its
+        config (Dense, BatchNorm, Neuron) computes them without building, so a config cannot make
+        refnet allocate what the file does not hold.
         """
-        return {}, {}
+        layer = cls.from_config(config)
+        return (
+            {name: value.shape for name, value in layer.params.items()},
+            {name: value.shape for name, value in layer.state.items()},
+        )
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:

@@ -136,7 +136,7 @@ class GraphModel(NeuralNetwork):
     def add(self, layer: Layer) -> NeuralNetwork:
         raise TypeError("a GraphModel is built from nodes: call layers on nodes instead of add()")
 
-    def forward_prepared(self, X: Array, training: bool) -> Array:
+    def _forward_arrays(self, X: Array, training: bool) -> Array:
         """Each node after its inputs, from the Input node's value X."""
         values: dict[int, Array] = {id(self.input_node): X}
         for node in self.nodes:
@@ -156,7 +156,7 @@ class GraphModel(NeuralNetwork):
         assert grad_X is not None  # the input node lies on a path to the output (checked at construction)
         return grad_X
 
-    def backward_params(self, grad_y: Array) -> None:
+    def _backward_params(self, grad_y: Array) -> None:
         """Every layer's grads as ``backward`` fills them, without dL/dX (what training runs).
 
         A layer fed by the Input node alone skips its input gradient (``Layer.backward_params``).
@@ -179,8 +179,8 @@ class GraphModel(NeuralNetwork):
                 grads[key] = grads[key] + grad_x if key in grads else grad_x
         return grads.get(id(self.input_node))
 
-    def summary(self) -> str:
-        """A table of the nodes: name, layer, inputs, output shape and parameter count."""
+    def __str__(self) -> str:
+        """The ``summary()`` table: the nodes with their layer, inputs, output shape and parameter count."""
         rows = [("node", "layer", "inputs", "output shape", "params")]
         for node in self.nodes:
             layer = node.layer

@@ -10,7 +10,7 @@ dL/dx by the chain rule and filling its own gradients on the way:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 from refnet.losses import Loss
 from refnet.optimizers import Optimizer
 from refnet.support.checks import as_array, as_features, cast_finite, check_finite, make_rng
-from refnet.support.numerics import Snapshot, all_finite, float_errors_as_values, largest_square
-from refnet.training import fit
+from refnet.support.numerics import Snapshot, all_finite, float_errors_as_values
+from refnet.training import fit, gradient_square_bound, state_arrays, state_finite
 
 
 class NeuralNetwork:
@@ -58,6 +58,8 @@ class NeuralNetwork:
         #: Set by a callback to end training after the current epoch.
         self.stop_training = False
         self.stop_reason: str | None = None
+        #: The seam training and gradcheck run per batch, on arrays validated once (see ``Core``).
+        self.core = Core(self, self._check_X, self._forward_arrays, self._backward_params)
         if isinstance(layers, Layer):
             raise TypeError(
                 f"layers must be a list of layers, e.g. [Dense(2, 8), ...], got one {type(layers).__name__}"
@@ -147,35 +149,9 @@ class NeuralNetwork:
             "have diverged. Rescale the inputs (e.g. standardize them) or retrain with a smaller learning rate."
         )
 
-    # -- the live arrays, for the training loop's checks and undo -----------------------
-    def parameter_arrays(self) -> list[Array]:
-        """Every layer's parameter arrays (the live ones, in layer order)."""
-        return [param for layer in self.layers for param in layer.params.values()]
-
-    def gradient_arrays(self) -> list[Array]:
-        """Every layer's gradient arrays (the live ones, valid after a backward)."""
-        return [grad for layer in self.layers for grad in layer.grads.values()]
-
-    def state_arrays(self) -> list[Array]:
-        """Every layer's non-trainable state arrays (BatchNorm's running statistics), live."""
-        return [array for layer in self.layers for array in layer.state.values()]
-
-    def state_finite(self) -> bool:
-        """True when every layer's state (BatchNorm running statistics) is finite."""
-        return all(all_finite(array) for array in self.state_arrays())
-
-    def gradient_square_bound(self) -> float:
-        """The largest Σg² over the gradient arrays, inf when one is not finite.
-
-        Its square root bounds every |g|. Inf also when a square overflows: such a gradient
-        would overflow the optimizer's own arithmetic (Adam's g², the clip norm), so it
-        counts as divergence before the step, while the parameters are still good.
-        """
-        return largest_square(self.gradient_arrays())
-
-    # -- forward and backward on validated arrays (the seam of training and gradcheck) ----
-    def forward_prepared(self, X: Array, training: bool) -> Array:
-        """y_K from y_0 = X through every layer, X already validated by ``prepare``; no checks."""
+    # -- forward and backward on validated arrays (what ``Core`` runs) -------------------
+    def _forward_arrays(self, X: Array, training: bool) -> Array:
+        """y_K from y_0 = X through every layer, X already validated by ``Core.prepare``; no checks."""
         for layer in self.layers:
             X = layer.forward(X, training=training)
         return X
@@ -189,7 +165,7 @@ class NeuralNetwork:
             grad_y = layer.backward(grad_y)
         return grad_y
 
-    def backward_params(self, grad_y: Array) -> None:
+    def _backward_params(self, grad_y: Array) -> None:
         """Every layer's grads from grad_y = dL/d(output), as ``backward`` fills them, without dL/dX.
 
         What training and ``compute_gradients`` run: nobody reads dL/dX there, so the first
@@ -209,10 +185,10 @@ class NeuralNetwork:
         Raises ``NonFiniteError`` if the output overflows to inf or NaN.
         """
         X = self._check_X(X)
-        state_before = Snapshot(self.state_arrays())
+        state_before = Snapshot(state_arrays(self.layers))
         with float_errors_as_values():
-            y = self.forward_prepared(X, training)
-        if not (all_finite(y) and self.state_finite()):
+            y = self._forward_arrays(X, training)
+        if not (all_finite(y) and state_finite(self.layers)):
             state_before.restore()
             raise self._nonfinite("the network's output (or a layer's running statistics)", X)
         return y
@@ -243,35 +219,12 @@ class NeuralNetwork:
         >>> bool((probabilities.argmax(axis=1) == net.predict(X).argmax(axis=1)).all())
         True
         """
-        loss = self.require_loss()
+        loss = self.core.loss
         return loss.probabilities(loss.check_prediction(self.predict(X)))
 
     def penalty(self) -> float:
         """Σ of every layer's regularization penalty."""
         return sum(layer.penalty() for layer in self.layers)
-
-    def require_loss(self) -> Loss:
-        """The loss, or CallOrderError when none is set."""
-        if self.loss is None:
-            raise CallOrderError("no loss set: call set_loss(...) first, e.g. set_loss(MSE())")
-        return self.loss
-
-    def prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
-        """(X, target) validated and cast to the network's dtype, as every method taking X and Y uses them.
-
-        X must be (N, in_features); Y is what the loss accepts (e.g. int labels or one-hot
-        rows for CrossEntropy). ``names`` name the two in error messages.
-        """
-        loss = self.require_loss()
-        X = self._check_X(X, names[0])
-        Y_array = as_array(Y, names[1])
-        if Y_array.ndim == 0 or len(Y_array) != len(X):
-            got = "a scalar" if Y_array.ndim == 0 else f"{len(Y_array)} rows"
-            raise ShapeError(f"{names[0]} has {len(X)} rows but {names[1]} has {got}")
-        out = self.output_features()
-        assert out is not None
-        target = loss.prepare_target(Y_array, (len(X), out), self.dtype)
-        return X, target
 
     def compute_gradients(self, X: Any, Y: Any) -> float:
         """One forward (training mode), the loss, one backward; returns the total loss.
@@ -280,26 +233,16 @@ class NeuralNetwork:
         holds the gradient of exactly that number. Raises ``NonFiniteError`` if the loss or
         a gradient overflows to inf or NaN.
         """
-        X, target = self.prepare(X, Y)
-        state_before = Snapshot(self.state_arrays())
+        X, target = self.core.prepare(X, Y)
+        state_before = Snapshot(state_arrays(self.layers))
         with float_errors_as_values():
-            value = self.loss_and_gradients(X, target)[0]
-        if not (math.isfinite(value) and math.isfinite(self.gradient_square_bound()) and self.state_finite()):
+            value = self.core.loss_and_gradients(X, target)[0]
+        if not (
+            math.isfinite(value) and math.isfinite(gradient_square_bound(self.layers)) and state_finite(self.layers)
+        ):
             state_before.restore()
             raise self._nonfinite("the loss, a gradient or a layer's running statistics", X)
         return value
-
-    def loss_and_gradients(self, X: Array, target: Array) -> tuple[float, Array]:
-        """Forward (training mode), loss and backward on arrays from ``prepare``; returns (total loss, prediction).
-
-        No finiteness check: the caller tests the loss and ``gradient_square_bound()``.
-        """
-        loss = self.require_loss()
-        y_pred = loss.check_prediction(self.forward_prepared(X, training=True))
-        data_loss, grad_y = loss.value_and_gradient(y_pred, target)
-        value = data_loss + self.penalty()
-        self.backward_params(grad_y)
-        return value, y_pred
 
     # -- training ------------------------------------------------------------------
     def train(
@@ -357,38 +300,13 @@ class NeuralNetwork:
             initial_epoch=initial_epoch,
         )
 
-    def check_batch_size(self, N: int, batch: int) -> None:
-        """Refuse up front a batch size whose last batch is smaller than a layer needs (BatchNorm: 2 rows).
-
-        (Found mid-epoch instead, the error would come after some steps had been taken.)
-        """
-        last = N % batch or batch
-        for index, layer in enumerate(self.layers):
-            if last < layer.min_batch_rows:
-                raise ShapeError(
-                    f"layer {index} ({type(layer).__name__}) needs batches of at least {layer.min_batch_rows} rows, "
-                    f"but {N} training rows in batches of {batch} leave a last batch of {last} row"
-                    f"{'s' if last != 1 else ''}; choose another batch_size"
-                )
-
-    def evaluate_prepared(self, X: Array, target: Array) -> dict[str, float]:
-        """``evaluate`` on arrays from ``prepare``; the loss may be inf/NaN (the caller checks)."""
-        loss = self.require_loss()
-        with float_errors_as_values():
-            y_pred = loss.check_prediction(self.forward_prepared(X, training=False))
-            result = {"loss": loss.loss(y_pred, target) + self.penalty()}
-        accuracy = loss.accuracy(y_pred, target)
-        if accuracy is not None:
-            result["accuracy"] = accuracy
-        return result
-
     def evaluate(self, X: Any, Y: Any) -> dict[str, float]:
         """``{"loss": total loss, "accuracy": ...}`` in evaluation mode (accuracy for classifiers).
 
         Raises ``NonFiniteError`` if the loss overflows to inf or NaN.
         """
-        X, target = self.prepare(X, Y)
-        result = self.evaluate_prepared(X, target)
+        X, target = self.core.prepare(X, Y)
+        result = self.core.evaluate(X, target)
         if not math.isfinite(result["loss"]):
             raise self._nonfinite("the loss", X)
         return result
@@ -398,8 +316,15 @@ class NeuralNetwork:
         """Total number of trainable scalars."""
         return sum(layer.parameter_count() for layer in self.layers)
 
-    def summary(self) -> str:
-        """A table of the layers, their output shapes and parameter counts."""
+    def summary(self, print_fn: Callable[[str], object] = print) -> None:
+        """Print a table of the layers, their output shapes and parameter counts (as Keras's ``model.summary()``).
+
+        ``str(network)`` is the same table as text; ``print_fn`` receives it instead of ``print``.
+        """
+        print_fn(str(self))
+
+    def __str__(self) -> str:
+        """The ``summary()`` table: one row per layer with its output shape and parameter count."""
         rows = [("#", "layer", "output shape", "params")]
         width = self.in_features
         for index, layer in enumerate(self.layers):
@@ -477,10 +402,6 @@ class NeuralNetwork:
                 before.restore()
                 raise ValueError(f"set_arrays: layer {self.layers.index(layer)} ({type(layer).__name__}): {problem}")
 
-    def graph_config(self) -> dict[str, Any] | None:
-        """The wiring saved with the model beside the layers: None for a plain stack (see GraphModel)."""
-        return None
-
     # -- files ---------------------------------------------------------------------
     def save(self, path: str | Path, optimizer: Optimizer | None = None) -> None:
         """Write the model (and ``optimizer``'s state, if given) to one ``.npz`` file, atomically.
@@ -508,3 +429,76 @@ class NeuralNetwork:
 
     def __repr__(self) -> str:
         return f"NeuralNetwork({len(self.layers)} layers, loss={self.loss!r})"
+
+
+class Core:
+    """The network's core: what training and gradcheck run per batch, on arrays validated once.
+
+    ``train`` validates X and Y once with ``prepare``, then runs thousands of batches through
+    ``loss_and_gradients`` and ``evaluate`` without checking them again; gradcheck differentiates
+    ``forward``. A user calls the network's own methods (``forward``, ``compute_gradients``,
+    ``evaluate``), which validate their input and then call these. Reached as ``network.core``.
+    """
+
+    def __init__(
+        self,
+        network: NeuralNetwork,
+        check_X: Callable[[Any, str], Array],
+        forward_arrays: Callable[[Array, bool], Array],
+        backward_params: Callable[[Array], None],
+    ) -> None:
+        # The network hands over its own passes (a GraphModel's run its graph): the core adds no math.
+        self.network = network
+        self._check_X, self._forward_arrays, self._backward_params = check_X, forward_arrays, backward_params
+
+    @property
+    def loss(self) -> Loss:
+        """The network's loss, or CallOrderError when none is set."""
+        if self.network.loss is None:
+            raise CallOrderError("no loss set: call set_loss(...) first, e.g. set_loss(MSE())")
+        return self.network.loss
+
+    def prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
+        """(X, target) validated and cast to the network's dtype: the one check of X and Y.
+
+        X must be (N, in_features); Y is what the loss accepts (e.g. int labels or one-hot
+        rows for CrossEntropy). ``names`` name the two in error messages.
+        """
+        network, loss = self.network, self.loss
+        X = self._check_X(X, names[0])
+        Y_array = as_array(Y, names[1])
+        if Y_array.ndim == 0 or len(Y_array) != len(X):
+            got = "a scalar" if Y_array.ndim == 0 else f"{len(Y_array)} rows"
+            raise ShapeError(f"{names[0]} has {len(X)} rows but {names[1]} has {got}")
+        out = network.output_features()
+        assert out is not None
+        target = loss.prepare_target(Y_array, (len(X), out), network.dtype)
+        return X, target
+
+    def forward(self, X: Array, training: bool) -> Array:
+        """The network's output for X from ``prepare``; no checks."""
+        return self._forward_arrays(X, training)
+
+    def loss_and_gradients(self, X: Array, target: Array) -> tuple[float, Array]:
+        """Forward (training mode), loss and backward on arrays from ``prepare``; returns (total loss, prediction).
+
+        Every layer's grads are filled; nobody reads dL/dX here, so the first layer skips it.
+        No finiteness check: the caller tests the loss and the gradients (``refnet.training``).
+        """
+        loss = self.loss
+        y_pred = loss.check_prediction(self.forward(X, training=True))
+        data_loss, grad_y = loss.value_and_gradient(y_pred, target)
+        value = data_loss + self.network.penalty()
+        self._backward_params(grad_y)
+        return value, y_pred
+
+    def evaluate(self, X: Array, target: Array) -> dict[str, float]:
+        """``NeuralNetwork.evaluate`` on arrays from ``prepare``; the loss may be inf/NaN (the caller checks)."""
+        loss = self.loss
+        with float_errors_as_values():
+            y_pred = loss.check_prediction(self.forward(X, training=False))
+            result = {"loss": loss.loss(y_pred, target) + self.network.penalty()}
+        accuracy = loss.accuracy(y_pred, target)
+        if accuracy is not None:
+            result["accuracy"] = accuracy
+        return result

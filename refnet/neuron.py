@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from refnet.base import Array, Layer
+from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
-from refnet.functions import Activation, get_activation
+from refnet.functions import ACTIVATIONS, Activation, get_activation
 from refnet.support.checks import as_array, as_features, check_finite, check_int, check_positive, make_rng
 
 
@@ -124,3 +124,17 @@ class Neuron(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"n_inputs": self.n_inputs, "activation": self.activation.name}
+
+    def check_saveable(self) -> None:
+        """The config names the activation only: a user's activation class, or one with settings
+        (LeakyReLU's slope), would load back as a different neuron, so only plain built-ins save."""
+        if ACTIVATIONS.get(self.activation.name) is not type(self.activation) or self.activation.get_config():
+            raise TypeError(
+                f"cannot save a Neuron with activation {self.activation!r}: only the built-in activations "
+                f"without settings ({', '.join(ACTIVATIONS)}) can be saved"
+            )
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:
+        """w: (n_inputs,), b: (1,); no state."""
+        return {"w": (check_int(config.get("n_inputs"), "n_inputs"),), "b": (1,)}, {}

@@ -23,7 +23,7 @@ import numpy as np
 
 from refnet.base import Array, Layer
 from refnet.callbacks import Callback, History
-from refnet.errors import TrainingDivergedError
+from refnet.errors import ShapeError, TrainingDivergedError
 from refnet.optimizers import Optimizer
 from refnet.progress import ProgressBar
 from refnet.support.checks import check_int, check_unit_interval
@@ -71,7 +71,7 @@ def fit(
         raise TypeError(f"train() needs an optimizer such as SGD() or Adam(), got {type(optimizer).__name__}")
     epochs = check_int(epochs, "epochs")
     initial_epoch = check_int(initial_epoch, "initial_epoch", minimum=0)
-    X, target = network.prepare(X, Y)
+    X, target = network.core.prepare(X, Y)
     batch = len(X) if batch_size is None else check_int(batch_size, "batch_size")
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
@@ -79,10 +79,10 @@ def fit(
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, Y_val)")
-        validation = network.prepare(*validation_data, names=("X_val", "Y_val"))
+        validation = network.core.prepare(*validation_data, names=("X_val", "Y_val"))
     elif validation_split:
         X, target, validation = split_validation(network, X, target, validation_split, split_shuffle)
-    network.check_batch_size(len(X), batch)
+    check_batch_size(network.layers, len(X), batch)
     hooks, history = _hooks(network, optimizer, callbacks, initial_epoch + epochs, len(X), batch, verbose)
 
     network.optimizer = optimizer
@@ -96,7 +96,7 @@ def fit(
         if logs is None:  # stopped on the epoch's first batch
             break
         if validation is not None:
-            logs.update({f"val_{key}": value for key, value in network.evaluate_prepared(*validation).items()})
+            logs.update({f"val_{key}": value for key, value in network.core.evaluate(*validation).items()})
         for hook in hooks:
             hook.on_epoch_end(epoch, logs)
         if network.stop_training:
@@ -105,6 +105,42 @@ def fit(
     for hook in hooks:
         hook.on_train_end()
     return history
+
+
+def check_batch_size(layers: Sequence[Layer], N: int, batch: int) -> None:
+    """Refuse up front a batch size whose last batch is smaller than a layer needs (BatchNorm: 2 rows).
+
+    (Found mid-epoch instead, the error would come after some steps had been taken.)
+    """
+    last = N % batch or batch
+    for index, layer in enumerate(layers):
+        if last < layer.min_batch_rows:
+            raise ShapeError(
+                f"layer {index} ({type(layer).__name__}) needs batches of at least {layer.min_batch_rows} rows, "
+                f"but {N} training rows in batches of {batch} leave a last batch of {last} row"
+                f"{'s' if last != 1 else ''}; choose another batch_size"
+            )
+
+
+# -- the guard's checks: a batch whose loss, gradients or running statistics are not finite is undone --
+def state_arrays(layers: Sequence[Layer]) -> list[Array]:
+    """Every layer's non-trainable state arrays (BatchNorm's running statistics), live: what a Snapshot keeps."""
+    return [array for layer in layers for array in layer.state.values()]
+
+
+def state_finite(layers: Sequence[Layer]) -> bool:
+    """True when every layer's state (BatchNorm running statistics) is finite."""
+    return all(all_finite(array) for array in state_arrays(layers))
+
+
+def gradient_square_bound(layers: Sequence[Layer]) -> float:
+    """The largest Σg² over the layers' gradient arrays, inf when one is not finite.
+
+    Its square root bounds every |g|. Inf also when a square overflows: such a gradient
+    would overflow the optimizer's own arithmetic (Adam's g², the clip norm), so it
+    counts as divergence before the step, while the parameters are still good.
+    """
+    return largest_square([grad for layer in layers for grad in layer.grads.values()])
 
 
 def check_verbose(verbose: Any) -> int:
@@ -152,12 +188,12 @@ def train_step(network: NeuralNetwork, guard: StepGuard, X: Array, target: Array
     This is all ``train`` does per batch besides logging, and what the benchmarks time.
     """
     with float_errors_as_values():
-        value, y_pred = network.loss_and_gradients(X, target)
-    gradient_square_bound = network.gradient_square_bound()
-    if not (math.isfinite(value) and math.isfinite(gradient_square_bound) and network.state_finite()):
+        value, y_pred = network.core.loss_and_gradients(X, target)
+    square_bound = gradient_square_bound(network.layers)
+    if not (math.isfinite(value) and math.isfinite(square_bound) and state_finite(network.layers)):
         return value, y_pred, "loss"
     # The step itself may overflow (a huge learning rate); the guard then undoes it.
-    if not guard.step(gradient_square_bound):
+    if not guard.step(square_bound):
         return value, y_pred, "step"
     return value, y_pred, None
 
@@ -173,7 +209,7 @@ def _run_epoch(
     epoch: int,
 ) -> dict[str, float] | None:
     """One pass over the data; returns the epoch's logs, or None if it stopped before any step."""
-    loss = network.require_loss()
+    loss = network.core.loss
     N = len(X)
     order = network.rng.permutation(N) if shuffle else None
     guard = StepGuard(network.layers, optimizer, network.dtype)
@@ -191,7 +227,7 @@ def _run_epoch(
             xb, tb = batch_rows.take(order[start : start + batch])
         # Non-trainable state (BatchNorm running statistics) changes in the forward pass:
         # kept from before each batch, so a non-finite batch cannot corrupt it.
-        state_before = Snapshot(network.state_arrays())
+        state_before = Snapshot(state_arrays(network.layers))
         value, y_pred, failure = train_step(network, guard, xb, tb)
         if failure is not None:
             state_before.restore()

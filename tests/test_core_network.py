@@ -55,9 +55,20 @@ def test_evaluate_reports_accuracy_for_classifiers() -> None:
     assert "accuracy" not in NeuralNetwork([Dense(4, 1)], MSE()).evaluate(X, labels.astype(float))
 
 
+def test_summary_prints_the_table_and_returns_nothing_so_the_repl_shows_no_escaped_string(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    net = NeuralNetwork([Dense(3, 7, "relu"), Dense(7, 2, "sigmoid")], MSE())
+    assert net.summary() is None
+    assert capsys.readouterr().out == str(net) + "\n"
+    lines: list[str] = []
+    net.summary(print_fn=lines.append)
+    assert lines == [str(net)] and str(net).count("\n") >= 4
+
+
 def test_summary_lists_layer_names_output_shapes_and_parameter_counts() -> None:
     net = NeuralNetwork([Dense(3, 7, "relu"), Dense(7, 2, "sigmoid")], MSE())
-    text = net.summary()
+    text = str(net)
     assert "Dense" in text and "relu" in text and "sigmoid" in text
     assert "(N, 7)" in text and "(N, 2)" in text
     assert str(3 * 7 + 7) in text and str(7 * 2 + 2) in text

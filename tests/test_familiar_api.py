@@ -233,3 +233,46 @@ def test_predict_proba_without_a_loss_says_to_set_one() -> None:
 def test_version_is_the_installed_distributions() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", refnet.__version__)
     assert importlib.metadata.version("refnet") == refnet.__version__
+
+
+# -- the network's surface: what a Keras or scikit-learn user expects, and one seam ----------------
+
+NETWORK_NAMES = {
+    # building
+    "add", "set_loss", "layers", "loss", "optimizer", "rng", "dtype", "in_features", "output_features",
+    # running
+    "forward", "backward", "predict", "predict_proba", "compute_gradients", "penalty",
+    # training
+    "train", "evaluate", "stop_training", "stop_reason",
+    # inspection and files
+    "summary", "parameter_count", "get_arrays", "set_arrays", "save", "load",
+    # the seam training and gradcheck run on validated arrays
+    "core",
+}  # fmt: skip
+
+
+def public_names(obj: object) -> set[str]:
+    return {name for name in dir(obj) if not name.startswith("_")}
+
+
+def test_a_network_shows_only_the_names_a_user_expects() -> None:
+    from refnet import MSE, Dense, NeuralNetwork
+
+    assert public_names(NeuralNetwork([Dense(2, 3)], MSE())) == NETWORK_NAMES
+
+
+def test_a_graph_model_adds_only_its_graph() -> None:
+    from refnet import Dense, GraphModel, Input
+
+    x = Input(2)
+    model = GraphModel(x, Dense(2, 1)(x))
+    graph_names = {"nodes", "input_node", "output_node", "to_dot", "graph_config", "from_graph_config"}
+    assert public_names(model) == NETWORK_NAMES | graph_names
+
+
+def test_the_seam_is_at_most_six_names_each_documented() -> None:
+    from refnet.network import Core
+
+    names = public_names(Core) | {"network"}
+    assert names == {"network", "loss", "prepare", "forward", "loss_and_gradients", "evaluate"}
+    assert all(getattr(Core, name).__doc__ for name in names - {"network"})

@@ -222,7 +222,7 @@ def test_terminate_on_nan_stops_quietly_on_an_overflowing_step() -> None:
 
 def guarded_steps(net: NeuralNetwork, optimizer: Optimizer, X: np.ndarray, Y: np.ndarray, steps: int) -> StepGuard:
     """``steps`` training steps on (X, Y) through one StepGuard, as ``train`` takes them; returns the guard."""
-    X, target = net.prepare(X, Y)
+    X, target = net.core.prepare(X, Y)
     guard = StepGuard(net.layers, optimizer, net.dtype)
     for _ in range(steps):
         train_step(net, guard, X, target)

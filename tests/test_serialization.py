@@ -238,12 +238,17 @@ def test_saving_onto_a_folder_fails_cleanly(tmp_path: Path) -> None:
         make_network().save(tmp_path)
 
 
-def test_saving_an_unknown_layer_type_is_a_type_error(tmp_path: Path) -> None:
-    class Custom(Dense):
-        pass
+def test_saving_a_layer_whose_class_was_defined_again_is_a_type_error(tmp_path: Path) -> None:
+    # Each call defines a new class under the same registered name: the file would name the new one.
+    def define() -> type[Dense]:
+        class Custom(Dense):
+            pass
 
-    net = NeuralNetwork([Custom(2, 2, seed=0)], MSE())
-    with pytest.raises(TypeError, match="cannot save a layer of type Custom"):
+        return Custom
+
+    net = NeuralNetwork([define()(2, 2, seed=0)], MSE())
+    define()
+    with pytest.raises(TypeError, match="cannot save a layer of type Custom: its class was defined again"):
         net.save(tmp_path / "m.npz")
     assert os.listdir(tmp_path) == []
 
@@ -273,10 +278,14 @@ def test_saving_a_dense_with_a_user_activation_is_a_type_error(tmp_path: Path, a
     assert os.listdir(tmp_path) == []
 
 
-def test_saving_a_user_activation_layer_is_a_type_error(tmp_path: Path) -> None:
+def test_a_user_activation_layer_loads_as_itself_not_as_the_builtin_it_subclasses(tmp_path: Path) -> None:
+    # Registered under its own qualified name, DoubleTanh cannot come back as the plain Tanh it inherits "tanh" from.
     net = NeuralNetwork([Dense(2, 2, seed=0), DoubleTanh()], MSE())
-    with pytest.raises(TypeError, match="cannot save a layer of type DoubleTanh"):
-        net.save(tmp_path / "m.npz")
+    net.save(tmp_path / "m.npz")
+    loaded = NeuralNetwork.load(tmp_path / "m.npz")
+    assert type(loaded.layers[1]) is DoubleTanh
+    X = np.array([[0.5, -1.0]])
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
 
 
 # -- damaged or hostile files --------------------------------------------------------------

@@ -35,11 +35,12 @@ from refnet import (
     ModelCheckpoint,
     ModelFileError,
     NeuralNetwork,
+    Neuron,
     cosine_decay,
 )
+from refnet.base import registered_layer
 from refnet.functions import ACTIVATIONS
 from refnet.graph import Add, Concatenate, GraphModel, Input
-from refnet.io.serialization import LAYER_TYPES
 
 MB = 1 << 20
 
@@ -331,14 +332,18 @@ def build(kind: type, size: int, dtype: Any) -> Any:
         return Dense(size, size + 1, dtype=dtype)
     if kind is BatchNorm:
         return BatchNorm(size, dtype=dtype)
+    if kind is Neuron:
+        return Neuron(size)
     return kind()
 
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(1, 40), st.sampled_from([np.float32, np.float64]))
 def test_array_shapes_from_the_config_are_the_shapes_the_layer_has(size: int, dtype: Any) -> None:
-    assert set(LAYER_TYPES) >= {"Dense", "BatchNorm", "Dropout", *(cls.__name__ for cls in ACTIVATIONS.values())}
-    for kind in LAYER_TYPES.values():
+    names = ["Dense", "BatchNorm", "Dropout", "Add", "Multiply", "Concatenate", "Neuron"]
+    kinds = [registered_layer(name) for name in [*names, *(cls.__name__ for cls in ACTIVATIONS.values())]]
+    assert None not in kinds
+    for kind in kinds:
         layer = build(kind, size, dtype)
         params, state = kind.array_shapes(layer.get_config())
         assert params == {name: value.shape for name, value in layer.params.items()}, kind
@@ -385,7 +390,7 @@ def description(net: NeuralNetwork) -> dict[str, Any]:
         else {key: np.asarray(value).tobytes() for key, value in optimizer.state_arrays(net.layers).items()},
         "generators": [net.rng.bit_generator.state]
         + [rng.bit_generator.state for layer in net.layers if (rng := layer.generator()) is not None],
-        "graph": net.graph_config(),
+        "graph": net.graph_config() if isinstance(net, GraphModel) else None,
     }
 
 

@@ -85,9 +85,9 @@ def test_backward_still_returns_dL_dX_from_the_same_gradients() -> None:
     X, y = np.random.default_rng(1).standard_normal((8, 4)), np.arange(8) % 3
     net.compute_gradients(X, y)
     trained = [{key: value.copy() for key, value in layer.grads.items()} for layer in net.layers]
-    X_prepared, target = net.prepare(X, y)
-    loss = net.require_loss()
-    grad_y = loss.value_and_gradient(net.forward_prepared(X_prepared, training=True), target)[1]
+    X_prepared, target = net.core.prepare(X, y)
+    loss = net.core.loss
+    grad_y = loss.value_and_gradient(net.core.forward(X_prepared, training=True), target)[1]
     grad_X = net.backward(grad_y)
     assert grad_X.shape == X.shape
     assert net.layers[0].calls[-1] == "backward"
@@ -114,8 +114,8 @@ def test_graph_layers_fed_by_the_input_skip_their_input_gradient() -> None:
     assert [a.calls, b.calls] == [["backward_params"]] * 2
     assert [c.calls, out.calls] == [["backward"]] * 2
     trained = [{key: value.copy() for key, value in layer.grads.items()} for layer in model.layers]
-    X_prepared, target = model.prepare(X, Y)
-    grad_y = model.require_loss().value_and_gradient(model.forward_prepared(X_prepared, training=True), target)[1]
+    X_prepared, target = model.core.prepare(X, Y)
+    grad_y = model.core.loss.value_and_gradient(model.core.forward(X_prepared, training=True), target)[1]
     assert model.backward(grad_y).shape == X.shape
     assert a.calls[-1] == b.calls[-1] == "backward"
     for layer, saved in zip(model.layers, trained, strict=True):

@@ -92,13 +92,13 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "LearningRateScheduler.on_epoch_end",
     ),
     "refnet/network.py": (
-        "NeuralNetwork.forward_prepared", "NeuralNetwork.backward", "NeuralNetwork.backward_params",
+        "NeuralNetwork._forward_arrays", "NeuralNetwork.backward", "NeuralNetwork._backward_params",
         "NeuralNetwork.forward", "NeuralNetwork.penalty",
-        "NeuralNetwork.compute_gradients", "NeuralNetwork.loss_and_gradients", "NeuralNetwork.evaluate_prepared",
+        "NeuralNetwork.compute_gradients", "Core.loss_and_gradients", "Core.evaluate",
         "NeuralNetwork.evaluate",
     ),
     "refnet/graph.py": (
-        "GraphModel.forward_prepared", "GraphModel.backward", "GraphModel.backward_params", "GraphModel._backpropagate",
+        "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),
 }  # fmt: skip
 

@@ -5,7 +5,8 @@ Layout of the file (format version 1):
 - ``config``: a 0-d string array holding JSON::
 
       {"format": "refnet", "version": 1, "dtype": "float64",
-       "layers": [{"type": "Dense", "config": {...}}, {"type": "Dropout", "config": {...}, "rng": 1}],
+       "layers": [{"type": "Dense", "config": {...}}, {"type": "Dropout", "config": {...}, "rng": 1},
+                  {"type": "mylib.layers.Scale", "config": {...}}],   # a user's layer: module.Class
        "loss": {"type": "MSE", "config": {}} | null,
        "generators": [<bit generator state>, ...],   # [0] is the network's (shuffling)
        "optimizer": {"type": "Adam", "config": {...}} | null,
@@ -37,7 +38,9 @@ it replaces. Reading trusts nothing, and reads in an order that keeps memory bou
    variance is never negative), ``Optimizer.state_problem`` (nor is Adam's v), and the
    learning rate as state (0 allowed: a schedule may have set it).
 
-Layer types come from a fixed table, and object (pickle) arrays are never read. Any problem
+Layer types are looked up among the classes registered as they were defined
+(``Layer.__init_subclass__``: refnet's own by class name, a user's by ``module.Class``);
+nothing a file names is ever imported, and object (pickle) arrays are never read. Any problem
 is a ``ModelFileError`` that names the file and what is wrong with it.
 """
 
@@ -51,31 +54,16 @@ from typing import IO, Any
 
 import numpy as np
 
-from refnet.base import Array, Layer, Shape
-from refnet.batchnorm import BatchNorm
-from refnet.dropout import Dropout
+from refnet.base import Array, Layer, Shape, registered_layer
 from refnet.errors import ModelFileError
-from refnet.functions import ACTIVATIONS
 from refnet.graph import GraphModel
 from refnet.io.archive import NpzReader, write_npz_atomically
-from refnet.layer import Dense
 from refnet.losses import LOSSES, Loss
-from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
 from refnet.optimizers import OPTIMIZERS, Optimizer
 
 FORMAT = "refnet"
 VERSION = 1
-
-LAYER_TYPES: dict[str, type[Layer]] = {
-    "Dense": Dense,
-    "Dropout": Dropout,
-    "BatchNorm": BatchNorm,
-    "Add": Add,
-    "Multiply": Multiply,
-    "Concatenate": Concatenate,
-    **{cls.__name__: cls for cls in ACTIVATIONS.values()},
-}
 
 BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     cls.__name__: cls
@@ -105,13 +93,24 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an Optimizer (or None), got {type(optimizer).__name__}")
     generators: list[np.random.Generator] = [network.rng]
-    layers_config = []
+    layers_config: list[dict[str, Any]] = []
     for layer in network.layers:
-        kind = type(layer).__name__
-        if LAYER_TYPES.get(kind) is not type(layer):
-            raise TypeError(f"cannot save a layer of type {kind}: only {', '.join(LAYER_TYPES)} are supported")
+        kind = type(layer).registered_name
+        if registered_layer(kind) is not type(layer):
+            raise TypeError(
+                f"cannot save a layer of type {type(layer).__name__}: its class was defined again after this "
+                f"layer was made, and {kind!r} now names the new class"
+            )
         layer.check_saveable()
-        entry: dict[str, Any] = {"type": kind, "config": layer.get_config()}
+        layer_config = layer.get_config()
+        try:
+            json.dumps(layer_config)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"cannot save layer {len(layers_config)} ({type(layer).__name__}): its get_config() must return "
+                f"numbers, strings, lists and dicts (JSON), got {layer_config!r}: {exc}"
+            ) from exc
+        entry: dict[str, Any] = {"type": kind, "config": layer_config}
         rng = layer.generator()
         if rng is not None:
             entry["rng"] = _generator_index(generators, rng)
@@ -134,7 +133,7 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
         if optimizer is None
         else {"type": type(optimizer).__name__, "config": optimizer.get_config()},
         # a GraphModel's wiring: nodes with their layer's index and their inputs (None for a plain stack)
-        "graph": network.graph_config(),
+        "graph": network.graph_config() if isinstance(network, GraphModel) else None,
     }
     arrays: dict[str, Array] = {}
     for index, layer in enumerate(network.layers):
@@ -278,8 +277,8 @@ def _build(make: Any, config: Any, where: str) -> Any:
         raise ModelFileError(f"{where}: its config must be a JSON object, got {type(config).__name__}")
     try:
         return make(config)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{where}: invalid config {config!r}: {exc}") from exc
+    except Exception as exc:  # a user's from_config may raise anything: the file is what is wrong
+        raise ModelFileError(f"{where}: invalid config {config!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def _make_optimizer(entry: Any, where: str) -> Optimizer:
@@ -295,9 +294,12 @@ def _make_optimizer(entry: Any, where: str) -> Optimizer:
 
 def _layer_class(index: int, entry: Any, where: str) -> type[Layer]:
     kind = _field(entry, "type", str, f"{where}: layer {index}")
-    cls = LAYER_TYPES.get(kind)
+    cls = registered_layer(kind)
     if cls is None:
-        raise ModelFileError(f"{where}: layer {index} has unknown type {kind!r}")
+        raise ModelFileError(
+            f"{where}: layer {index} has unknown type {kind!r}: no imported code defines (registers) a layer "
+            "of that name; import the module that defines it before loading (refnet never imports what a file names)"
+        )
     return cls
 
 
