@@ -142,6 +142,8 @@ def examples(session: nox.Session) -> None:
     """Run every script in examples/ (they assert their own results)."""
     session.install("-e", ".[examples]")
     for script in sorted(pathlib.Path("examples").glob("*.py")):
+        if script.name == "outputs.py":  # the output-folder helper the examples import, not an example
+            continue
         session.run("python", str(script), env={"MPLBACKEND": "Agg", "REFNET_OUT": str(session.create_tmp())})
 
 
