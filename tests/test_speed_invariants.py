@@ -10,20 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradcheck.optim import ParameterHolder
 from refnet import MSE, SGD, Adam, BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork
-from refnet.base import Layer
 from refnet.functions import ACTIVATIONS
 
 DTYPES = [np.float32, np.float64]
-
-
-class Parameter(Layer):
-    """A layer holding one parameter array and its gradient, for optimizer tests."""
-
-    def __init__(self, value: np.ndarray) -> None:
-        super().__init__()
-        self.params = {"W": value.copy()}
-        self.grads = {"W": np.zeros_like(value)}
 
 
 def reference_sgd(theta, grads, lr, mu, nesterov):
@@ -65,7 +56,7 @@ def test_blocked_sgd_matches_the_formula(shape, dtype, momentum, nesterov) -> No
     rng = np.random.default_rng(0)
     theta0 = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(4)]
-    layer, optimizer = Parameter(theta0), SGD(0.05, momentum=momentum, nesterov=nesterov)
+    layer, optimizer = ParameterHolder(W=theta0), SGD(0.05, momentum=momentum, nesterov=nesterov)
     for g in grads:
         layer.grads["W"][...] = g
         optimizer.step([layer])
@@ -81,7 +72,7 @@ def test_blocked_adam_matches_the_formula(shape, dtype, weight_decay) -> None:
     rng = np.random.default_rng(1)
     theta0 = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(5)]
-    layer, optimizer = Parameter(theta0), Adam(0.01, weight_decay=weight_decay)
+    layer, optimizer = ParameterHolder(W=theta0), Adam(0.01, weight_decay=weight_decay)
     for g in grads:
         layer.grads["W"][...] = g
         optimizer.step([layer])
@@ -95,7 +86,7 @@ def test_blocked_adam_matches_the_formula(shape, dtype, weight_decay) -> None:
 
 def test_non_contiguous_parameters_are_updated_in_place() -> None:
     theta = np.asfortranarray(np.arange(600.0).reshape(20, 30))
-    layer = Parameter(theta)
+    layer = ParameterHolder(W=theta)
     layer.params["W"] = theta  # a Fortran-ordered live array: no flat view exists
     layer.grads["W"] = np.asfortranarray(np.ones((20, 30)))
     SGD(0.5).step([layer])
