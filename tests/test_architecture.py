@@ -75,8 +75,8 @@ def runtime_imports(tree: ast.Module, known: set[str], package: str) -> set[str]
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for statement in node.orelse:
+                visit(statement)
             return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in known)
