@@ -142,6 +142,8 @@ def examples(session: nox.Session) -> None:
     """Run every script in examples/ (they assert their own results)."""
     session.install("-e", ".[examples]")
     for script in sorted(pathlib.Path("examples").glob("*.py")):
+        if script.name == "outputs.py":  # the output-folder helper the examples import, not an example
+            continue
         session.run("python", str(script), env={"MPLBACKEND": "Agg", "REFNET_OUT": str(session.create_tmp())})
 
 
@@ -152,7 +154,7 @@ BENCHMARK_ENV: dict[str, str | None] = {"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_
 
 def _run_benchmarks(session: nox.Session, name: str, paths: list[str]) -> None:
     """pytest-benchmark on ``paths``; a run without extra arguments writes benchmarks/results/{name}.json
-    and regenerates README's tables from it, any other run only prints its tables."""
+    and regenerates docs/benchmarks.md's tables from it, any other run only prints its tables."""
     run_json = f"{session.create_tmp()}/{name}-run.json"
     session.run(
         "pytest",
@@ -175,12 +177,12 @@ def _run_benchmarks(session: nox.Session, name: str, paths: list[str]) -> None:
         session.run("python", "benchmarks/summary.py", results)
         return
     session.run("python", "benchmarks/record.py", run_json, f"benchmarks/results/{name}.json", f"nox -s {session.name}")
-    session.run("python", "benchmarks/summary.py", "--readme")
+    session.run("python", "benchmarks/summary.py", "--docs")
 
 
 @nox.session
 def benchmarks(session: nox.Session) -> None:
-    """pytest-benchmark suites (not in the default run): benchmarks/results/refnet.json and README's tables.
+    """pytest-benchmark suites (not in the default run): benchmarks/results/refnet.json and docs/benchmarks.md's tables.
 
     Extra arguments go to pytest and make it a trial run that leaves the committed results alone:
     ``nox -s benchmarks -- --quick`` is a smoke run (a tenth of the rounds, no large MLP);
@@ -192,7 +194,7 @@ def benchmarks(session: nox.Session) -> None:
 
 @nox.session
 def peers(session: nox.Session) -> None:
-    """refnet against PyTorch eager (CPU) in the same rounds: benchmarks/results/peers.json and README's table.
+    """refnet against PyTorch eager (CPU) in the same rounds: benchmarks/results/peers.json, docs/benchmarks.md's table.
 
     PyTorch is installed here only, never by refnet nor by another session. torch==2.13.0 is pinned:
     its CPU wheel (Python 3.11) lies on the development machines' disk; an unpinned ``torch``

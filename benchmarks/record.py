@@ -3,7 +3,7 @@
     python benchmarks/record.py RUN.json benchmarks/results/NAME.json "COMMAND"
 
 The results file keeps what a reader needs to trust and reproduce the numbers: the commit
-that was measured (and whether the work tree differed from it, the results and README
+that was measured (and whether the work tree differed from it, the results and docs/benchmarks.md
 aside), the command, the date, the CPU, Python, NumPy, the BLAS library with the kernel it
 ran and its thread count, the OpenBLAS overrides in force (none, for a benchmark run), and
 for every benchmark its min/median time, rounds and ``extra_info`` (the ratios). The nox
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 #: Files a benchmark run itself writes: a change to them does not make the measured tree dirty.
-GENERATED = ("benchmarks/results", "README.md")
+GENERATED = ("benchmarks/results", "docs/benchmarks.md")
 
 
 def git(*args: str) -> str:

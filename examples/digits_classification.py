@@ -12,18 +12,14 @@ temporary folder). The script asserts its own result: >= 97% accuracy on held-ou
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
+from outputs import output_folder  # examples/outputs.py: REFNET_OUT, created if missing
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from refnet import Adam, CrossEntropy, Dense, Dropout, EarlyStopping, ModelCheckpoint, NeuralNetwork
 
-out = Path(os.environ.get("REFNET_OUT") or tempfile.mkdtemp(prefix="refnet-digits-"))
-out.mkdir(parents=True, exist_ok=True)
+out = output_folder("refnet-digits-")
 
 # 1797 images of 8x8 pixels with values 0..16, flattened to 64 features and scaled to [0, 1].
 digits = load_digits()

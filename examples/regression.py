@@ -11,16 +11,12 @@ The script asserts its own result: the test error comes down to the noise level.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
+from outputs import output_folder  # examples/outputs.py: REFNET_OUT, created if missing
 
 from refnet import MSE, Adam, BatchNorm, Dense, LearningRateScheduler, NeuralNetwork, cosine_decay
 
-out = Path(os.environ.get("REFNET_OUT") or tempfile.mkdtemp(prefix="refnet-regression-"))
-out.mkdir(parents=True, exist_ok=True)
+out = output_folder("refnet-regression-")
 
 NOISE = 0.1  # standard deviation of the noise: the best possible test MSE is NOISE² = 0.01
 

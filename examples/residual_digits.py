@@ -8,19 +8,13 @@ Run: ``python examples/residual_digits.py`` (needs ``pip install "refnet[example
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
+from outputs import output_folder  # examples/outputs.py: REFNET_OUT, created if missing
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from refnet import Adam, CrossEntropy, Dense, EarlyStopping
 from refnet.graph import Add, GraphModel, Input
-
-out = Path(os.environ.get("REFNET_OUT") or tempfile.mkdtemp(prefix="refnet-residual-"))
-out.mkdir(parents=True, exist_ok=True)
 
 digits = load_digits()
 X = digits.data / 16.0  # pixel intensities 0..16 -> 0..1
@@ -46,6 +40,7 @@ history = model.train(
 accuracy = model.evaluate(X_test, y_test)["accuracy"]
 print(f"test accuracy: {accuracy:.4f} after {len(history.epochs)} epochs")
 
+out = output_folder("refnet-residual-")
 (out / "residual_digits.dot").write_text(model.to_dot())
 print(f"graph written to {out / 'residual_digits.dot'} (render: dot -Tpng residual_digits.dot -o graph.png)")
 assert accuracy >= 0.96, f"test accuracy {accuracy:.4f} is below 0.96"

@@ -38,11 +38,12 @@ OptimizerFactory = Callable[..., Optimizer]
 
 
 class ParameterHolder(Layer):
-    """A stand-in layer that only holds parameters and their (hand-set) gradients."""
+    """A stand-in layer that only holds parameters (copies; float64 unless given a float array) and their gradients."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
-        self.params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
+        arrays = {key: np.array(value) for key, value in params.items()}
+        self.params = {key: a if a.dtype.kind == "f" else a.astype(np.float64) for key, a in arrays.items()}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
 
 

@@ -19,7 +19,13 @@ Array = Any
 class Linear:
     """y = x @ W + b; W (in, out), b (out,). grad_x = grad_y @ Wᵀ, dW = xᵀ @ grad_y, db = Σ_n grad_y."""
 
-    bugs = ("missing transpose", "accumulate", "bias sum over wrong axis", "one element", "stale input")
+    bugs: tuple[str, ...] = (
+        "missing transpose",
+        "accumulate",
+        "bias sum over wrong axis",
+        "one element",
+        "stale input",
+    )
 
     def __init__(self, n_in: int, n_out: int, dtype: Any = np.float64, bug: str | None = None, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)

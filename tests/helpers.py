@@ -12,7 +12,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from refnet import NeuralNetwork
+
 Array = NDArray[Any]
+#: What the ``small_net`` fixture (conftest.py) gives: a function building a small seeded network.
+NetFactory = Callable[..., NeuralNetwork]
 
 
 def central_difference(f: Callable[[], float], array: Array, h: float = 1e-6) -> Array:

@@ -1,7 +1,9 @@
 """The shape of the house: dependencies run one way, and nobody reaches into another's underscore names.
 
 refnet's modules sit in layers (ground ← interface ← components ← training ← models ← io),
-and each imports only from its own layer or below; gradcheck sits above all of refnet.
+and each imports only from its own layer or below; gradcheck sits above all of refnet. A subpackage's
+modules take their folder's layer (refnet/support: ground, refnet/io: io, gradcheck/: above refnet), so a new
+module there is placed by where it sits; the flat learner modules are placed by name.
 Within a layer the imports must not form a cycle either. The one allowed upward import is
 the documented facade: ``NeuralNetwork.save``/``load`` import ``refnet.io.serialization``
 lazily. Imports under ``if TYPE_CHECKING:`` are annotations only and do not count.
@@ -16,14 +18,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+GROUND, INTERFACE, COMPONENTS, TRAINING, MODELS, IO, PACKAGE, GRADCHECK_LAYER = range(8)
+#: The layout gives a subpackage's modules their layer by folder: a new module there is placed by where it sits.
+FOLDERS: dict[str, int] = {"refnet.support": GROUND, "refnet.io": IO, "gradcheck": GRADCHECK_LAYER}
+#: The flat learner modules, placed by name.
 LAYERS: dict[str, int] = {
-    # ground: errors, argument checks, initializers, numerics
-    **dict.fromkeys(
-        ["refnet.errors", "refnet.support", "refnet.support.checks", "refnet.initializers", "refnet.support.numerics"],
-        0,
-    ),
+    # ground: errors, initializers (with refnet/support: argument checks, numerics, packing)
+    **dict.fromkeys(["refnet.errors", "refnet.initializers"], GROUND),
     # interface: the Layer interface and the graph wiring
-    **dict.fromkeys(["refnet.wiring", "refnet.base"], 1),
+    **dict.fromkeys(["refnet.wiring", "refnet.base"], INTERFACE),
     # components
     **dict.fromkeys(
         [
@@ -36,19 +39,16 @@ LAYERS: dict[str, int] = {
             "refnet.regularizers",
             "refnet.losses",
             "refnet.optimizers",
-            "refnet.support.packing",
         ],
-        2,
+        COMPONENTS,
     ),
     # training: loop, callbacks, progress, plotting
-    **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], 3),
+    **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], TRAINING),
     # models
-    **dict.fromkeys(["refnet.network", "refnet.graph"], 4),
-    # io: the model file's archive (bounded reading, atomic writing) and its contents
-    **dict.fromkeys(["refnet.io", "refnet.io.archive", "refnet.io.serialization"], 5),
-    "refnet": 6,
+    **dict.fromkeys(["refnet.network", "refnet.graph"], MODELS),
+    # (io: refnet/io, the model file's archive and its contents, by folder)
+    "refnet": PACKAGE,
 }
-GRADCHECK_LAYER = 7
 FACADE = {("refnet.network", "refnet.io.serialization")}
 
 
@@ -75,8 +75,8 @@ def runtime_imports(tree: ast.Module, known: set[str], package: str) -> set[str]
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for statement in node.orelse:
+                visit(statement)
             return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in known)
@@ -102,15 +102,29 @@ def import_graph() -> dict[str, set[str]]:
     return {name: runtime_imports(tree, known, name) - {name} for name, tree in trees.items()}
 
 
+def folder_of(module: str) -> str | None:
+    """The folder of FOLDERS that holds ``module`` (the package itself included), or None for a flat module."""
+    return next((folder for folder in FOLDERS if module == folder or module.startswith(folder + ".")), None)
+
+
 def layer_of(module: str) -> int:
-    if module.startswith("gradcheck"):
-        return GRADCHECK_LAYER
-    return LAYERS[module]
+    folder = folder_of(module)
+    return FOLDERS[folder] if folder is not None else LAYERS[module]
 
 
 def test_every_refnet_module_has_a_layer() -> None:
     refnet_modules = {name for name in import_graph() if name.split(".")[0] == "refnet"}
-    assert refnet_modules == set(LAYERS), "place a new module in LAYERS (and README's layout section)"
+    flat = {name for name in refnet_modules if folder_of(name) is None}
+    assert flat == set(LAYERS), "place a new flat module in LAYERS (and README's layout section)"
+    subpackages = {name.rsplit(".", 1)[0] for name in refnet_modules if name.count(".") >= 2}
+    assert subpackages <= set(FOLDERS), "give a new subpackage its layer in FOLDERS (and README's layout section)"
+
+
+def test_a_new_module_in_a_subpackage_is_placed_by_its_folder() -> None:
+    assert layer_of("refnet.io.onnx") == layer_of("refnet.io.serialization") == IO
+    assert layer_of("refnet.support.new_numerics") == layer_of("refnet.support.checks") == GROUND
+    assert layer_of("gradcheck.core.difference") == GRADCHECK_LAYER > PACKAGE
+    assert folder_of("refnet.iox") is None and folder_of("refnet.network") is None
 
 
 def test_modules_import_only_their_own_layer_or_below() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import NetFactory
 
 from refnet import (
     MSE,
@@ -33,10 +34,6 @@ def regression(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.uniform(-2, 2, size=(n, 1))
     return X, np.sin(2 * X) + 0.3 * rng.normal(size=(n, 1))
-
-
-def small_net(seed: int = 0) -> NeuralNetwork:
-    return NeuralNetwork([Dense(1, 32, "tanh", seed=seed), Dense(32, 1, seed=seed + 1)], MSE(), seed=seed + 2)
 
 
 class Recorder(Callback):
@@ -91,7 +88,7 @@ def assert_arrays_equal(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> N
 # -- hooks ---------------------------------------------------------------------------------
 
 
-def test_hooks_are_called_in_the_documented_order() -> None:
+def test_hooks_are_called_in_the_documented_order(small_net: NetFactory) -> None:
     X, Y = regression(10)
     calls: list[str] = []
     first, second = Recorder("a", calls), Recorder("b", calls)
@@ -106,21 +103,21 @@ def test_hooks_are_called_in_the_documented_order() -> None:
     assert calls == expected
 
 
-def test_callbacks_are_bound_to_the_network_and_optimizer_before_training() -> None:
+def test_callbacks_are_bound_to_the_network_and_optimizer_before_training(small_net: NetFactory) -> None:
     X, Y = regression(10)
     net, optimizer, recorder = small_net(), SGD(0.01), Recorder()
     net.train(X, Y, epochs=1, optimizer=optimizer, callbacks=[recorder])
     assert recorder.network is net and recorder.optimizer is optimizer
 
 
-def test_history_records_what_callbacks_add_to_the_epoch_logs() -> None:
+def test_history_records_what_callbacks_add_to_the_epoch_logs(small_net: NetFactory) -> None:
     X, Y = regression(10)
     history = small_net().train(X, Y, epochs=3, optimizer=SGD(0.01), callbacks=[Scripted("score", [3.0, 2.0, 1.0])])
     assert history["score"] == [3.0, 2.0, 1.0]
     assert history.epochs == [0, 1, 2]
 
 
-def test_callbacks_must_be_callback_objects_in_a_list() -> None:
+def test_callbacks_must_be_callback_objects_in_a_list(small_net: NetFactory) -> None:
     X, Y = regression(10)
     with pytest.raises(TypeError, match="Callback"):
         small_net().train(X, Y, epochs=1, optimizer=SGD(0.01), callbacks=[print])  # type: ignore[list-item]
@@ -131,7 +128,7 @@ def test_callbacks_must_be_callback_objects_in_a_list() -> None:
 # -- EarlyStopping -------------------------------------------------------------------------
 
 
-def test_early_stopping_stops_after_patience_and_restores_the_best_epoch_exactly() -> None:
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch_exactly(small_net: NetFactory) -> None:
     X, Y = regression(10)
     recorder = Recorder()
     scores = [5.0, 4.0, 3.0, 3.5, 3.2, 4.0, 5.0, 1.0, 1.0, 1.0]
@@ -160,7 +157,7 @@ def test_early_stopping_on_a_real_validation_loss_restores_the_parameters_of_its
     assert net.evaluate(Xv, Yv)["loss"] == pytest.approx(min(history["val_loss"]), rel=1e-12)
 
 
-def test_early_stopping_without_restore_keeps_the_last_parameters() -> None:
+def test_early_stopping_without_restore_keeps_the_last_parameters(small_net: NetFactory) -> None:
     X, Y = regression(10)
     recorder = Recorder()
     net = small_net()
@@ -179,7 +176,7 @@ def test_early_stopping_without_restore_keeps_the_last_parameters() -> None:
     assert_arrays_equal(net.get_arrays(), recorder.snapshots[-1])
 
 
-def test_early_stopping_mode_max_and_min_delta() -> None:
+def test_early_stopping_mode_max_and_min_delta(small_net: NetFactory) -> None:
     X, Y = regression(10)
     stopper = EarlyStopping("val_accuracy", patience=2, min_delta=0.05)
     assert stopper.mode == "max"
@@ -188,7 +185,7 @@ def test_early_stopping_mode_max_and_min_delta() -> None:
     assert (stopper.best_epoch, stopper.best, stopper.stopped_epoch) == (0, 0.5, 2)
 
 
-def test_early_stopping_with_a_missing_monitor_names_the_available_keys() -> None:
+def test_early_stopping_with_a_missing_monitor_names_the_available_keys(small_net: NetFactory) -> None:
     X, Y = regression(10)
     with pytest.raises(ValueError, match=r"val_loss.*\['loss'\]"):
         small_net().train(X, Y, epochs=2, optimizer=SGD(0.01), callbacks=[EarlyStopping()])
@@ -208,7 +205,7 @@ SCHEDULES = {
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
-def test_schedules_set_the_learning_rate_of_every_epoch_as_documented(name: str) -> None:
+def test_schedules_set_the_learning_rate_of_every_epoch_as_documented(name: str, small_net: NetFactory) -> None:
     schedule, formula = SCHEDULES[name]
     X, Y = regression(12)
     recorder = Recorder()
@@ -229,7 +226,7 @@ def test_the_built_in_schedules_take_their_documented_values() -> None:
     assert cosine(10, 1.0) == pytest.approx(0.1) and cosine(50, 1.0) == pytest.approx(0.1)
 
 
-def test_the_scheduled_learning_rate_is_the_one_the_optimizer_uses() -> None:
+def test_the_scheduled_learning_rate_is_the_one_the_optimizer_uses(small_net: NetFactory) -> None:
     X, Y = regression(12)
     recorder = Recorder()
     frozen = LearningRateScheduler(lambda epoch, lr0: lr0 if epoch == 0 else 0.0)
@@ -265,7 +262,7 @@ def test_checkpoint_file_holds_the_model_of_the_best_epoch(tmp_path: Path) -> No
     assert loaded.evaluate(Xv, Yv)["loss"] == pytest.approx(history["val_loss"][best], rel=1e-12)
 
 
-def test_checkpoint_can_save_every_epoch_with_the_optimizer(tmp_path: Path) -> None:
+def test_checkpoint_can_save_every_epoch_with_the_optimizer(tmp_path: Path, small_net: NetFactory) -> None:
     X, Y = regression(10)
     path = tmp_path / "last.npz"
     checkpoint = ModelCheckpoint(path, save_best_only=False, include_optimizer=True)
@@ -277,7 +274,7 @@ def test_checkpoint_can_save_every_epoch_with_the_optimizer(tmp_path: Path) -> N
     assert_arrays_equal(loaded.get_arrays(), net.get_arrays())
 
 
-def test_checkpoint_into_a_missing_folder_fails_before_training(tmp_path: Path) -> None:
+def test_checkpoint_into_a_missing_folder_fails_before_training(tmp_path: Path, small_net: NetFactory) -> None:
     X, Y = regression(10)
     net = small_net()
     before = net.get_arrays()
@@ -320,7 +317,7 @@ def test_without_terminate_on_nan_divergence_raises_and_keeps_finite_parameters(
 # -- gradient clipping ---------------------------------------------------------------------
 
 
-def test_clip_norm_scales_the_step_to_the_global_norm() -> None:
+def test_clip_norm_scales_the_step_to_the_global_norm(small_net: NetFactory) -> None:
     X, Y = regression(20)
     Y = Y * 100  # a large gradient
     net, reference = small_net(), small_net()
@@ -335,7 +332,7 @@ def test_clip_norm_scales_the_step_to_the_global_norm() -> None:
         np.testing.assert_allclose(before[key] - after[key], 0.01 * g / norm, rtol=1e-10, atol=1e-15)
 
 
-def test_clip_norm_leaves_small_gradients_alone() -> None:
+def test_clip_norm_leaves_small_gradients_alone(small_net: NetFactory) -> None:
     X, Y = regression(20)
     clipped, plain = small_net(), small_net()
     clipped.train(X, Y, epochs=3, optimizer=SGD(0.01, clip_norm=1e6))

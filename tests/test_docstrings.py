@@ -14,7 +14,7 @@ import refnet
 MODULES = sorted(
     info.name
     for package in (refnet, gradcheck)
-    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + ".")
+    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + ".")  # subpackages too
     if not info.name.endswith(".__main__")  # importing it would run the CLI
 )
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -30,6 +30,10 @@ def test_docstring_examples_give_what_they_show(name: str) -> None:
     module = importlib.import_module(name)
     failed, attempted = doctest.testmod(module, optionflags=FLAGS, report=False)
     assert failed == 0, f"{failed} of the {attempted} docstring examples in {name} failed (the diff is printed above)"
+
+
+def test_modules_of_subpackages_are_collected() -> None:
+    assert {"refnet.io.serialization", "refnet.support.numerics"} <= set(MODULES)
 
 
 def test_the_public_api_has_docstring_examples() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import sys
+from pathlib import Path
+from types import FrameType
 
 import numpy as np
 from hypothesis import given, settings
@@ -127,11 +129,25 @@ def test_sweep_reports_slope_two_for_smooth_components() -> None:
     assert slopes and all(1.8 < slope < 2.2 for slope in slopes)
 
 
-def test_whole_catalog_runs_well_under_ten_seconds() -> None:
-    start = time.perf_counter()
-    report = run_catalog()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0, f"catalog took {elapsed:.1f} s"
+def test_whole_catalog_stays_a_few_thousand_forward_passes() -> None:
+    # What keeps `gradcheck` about a second on any machine is the work it does, not a clock: small
+    # check points (a couple of thousand elements differenced) and ~2 forwards each plus the retries.
+    # Counted (not timed) so a shared, loaded machine cannot fail it; 6,350 refnet forwards at 8a58ef6.
+    package, forwards = Path(refnet.__file__).parent, 0
+
+    def count(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal forwards
+        if event == "call" and frame.f_code.co_name == "forward" and package in Path(frame.f_code.co_filename).parents:
+            forwards += 1
+
+    sys.setprofile(count)
+    try:
+        report = run_catalog()
+    finally:
+        sys.setprofile(None)
+    differenced = sum(result.checked for result in report.results if result.method in ("elementwise", "projection"))
+    assert 0 < forwards < 20_000, f"the catalog ran {forwards} forward passes of refnet components"
+    assert 0 < differenced < 5_000, f"the catalog differenced {differenced} elements"
     assert len(report.results) > 80
 
 

@@ -32,7 +32,7 @@ def matrix(array: np.ndarray) -> Any:
         return np.matrix(array)
 
 
-def small_net(dtype: Any = np.float64) -> NeuralNetwork:
+def net_with_batchnorm_and_dropout(dtype: Any = np.float64) -> NeuralNetwork:
     layers = [Dense(3, 4, "relu", seed=1, dtype=dtype), BatchNorm(4, dtype=dtype), Dropout(0.5, seed=2)]
     return NeuralNetwork([*layers, Dense(4, 2, seed=3, dtype=dtype)], MSE(), seed=0)
 
@@ -48,7 +48,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 def test_np_matrix_inputs_give_exactly_the_plain_array_results() -> None:
     # np.matrix's * is a matrix product and its reductions stay 2-D: refnet views it as a plain array.
     X, Y = data()
-    plain, as_matrix = small_net(), small_net()
+    plain, as_matrix = net_with_batchnorm_and_dropout(), net_with_batchnorm_and_dropout()
     np.testing.assert_array_equal(as_matrix.predict(matrix(X)), plain.predict(X))
     assert type(as_matrix.predict(matrix(X))) is np.ndarray
     assert as_matrix.compute_gradients(matrix(X), matrix(Y)) == plain.compute_gradients(X, Y)
@@ -78,11 +78,11 @@ def masked(array: np.ndarray) -> np.ma.MaskedArray[Any, Any]:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda X, Y: small_net().predict(masked(X)),
-        lambda X, Y: small_net().compute_gradients(masked(X), Y),
-        lambda X, Y: small_net().compute_gradients(X, masked(Y)),
-        lambda X, Y: small_net().train(masked(X), Y, epochs=1, optimizer=SGD(0.1)),
-        lambda X, Y: small_net().evaluate(X, masked(Y)),
+        lambda X, Y: net_with_batchnorm_and_dropout().predict(masked(X)),
+        lambda X, Y: net_with_batchnorm_and_dropout().compute_gradients(masked(X), Y),
+        lambda X, Y: net_with_batchnorm_and_dropout().compute_gradients(X, masked(Y)),
+        lambda X, Y: net_with_batchnorm_and_dropout().train(masked(X), Y, epochs=1, optimizer=SGD(0.1)),
+        lambda X, Y: net_with_batchnorm_and_dropout().evaluate(X, masked(Y)),
         lambda X, Y: Dense(3, 2).forward(masked(X)),
         lambda X, Y: Dropout(0.5).forward(masked(X)),
         lambda X, Y: MSE().forward(masked(Y), Y),
@@ -155,7 +155,7 @@ BAD_VALUES = {
 @pytest.mark.parametrize("bad", BAD_VALUES, ids=list(BAD_VALUES))
 def test_set_arrays_refuses_a_bad_value_clearly_and_changes_nothing(bad: str) -> None:
     value, error, message = BAD_VALUES[bad]
-    net = small_net()
+    net = net_with_batchnorm_and_dropout()
     before = net.get_arrays()
     good = {key: array + 1.0 for key, array in before.items() if key != "1.running_var"}
     with pytest.raises(error, match=message):
@@ -164,7 +164,7 @@ def test_set_arrays_refuses_a_bad_value_clearly_and_changes_nothing(bad: str) ->
 
 
 def test_set_arrays_refuses_values_too_large_for_float32_without_a_warning() -> None:
-    net = small_net(np.float32)
+    net = net_with_batchnorm_and_dropout(np.float32)
     before = net.get_arrays()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning from the cast, whatever the test run's -W
@@ -176,7 +176,7 @@ def test_set_arrays_refuses_values_too_large_for_float32_without_a_warning() -> 
 
 
 def test_set_arrays_takes_only_a_mapping_and_known_names() -> None:
-    net = small_net()
+    net = net_with_batchnorm_and_dropout()
     with pytest.raises(TypeError, match="set_arrays takes a dict of arrays keyed 'index.name'.*got list"):
         net.set_arrays([np.ones((3, 4))])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"layer 1 \(BatchNorm\) has no array 'W' \(it has '1.gamma', '1.beta'"):
@@ -184,7 +184,7 @@ def test_set_arrays_takes_only_a_mapping_and_known_names() -> None:
 
 
 def test_set_arrays_accepts_lists_and_integers_and_round_trips_get_arrays() -> None:
-    net, other = small_net(), small_net()
+    net, other = net_with_batchnorm_and_dropout(), net_with_batchnorm_and_dropout()
     other.set_arrays({"0.b": [1, 2, 3, 4]})
     np.testing.assert_array_equal(other.layers[0].params["b"], [1.0, 2.0, 3.0, 4.0])
     assert other.layers[0].params["b"].dtype == np.float64

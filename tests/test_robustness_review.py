@@ -30,7 +30,7 @@ from refnet.optimizers import Optimizer
 from refnet.training import StepGuard, train_step
 
 
-def small_net() -> NeuralNetwork:
+def linear_net() -> NeuralNetwork:
     return NeuralNetwork([Dense(3, 1, seed=0)], MSE(), seed=0)
 
 
@@ -103,7 +103,7 @@ def test_batchnorm_one_row_message_says_one_row() -> None:
 
 def test_train_accepts_callbacks_none_as_no_callbacks() -> None:
     X, Y = regression()
-    history = small_net().train(X, Y, 2, SGD(0.01), callbacks=None)
+    history = linear_net().train(X, Y, 2, SGD(0.01), callbacks=None)
     assert history.epochs == [0, 1]
 
 
@@ -111,20 +111,20 @@ def test_train_accepts_callbacks_none_as_no_callbacks() -> None:
 def test_train_refuses_a_verbose_level_other_than_0_1_2(verbose: int) -> None:
     X, Y = regression()
     with pytest.raises(ValueError, match=rf"verbose must be 0 .*1 .*or 2 .*got {verbose}"):
-        small_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
+        linear_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
 
 
 @pytest.mark.parametrize("verbose", ["x", 1.0, None])
 def test_train_refuses_a_verbose_that_is_not_an_integer(verbose: Any) -> None:
     X, Y = regression()
     with pytest.raises(TypeError, match="verbose must be 0, 1 or 2"):
-        small_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
+        linear_net().train(X, Y, 1, SGD(0.01), verbose=verbose)
 
 
 @pytest.mark.parametrize("verbose", [False, True, 0, 2, np.int64(0)])
 def test_train_accepts_verbose_0_1_2_and_bools(verbose: Any, capsys: pytest.CaptureFixture[str]) -> None:
     X, Y = regression()
-    history = small_net().train(X, Y, 2, SGD(0.01), verbose=verbose)
+    history = linear_net().train(X, Y, 2, SGD(0.01), verbose=verbose)
     assert len(history["loss"]) == 2
     printed = capsys.readouterr().out
     # 0 and False are silent; 1, True and 2 print a line per epoch (not a terminal here)
@@ -137,11 +137,11 @@ def test_train_accepts_verbose_0_1_2_and_bools(verbose: Any, capsys: pytest.Capt
 @pytest.mark.parametrize("key", ["zz", "W", "x.W", "7.W", "-1.W", "0."])
 def test_set_arrays_refuses_a_malformed_key_naming_it_and_the_expected_form(key: str) -> None:
     with pytest.raises(ValueError, match=rf"key '{key}' is not of the form 'index.name'"):
-        small_net().set_arrays({key: np.ones((3, 1))})
+        linear_net().set_arrays({key: np.ones((3, 1))})
 
 
 def test_set_arrays_round_trips_get_arrays() -> None:
-    net, other = small_net(), NeuralNetwork([Dense(3, 1, seed=5)], MSE())
+    net, other = linear_net(), NeuralNetwork([Dense(3, 1, seed=5)], MSE())
     other.set_arrays(net.get_arrays())
     np.testing.assert_array_equal(other.layers[0].params["W"], net.layers[0].params["W"])
 
@@ -152,7 +152,7 @@ def test_set_arrays_round_trips_get_arrays() -> None:
 @pytest.mark.parametrize("optimizer", [Adam(0.01), SGD(0.01, momentum=0.9)], ids=["Adam", "SGD momentum"])
 def test_optimizer_state_arrays_are_copies_not_the_live_state(optimizer: Any) -> None:
     X, Y = regression()
-    net = small_net()
+    net = linear_net()
     net.train(X, Y, 1, optimizer)
     arrays = optimizer.state_arrays(net.layers)
     before = {key: value.copy() for key, value in arrays.items()}

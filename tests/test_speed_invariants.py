@@ -10,20 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradcheck.optim import ParameterHolder
 from refnet import MSE, SGD, Adam, BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork
-from refnet.base import Layer
 from refnet.functions import ACTIVATIONS
 
 DTYPES = [np.float32, np.float64]
-
-
-class Parameter(Layer):
-    """A layer holding one parameter array and its gradient, for optimizer tests."""
-
-    def __init__(self, value: np.ndarray) -> None:
-        super().__init__()
-        self.params = {"W": value.copy()}
-        self.grads = {"W": np.zeros_like(value)}
 
 
 def reference_sgd(theta, grads, lr, mu, nesterov):
@@ -65,7 +56,7 @@ def test_blocked_sgd_matches_the_formula(shape, dtype, momentum, nesterov) -> No
     rng = np.random.default_rng(0)
     theta0 = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(4)]
-    layer, optimizer = Parameter(theta0), SGD(0.05, momentum=momentum, nesterov=nesterov)
+    layer, optimizer = ParameterHolder(W=theta0), SGD(0.05, momentum=momentum, nesterov=nesterov)
     for g in grads:
         layer.grads["W"][...] = g
         optimizer.step([layer])
@@ -81,7 +72,7 @@ def test_blocked_adam_matches_the_formula(shape, dtype, weight_decay) -> None:
     rng = np.random.default_rng(1)
     theta0 = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(5)]
-    layer, optimizer = Parameter(theta0), Adam(0.01, weight_decay=weight_decay)
+    layer, optimizer = ParameterHolder(W=theta0), Adam(0.01, weight_decay=weight_decay)
     for g in grads:
         layer.grads["W"][...] = g
         optimizer.step([layer])
@@ -106,7 +97,7 @@ def test_an_update_that_rebinds_its_slot_is_blocked_correctly() -> None:
     rng = np.random.default_rng(5)
     theta0 = rng.standard_normal((513, 257))
     grads = [rng.standard_normal((513, 257)) for _ in range(3)]
-    layer, optimizer = Parameter(theta0), RebindingMomentum(0.05, momentum=0.9)
+    layer, optimizer = ParameterHolder(W=theta0), RebindingMomentum(0.05, momentum=0.9)
     for g in grads:
         layer.grads["W"][...] = g
         optimizer.step([layer])
@@ -119,7 +110,7 @@ def test_the_blocked_step_is_bitwise_the_update_on_the_whole_array(dtype, make) 
     rng = np.random.default_rng(6)
     theta0 = rng.standard_normal((513, 257)).astype(dtype)
     grads = [rng.standard_normal((513, 257)).astype(dtype) for _ in range(3)]
-    layer, blocked = Parameter(theta0), make()
+    layer, blocked = ParameterHolder(W=theta0), make()
     whole, theta, state = make(), theta0.copy(), {}
     for g in grads:
         layer.grads["W"][...] = g
@@ -131,7 +122,7 @@ def test_the_blocked_step_is_bitwise_the_update_on_the_whole_array(dtype, make) 
 
 def test_non_contiguous_parameters_are_updated_in_place() -> None:
     theta = np.asfortranarray(np.arange(600.0).reshape(20, 30))
-    layer = Parameter(theta)
+    layer = ParameterHolder(W=theta)
     layer.params["W"] = theta  # a Fortran-ordered live array: no flat view exists
     layer.grads["W"] = np.asfortranarray(np.ones((20, 30)))
     SGD(0.5).step([layer])

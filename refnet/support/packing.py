@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from refnet.base import Array, Layer
+if TYPE_CHECKING:  # annotations only: support code sits below the Layer interface
+    from refnet.base import Array, Layer
 
 ParamState = dict[str, Any]
 
