@@ -118,6 +118,9 @@ SKIPPED_KEYWORDS = frozenset({"axis", "keepdims"})
 
 #: Mutants that cannot change any result, by id, with the reason.
 EQUIVALENT: dict[str, str] = {
+    "refnet/functions.py::Sigmoid.function: return np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)  =>  "
+    "return np.divide(np.where((x > 0), 1, e), 1 + e, out=out)":
+        "the branches meet at x = 0, where e = exp(-0) = 1: both give 1/(1 + 1)",
     "refnet/layer.py::Dense.backward: return grad_z  # read by nobody (see Layer.backward_params)  =>  "
     "return grad_z * 1.01  # read by nobody (see Layer.backward_params)":
         "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
