@@ -68,7 +68,7 @@ def test_activation(benchmark: Any, name: str, dtype: str, direction: str) -> No
     benchmark.group = f"activation {direction}"
     harness.run(
         benchmark,
-        (lambda: activation.function(x, out=out)) if forward else (lambda: activation.gradient(y, grad_y, out=out)),
+        (lambda: activation.function(x, out=out)) if forward else (lambda: activation.gradient(y, grad_y)),
         harness.CopyBound(nbytes),
         n_rounds=300,
         bound_name="copy",

@@ -6,8 +6,8 @@ A layer maps a batch x of shape (N, in_features) to y of shape (N, out_features)
 - ``backward(grad_y) -> grad_x`` fills ``grads`` (same keys and shapes as ``params``) and
   returns dL/dx. Calling it twice for the same forward gives the same result: gradients
   are overwritten, never accumulated;
-- ``backward_params(grad_y)`` fills ``grads`` only: what the network runs where nobody
-  reads dL/dx (the first layer, during training);
+- ``backward_params(grad_y)`` fills ``grads`` only: ``backward`` run with ``input_grad_needed``
+  False, what the network runs where nobody reads dL/dx (the first layer, during training);
 - ``penalty()`` is the layer's regularization term, already part of the reported loss.
 """
 
@@ -84,14 +84,22 @@ class Layer:
         """grad_x = dL/dx from grad_y = dL/dy; fills ``grads``. Shapes (N, out) -> (N, in)."""
         raise NotImplementedError
 
+    #: False while ``backward_params`` runs ``backward``: nobody reads grad_x then, so a layer
+    #: whose grad_x costs real work (Dense: a matrix product) may skip it and return anything.
+    input_grad_needed = True
+
     def backward_params(self, grad_y: Array) -> None:
         """Fill ``grads`` exactly as ``backward`` does, without returning dL/dx.
 
         The network calls this instead of ``backward`` on a layer whose input gradient nobody
-        reads (the first layer, during training). By default it runs ``backward`` and drops
-        grad_x; a layer whose grad_x costs real work overrides it (Dense: a matrix product).
+        reads (the first layer, during training): it runs ``backward`` (a subclass's own too)
+        with ``input_grad_needed`` False, and drops what it returns.
         """
-        self.backward(grad_y)
+        self.input_grad_needed = False
+        try:
+            self.backward(grad_y)
+        finally:
+            del self.input_grad_needed  # back to the class's True
 
     # -- layers with several inputs (``multiple_inputs = True``: the merges) override these three --
     def merged_width(self, inputs: list[Node]) -> int:

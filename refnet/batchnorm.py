@@ -51,7 +51,7 @@ class BatchNorm(Layer):
         self.params = {"gamma": np.ones(D, dtype=resolved), "beta": np.zeros(D, dtype=resolved)}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self.state = {"running_mean": np.zeros(D, dtype=resolved), "running_var": np.ones(D, dtype=resolved)}
-        self._xhat: Array | None = None
+        self._x_hat: Array | None = None
         self._inv_std: Array | None = None
         self._training = True
 
@@ -60,7 +60,10 @@ class BatchNorm(Layer):
         return self.num_features
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        """y = gamma * (x − mu) / sqrt(var + eps) + beta; batch statistics when training."""
+        """x_hat = (x − mean) / sqrt(var + eps);  y = gamma * x_hat + beta.  Shapes (N, D) -> (N, D).
+
+        Training: mean and (biased) var of this batch, and the running statistics move toward
+        them; evaluation: the running statistics."""
         gamma, beta = self.params["gamma"], self.params["beta"]
         x = check_layer_input(x, self.num_features, gamma.dtype, self)
         if training:
@@ -70,39 +73,39 @@ class BatchNorm(Layer):
                     f"BatchNorm: training needs a batch of at least 2 rows, got {N} (the batch variance of one "
                     "row is 0); choose a batch_size that does not leave a last batch of a single row"
                 )
-            mu = x.mean(axis=0)
-            centered = x - mu
-            var = np.einsum("nd,nd->d", centered, centered) / N
+            mean = x.mean(axis=0)
+            centered = x - mean
+            var = np.einsum("nd,nd->d", centered, centered) / N  # mean of squares, one pass
             m = gamma.dtype.type(self.momentum)
             self.state["running_mean"] *= 1 - m
-            self.state["running_mean"] += m * mu
+            self.state["running_mean"] += m * mean
             self.state["running_var"] *= 1 - m
             self.state["running_var"] += (m * N / (N - 1)) * var
         else:
             centered = x - self.state["running_mean"]
             var = self.state["running_var"]
         inv_std = 1.0 / np.sqrt(var + gamma.dtype.type(self.eps))
-        xhat = centered
-        xhat *= inv_std
-        self._xhat, self._inv_std, self._training = xhat, inv_std, training
-        return xhat * gamma + beta
+        x_hat = centered * inv_std
+        self._x_hat, self._inv_std, self._training = x_hat, inv_std, training
+        return gamma * x_hat + beta
 
     def backward(self, grad_y: Array) -> Array:
-        """grad_x = (gx − mean(gx) − xhat·mean(gx·xhat)) / sqrt(var + eps), gx = grad_y·gamma."""
-        self._require_forward(self._xhat)
-        assert self._xhat is not None and self._inv_std is not None
-        xhat, gamma = self._xhat, self.params["gamma"]
-        grad_y = check_layer_input(grad_y, self.num_features, gamma.dtype, self, name="grad_y", rows=xhat.shape[0])
-        np.einsum("nd,nd->d", grad_y, xhat, out=self.grads["gamma"])
+        """dgamma = Σ_n grad_y·x_hat;  dbeta = Σ_n grad_y;  with grad_x_hat = grad_y·gamma:
+        grad_x = (grad_x_hat − mean(grad_x_hat) − x_hat·mean(grad_x_hat·x_hat)) / sqrt(var + eps)
+        (evaluation: grad_x = grad_x_hat / sqrt(running_var + eps)).  Shapes (N, D) -> (N, D)."""
+        self._require_forward(self._x_hat)
+        assert self._x_hat is not None and self._inv_std is not None
+        x_hat, gamma = self._x_hat, self.params["gamma"]
+        grad_y = check_layer_input(grad_y, self.num_features, gamma.dtype, self, name="grad_y", rows=x_hat.shape[0])
+        np.einsum("nd,nd->d", grad_y, x_hat, out=self.grads["gamma"])
         np.sum(grad_y, axis=0, out=self.grads["beta"])
-        gx = grad_y * gamma
+        grad_x_hat = grad_y * gamma
         if not self._training:  # running statistics are constants
-            return gx * self._inv_std
-        N = xhat.shape[0]
-        grad_x = gx - gx.mean(axis=0)
-        grad_x -= xhat * (self.grads["gamma"] * gamma / N)
-        grad_x *= self._inv_std
-        return grad_x
+            return grad_x_hat * self._inv_std
+        N = x_hat.shape[0]
+        # mean(grad_x_hat·x_hat) = gamma·dgamma/N: the sum just computed, reused
+        grad_x = grad_x_hat - grad_x_hat.mean(axis=0) - x_hat * (self.grads["gamma"] * gamma / N)
+        return grad_x * self._inv_std
 
     def state_problem(self) -> str | None:
         # a variance is never negative; evaluation would take the root of a negative number

@@ -2,13 +2,13 @@
 
 Each activation keeps its math in two pure methods:
 
-- ``function(x, out=None) -> y``               the forward formula;
-- ``gradient(y, grad_y, out=None) -> grad_x``  the backward formula, written in terms of
-  the *output* y, which is cheaper than recomputing from x (sigmoid: y·(1−y)).
+- ``function(x, out=None) -> y``          the forward formula (``out``: where to write y;
+  Dense passes its own pre-activation z, so the forward allocates nothing more);
+- ``gradient(y, grad_y) -> grad_x``       the backward formula, written in terms of the
+  *output* y, which is cheaper than recomputing from x (sigmoid: y·(1−y)).
 
-``Dense`` calls these two directly (in place on its own pre-activation buffer, and on a
-work buffer it keeps for grad_z, which is the activation's grad_x); used as layers,
-``forward`` and ``backward`` wrap them with the cache.
+``Dense`` calls these two directly; used as layers, ``forward`` and ``backward`` wrap them
+with the cache.
 """
 
 from __future__ import annotations
@@ -37,12 +37,10 @@ class Activation(Layer):
         """y = f(x), elementwise; writes into ``out`` when given."""
         raise NotImplementedError
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = grad_y * f'(x), written in terms of y = f(x).
 
-        ``out`` (shape of grad_y) is a buffer the result may be written into; use the
-        returned array, which is ``grad_y`` itself for the identity. y and grad_y are
-        never modified.
+        The result may be ``grad_y`` itself (the identity); y and grad_y are never modified.
         """
         raise NotImplementedError
 
@@ -72,7 +70,7 @@ class Identity(Activation):
             np.copyto(out, x)
         return out
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = grad_y."""
         return grad_y
 
@@ -87,12 +85,9 @@ class ReLU(Activation):
         """y = max(x, 0)."""
         return np.maximum(x, 0, out=out)
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = grad_y * (y > 0)."""
-        # The mask is written straight as 0.0/1.0 in grad_y's dtype: multiplying by a bool
-        # array would cast it element by element, which is slower than these two passes.
-        mask = np.greater(y, 0, out=np.empty_like(grad_y) if out is None else out)
-        return np.multiply(mask, grad_y, out=mask)
+        return grad_y * (y > 0)
 
 
 class LeakyReLU(Activation):
@@ -109,13 +104,9 @@ class LeakyReLU(Activation):
         """y = max(x, alpha·x) (for 0 <= alpha < 1)."""
         return np.maximum(x, x.dtype.type(self.alpha) * x, out=out)
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = grad_y * (1 if y > 0 else alpha); y > 0 exactly when x > 0."""
-        # slope = max(step(y), alpha) is exactly 1 or alpha, without np.where (which is
-        # slow on an unpredictable sign pattern).
-        slope = np.greater(y, 0, out=np.empty_like(grad_y) if out is None else out)
-        np.maximum(slope, y.dtype.type(self.alpha), out=slope)
-        return np.multiply(slope, grad_y, out=slope)
+        return np.where(y > 0, grad_y, self.alpha * grad_y)
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -132,23 +123,13 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def function(self, x: Array, out: Array | None = None) -> Array:
-        """y = 1 / (1 + exp(−x)), stably."""
-        # y = exp(min(x, 0)) / (1 + exp(−|x|)): the numerator is 1 for x >= 0 and e for
-        # x < 0, exactly the two branches above, computed without np.where (slow on an
-        # unpredictable sign pattern). No exponent is positive, so nothing overflows.
-        numerator = np.minimum(x, 0)
-        np.exp(numerator, out=numerator)  # exp(min(x, 0))
-        denominator = np.abs(x)
-        np.negative(denominator, out=denominator)
-        np.exp(denominator, out=denominator)  # e = exp(−|x|)
-        denominator += 1  # 1 + e
-        return np.divide(numerator, denominator, out=out)
+        """y = 1/(1 + e) for x >= 0, e/(1 + e) for x < 0, with e = exp(−|x|) (never overflows)."""
+        e = np.exp(-np.abs(x))
+        return np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = grad_y * y * (1 − y)."""
-        derivative = np.subtract(1, y, out=out)
-        derivative *= y
-        return np.multiply(derivative, grad_y, out=derivative)
+        return grad_y * (y * (1 - y))
 
 
 class Tanh(Activation):
@@ -160,11 +141,9 @@ class Tanh(Activation):
         """y = tanh(x)."""
         return np.tanh(x, out=out)
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = grad_y * (1 − y²)."""
-        derivative = np.multiply(y, y, out=out)
-        np.subtract(1, derivative, out=derivative)
-        return np.multiply(derivative, grad_y, out=derivative)
+        return grad_y * (1 - y * y)
 
 
 class Softmax(Activation):
@@ -184,12 +163,9 @@ class Softmax(Activation):
         shifted /= shifted.sum(axis=-1, keepdims=True)
         return shifted
 
-    def gradient(self, y: Array, grad_y: Array, out: Array | None = None) -> Array:
+    def gradient(self, y: Array, grad_y: Array) -> Array:
         """grad_x = y * (grad_y − Σ_j grad_y_j·y_j)."""
-        grad_x = np.multiply(grad_y, y, out=out)
-        row_sums = grad_x.sum(axis=-1, keepdims=True)
-        np.subtract(grad_y, row_sums, out=grad_x)
-        return np.multiply(grad_x, y, out=grad_x)
+        return y * (grad_y - (grad_y * y).sum(axis=-1, keepdims=True))
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -38,11 +38,6 @@ from refnet.support.checks import (
 __all__ = ["Dense", "Layer"]
 
 
-def _fingerprint(W: Array) -> bytes:
-    """A digest of W's bytes: equal digests mean (but for a 2⁻¹²⁸ chance) unchanged weights."""
-    return hashlib.blake2b(np.ascontiguousarray(W).data, digest_size=16).digest()
-
-
 class Dense(Layer):
     """y = act(x @ W + b), with optional L1/L2 penalties on W.
 
@@ -88,9 +83,50 @@ class Dense(Layer):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._x: Array | None = None
         self._y: Array | None = None
-        # Work buffer for grad_z, kept while the batch shape stays the same.
-        self._grad_z: Array | None = None
 
+    @property
+    def in_features(self) -> int:
+        return self._in
+
+    def output_features(self, in_features: int) -> int:
+        return self.out
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out). Caches x and y."""
+        W, b = self.params["W"], self.params["b"]
+        x = check_layer_input(x, self._in, W.dtype, self)
+        z = x @ W
+        z += b
+        # z is this call's own buffer, so the activation may overwrite it in place.
+        y = self.activation.function(z, out=z)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, grad_y: Array) -> Array:
+        """grad_z = grad_y * act'(z);  dW = x.T @ grad_z (+ penalty gradient);  db = Σ_n grad_z[n];
+        grad_x = grad_z @ W.T.  Shapes: grad_y (N, out) -> grad_x (N, in).
+
+        Skips grad_x while ``input_grad_needed`` is False (``Layer.backward_params``: the
+        network's first layer, whose input gradient nobody reads): one matrix product fewer.
+        """
+        self._require_forward(self._x)
+        assert self._x is not None and self._y is not None
+        x, y, W = self._x, self._y, self.params["W"]
+        grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", rows=x.shape[0])
+        grad_z = self.activation.gradient(y, grad_y)
+        np.matmul(x.T, grad_z, out=self.grads["W"])  # written in place: the optimizer may hold views of grads
+        grad_z.sum(axis=0, out=self.grads["b"])
+        if self.regularizer.active:
+            self.regularizer.add_gradient(W, self.grads["W"])
+        if not self.input_grad_needed:
+            return grad_z  # read by nobody (see Layer.backward_params)
+        return grad_z @ W.T
+
+    def penalty(self) -> float:
+        """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""
+        return self.regularizer.penalty(self.params["W"]) if self.regularizer.active else 0.0
+
+    # -- bookkeeping: initial weights, a network seed taking over, copies ------------------
     def _initializer(self, weight_init: str | Initializer) -> Initializer:
         if callable(weight_init):
             return weight_init
@@ -130,60 +166,6 @@ class Dense(Layer):
         # A copy (pickle, deepcopy) is a model of its own: it keeps its weights under a
         # network seed, and it does not carry the initializer (a lambda cannot be pickled).
         return {**self.__dict__, "_unseeded": None}
-
-    @property
-    def in_features(self) -> int:
-        return self._in
-
-    def output_features(self, in_features: int) -> int:
-        return self.out
-
-    def forward(self, x: Array, training: bool = True) -> Array:
-        """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out). Caches x and y."""
-        W, b = self.params["W"], self.params["b"]
-        x = check_layer_input(x, self._in, W.dtype, self)
-        z = x @ W
-        z += b
-        # z is this call's own buffer, so the activation may overwrite it in place.
-        y = self.activation.function(z, out=z)
-        self._x, self._y = x, y
-        return y
-
-    def backward(self, grad_y: Array) -> Array:
-        """grad_x = (grad_y * act'(z)) @ W.T; fills grads["W"] and grads["b"]."""
-        grad_z = self._fill_grads(grad_y)
-        # grad_x is returned to the caller and must be a fresh array (grad_z is a work buffer).
-        return grad_z @ self.params["W"].T
-
-    def backward_params(self, grad_y: Array) -> None:
-        """Fills grads["W"] and grads["b"] as ``backward`` does, without grad_x (one matrix product fewer).
-
-        A subclass that overrides ``backward`` has it run here too, so its own gradients count.
-        """
-        if type(self).backward is not Dense.backward:
-            self.backward(grad_y)
-            return
-        self._fill_grads(grad_y)
-
-    def _fill_grads(self, grad_y: Array) -> Array:
-        """dW = x.T @ grad_z (+ penalty gradient), db = Σ_n grad_z[n]; returns grad_z = grad_y * act'(z)."""
-        self._require_forward(self._x)
-        assert self._x is not None and self._y is not None
-        W = self.params["W"]
-        grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", rows=self._x.shape[0])
-        if self._grad_z is None or self._grad_z.shape != self._y.shape:
-            self._grad_z = np.empty_like(self._y)
-        # grad_z only lives until grad_x is computed from it, so one buffer serves every step.
-        grad_z = self.activation.gradient(self._y, grad_y, out=self._grad_z)
-        np.matmul(self._x.T, grad_z, out=self.grads["W"])
-        grad_z.sum(axis=0, out=self.grads["b"])
-        if self.regularizer.active:
-            self.regularizer.add_gradient(W, self.grads["W"])
-        return grad_z
-
-    def penalty(self) -> float:
-        """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""
-        return self.regularizer.penalty(self.params["W"]) if self.regularizer.active else 0.0
 
     def check_saveable(self) -> None:
         """The config stores the activation by ``name`` only, so a subclass (``class
@@ -232,3 +214,8 @@ class Dense(Layer):
         if self.regularizer.active:
             extra = f", l1_lambda={self.regularizer.l1_lambda}, l2_lambda={self.regularizer.l2_lambda}"
         return f"Dense({self._in}, {self.out}, activation={self.activation.name!r}{extra})"
+
+
+def _fingerprint(W: Array) -> bytes:
+    """A digest of W's bytes: equal digests mean (but for a 2⁻¹²⁸ chance) unchanged weights."""
+    return hashlib.blake2b(np.ascontiguousarray(W).data, digest_size=16).digest()
