@@ -92,6 +92,9 @@ def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> t
         least = tol.floor * float(np.max(np.abs(target.gradient)))
         lines = [replace(line, magnitude=max(line.magnitude, least)) for line in lines]
     base = float(target.loss())
+    again = float(target.loss())
+    if abs(again - base) > tol.rounding_factor * tol.eps * abs(base) or np.isnan(base) != np.isnan(again):
+        return not_deterministic(target, base, again), []
     noise = target_noise(lines, base, tol)
     outcomes = [judge(line, base, tol, noise) for line in lines]
     return summarize(target, outcomes, method, tol), outcomes
@@ -117,12 +120,14 @@ def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Toleran
         message = f"{len(undecided)} of {len(outcomes)} {unit} undecided; worst at {top.line.label}: {top.note}"
     elif kinks > tol.kink_fraction * len(outcomes):
         verdict = "kink"
-        message = f"{kinks} of {len(outcomes)} {unit} sit on kinks: too few smooth points to judge"
+        message = (
+            f"{kinks} of {len(outcomes)} {unit} sit on kinks: too few smooth points to judge{nearest_kink(outcomes)}"
+        )
     else:
         verdict = "pass"
         message = f"{len(outcomes)} {unit} within tolerance"
         if kinks:
-            message += f" ({kinks} on kinks, set aside)"
+            message += f" ({kinks} on kinks, set aside{nearest_kink(outcomes)})"
     return CheckResult(
         component=target.component,
         tensor=target.name,
@@ -138,6 +143,42 @@ def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Toleran
         kinks=kinks,
         message=message,
     )
+
+
+def not_deterministic(target: Target, first: float, second: float) -> CheckResult:
+    """An inconclusive result: L at the same point differs between two calls, so no difference means anything.
+
+    A forward that draws from a random source gradcheck does not reset (the global ``np.random``, a
+    generator made per call) gives a new L at every evaluation: the scatter would pass for rounding noise.
+    """
+    message = (
+        f"forward is not deterministic: two calls on the same input differ by {abs(second - first):.1e} "
+        f"(L = {first:.6g}, then {second:.6g}); seed it per call (hold a numpy Generator on the component, "
+        "which gradcheck puts back before every call) or check it in evaluation mode (training=False)"
+    )
+    return CheckResult(
+        component=target.component,
+        tensor=target.name,
+        index="L",
+        analytic=first,
+        numerical=second,
+        abs_error=abs(second - first),
+        rel_error=relative_error(first, second),
+        tolerance=0.0,
+        verdict="inconclusive",
+        method="determinism",
+        checked=0,
+        message=message,
+    )
+
+
+def nearest_kink(outcomes: list[Outcome]) -> str:
+    """ "; at (0, 0) a kink 1.0e-09 from the check point, inside the step 1e-06": the closest kink, or ""."""
+    noted = [outcome for outcome in outcomes if outcome.status == "kink" and outcome.note]
+    if not noted:
+        return ""
+    closest = min(noted, key=lambda outcome: outcome.distance)
+    return f"; at {closest.line.label} {closest.note}"
 
 
 def shape_failure(target: Target) -> CheckResult:

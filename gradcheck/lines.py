@@ -157,6 +157,7 @@ class Outcome:
     allowed: float
     status: Verdict
     note: str = ""  #: why, when the status needs explaining (an inconclusive element: why and what to do)
+    distance: float = float("nan")  #: a kink's distance from the check point, in steps of t
 
     @property
     def badness(self) -> float:

@@ -100,8 +100,16 @@ def sweep_line(line: Line, tol: Tolerances) -> Sweep:
         verdict, message = "fail", f"best error {best:.2e} over the sweep exceeds {allowed:.2e}"
     elif slope is not None and slope >= tol.flat_slope:
         verdict, message = "pass", f"error falls as h^{slope:.2f} to {best:.2e} at h={tol.sweep_steps[bottom]:.0e}"
-    else:
+    elif slope is not None:
         verdict, message = "pass", f"no truncation error above rounding: best error {best:.2e} at every scale"
+    else:
+        verdict, message = (
+            "pass",
+            (
+                f"no slope to measure: the error stays at rounding level at every step (best {best:.2e}), "
+                "so the central difference is exact, as for a linear map (no h² truncation to fall)"
+            ),
+        )
     return Sweep(tuple(tol.sweep_steps), tuple(errors), slope, verdict, message)
 
 
