@@ -2,9 +2,12 @@
 
 ``CATALOG`` is the list. Each ``Check`` names the refnet classes it covers; ``uncovered()``
 lists the public components (found by introspecting ``refnet.__all__``) that no check
-covers, and the test suite fails when that list is not empty. ``run_catalog`` runs the
-checks whose name matches a pattern; each check draws from its own Generator, made from the
-run's seed and the check's name, so filtering never changes what a check sees. Besides the
+covers. What a check really runs is watched, not trusted: ``exercised(check)`` records the
+refnet classes whose methods run while it runs, ``unexercised()`` the public components no
+check runs; the suite fails when that list is not empty or a check covers what it never runs.
+``run_catalog`` runs the checks whose name matches a pattern; each check draws from its own
+Generator, made from the run's seed and the check's name, so filtering never changes what a
+check sees. Besides the
 gradient and optimizer checks, it holds the ``... reference`` checks of every value against
 the textbook (``gradcheck.references``) and the stateful ones (``gradcheck.stateful``).
 
@@ -17,11 +20,14 @@ default 0.5 stays for user checks, whose points may sit anywhere.
 
 from __future__ import annotations
 
+import sys
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
+from types import FrameType
 
 import numpy as np
 
@@ -204,6 +210,42 @@ def uncovered(catalog: list[Check] = CATALOG) -> list[type]:
     """Public refnet components that no check in ``catalog`` covers (should be empty)."""
     covered = {cls for check in catalog for cls in check.covers}
     return [cls for cls in public_components() if cls not in covered]
+
+
+def exercised(check: Check, seed: int = 0) -> set[type]:
+    """The public components whose own methods run while ``check`` runs, found by watching it run.
+
+    A profile hook (``sys.setprofile``, put back afterwards) sees every call of a function defined
+    in refnet's source; the class of its ``self`` is recorded when it is a public component and the
+    method is not a dunder (a constructor or a ``__repr__`` builds or shows, it does not exercise).
+    So a check exercises what it really runs, whatever its ``covers`` says.
+    """
+    root = str(Path(refnet.__file__).parent)
+    seen: set[type] = set()
+
+    def record(frame: FrameType, event: str, arg: object) -> None:
+        code = frame.f_code
+        if event == "call" and code.co_filename.startswith(root) and not code.co_name.startswith("__"):
+            owner = type(frame.f_locals.get("self"))
+            if owner.__module__.startswith("refnet"):
+                seen.add(owner)  # and the base whose own method this is (Merge's, run by an Add)
+                seen.update(
+                    cls for cls in owner.__mro__ if getattr(vars(cls).get(code.co_name), "__code__", None) is code
+                )
+
+    previous = sys.getprofile()
+    sys.setprofile(record)
+    try:
+        check.run(check_rng(seed, check.name), CATALOG_TOLERANCES, False)
+    finally:
+        sys.setprofile(previous)
+    return seen
+
+
+def unexercised(catalog: list[Check] = CATALOG) -> list[type]:
+    """Public refnet components whose methods no check in ``catalog`` runs (should be empty; runs the catalog)."""
+    ran = {cls for check in catalog for cls in exercised(check)}
+    return [cls for cls in public_components() if cls not in ran]
 
 
 def select(pattern: str | None = None, catalog: list[Check] = CATALOG) -> list[Check]:
