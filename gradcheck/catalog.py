@@ -33,9 +33,9 @@ import numpy as np
 
 import refnet
 from gradcheck import cases, optim, references, stateful
-from gradcheck.guard import guarded
-from gradcheck.results import CheckResult, Report
-from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.core.guard import guarded
+from gradcheck.core.results import CheckResult, Report
+from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout

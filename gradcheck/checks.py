@@ -18,7 +18,7 @@ component is rebuilt in float64 where it can be, else checked in its own precisi
 stale cache shows); a refnet loss's fused ``value_and_gradient`` value must equal ``forward``.
 
 The check point must be finite (a ``ValueError`` otherwise). Whatever the checked code raises
-while it is checked becomes the result of that check, verdict ``error`` (``gradcheck.guard``).
+while it is checked becomes the result of that check, verdict ``error`` (``gradcheck.core.guard``).
 
 Randomness is held fixed: before every forward, each ``numpy.random.Generator`` a layer
 holds (e.g. Dropout's ``rng``) is put back in the state it had, so every evaluation draws
@@ -44,14 +44,14 @@ from gradcheck.adapters import (
     refuse_non_finite,
     refuse_non_finite_target,
 )
-from gradcheck.engine import check_target
-from gradcheck.guard import ComponentError, error_result, running
-from gradcheck.lines import Array, Target
+from gradcheck.core.engine import check_target
+from gradcheck.core.guard import ComponentError, error_result, running
+from gradcheck.core.lines import Array, Target
+from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
+from gradcheck.core.sweep import apply_sweep
+from gradcheck.core.tolerances import Tolerances, tolerances_for
 from gradcheck.precision import coarsest, rebuilt_in_float64
 from gradcheck.repeat import repeat_failures_of
-from gradcheck.results import CheckResult, Report, Verdict, relative_error
-from gradcheck.sweep import apply_sweep
-from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.losses import Loss
 from refnet.regularizers import ElasticNet
 from refnet.support.numerics import Snapshot

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.lines import Array
-from gradcheck.results import CheckResult, Report, relative_error
-from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.core.lines import Array
+from gradcheck.core.results import CheckResult, Report, relative_error
+from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer
 from refnet.optimizers import SGD, Adam, Optimizer
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.results import CheckResult
+from gradcheck.core.results import CheckResult
 
 COLUMNS = 4  #: panels per row
 TITLE = "gradcheck convergence sweep: error falls as h² where the gradient is right, stays flat where wrong"

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from gradcheck import textbook
-from gradcheck.lines import Array
-from gradcheck.results import CheckResult, Report, Verdict, relative_error
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.lines import Array
+from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
+from gradcheck.core.tolerances import Tolerances
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from gradcheck.lines import Array
-from gradcheck.results import CheckResult, relative_error
+from gradcheck.core.lines import Array
+from gradcheck.core.results import CheckResult, relative_error
 
 
 def repeat_failures_of(name: str, pairs: Iterable[tuple[str, Array, Array]]) -> list[CheckResult]:

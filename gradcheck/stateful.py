@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from gradcheck import textbook
+from gradcheck.core.results import CheckResult
+from gradcheck.core.tolerances import Tolerances
 from gradcheck.optim import ParameterHolder, adam_steps, compare, run_steps
 from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
 from gradcheck.references import compare as compare_values
-from gradcheck.results import CheckResult
-from gradcheck.tolerances import Tolerances
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay

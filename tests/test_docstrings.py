@@ -14,7 +14,7 @@ import refnet
 MODULES = sorted(
     info.name
     for package in (refnet, gradcheck)
-    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + ".")
+    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + ".")  # subpackages too
     if not info.name.endswith(".__main__")  # importing it would run the CLI
 )
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -13,7 +13,7 @@ import pytest
 
 from gradcheck.catalog import CATALOG
 from gradcheck.cli import build_parser, main
-from gradcheck.guard import can_time_out
+from gradcheck.core.guard import can_time_out
 
 USER_MODULE = '''
 import time

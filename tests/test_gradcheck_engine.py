@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from gradcheck import DEFAULT_TOLERANCES, Tolerances, check_layer, relative_error
 from gradcheck.checks import run_targets
-from gradcheck.engine import check_target
-from gradcheck.kinks import draw_away, push_from_zero
-from gradcheck.lines import Target
-from gradcheck.sweep import sweep_line
+from gradcheck.core.engine import check_target
+from gradcheck.core.kinks import draw_away, push_from_zero
+from gradcheck.core.lines import Target
+from gradcheck.core.sweep import sweep_line
 from refnet import Dense, Identity, ReLU, Tanh
 
 

@@ -13,8 +13,8 @@ import pytest
 from numpy.typing import NDArray
 
 from gradcheck import check_component
+from gradcheck.core.table import format_sweep_table, format_table
 from gradcheck.plot import plot_sweeps
-from gradcheck.table import format_sweep_table, format_table
 
 Array = NDArray[np.float64]
 

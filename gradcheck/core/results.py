@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from gradcheck.table import format_table
+from gradcheck.core.table import format_table
 
 Verdict = Literal["pass", "fail", "kink", "inconclusive", "error"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "kink", "inconclusive", "error")

@@ -6,9 +6,9 @@ Two defences, so that a kink never causes a false failure:
    by at least ``kink_margin`` (1e-3 in float64), a thousand steps h0 away.
 2. An element that fails at h0, or whose agreement rounding may have decided, is looked at
    again (``classify``):
-   - its rounding noise N is measured (``gradcheck.noise``), and the central difference is
+   - its rounding noise N is measured (``gradcheck.core.noise``), and the central difference is
      retried over a ladder of steps, the truncation at each measured against the next one
-     (``gradcheck.steps``); the step of smallest estimated error (rounding + truncation) is
+     (``gradcheck.core.steps``); the step of smallest estimated error (rounding + truncation) is
      used. A kink (or strong curvature) a little way off spoils only the larger steps; a
      loss with a large |L| spoils only the smaller ones;
    - agreement within tolerance + that estimate is a pass, if the estimate leaves the
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.lines import Line, Outcome
-from gradcheck.noise import rounding_noise
-from gradcheck.steps import best_step
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.lines import Line, Outcome
+from gradcheck.core.noise import rounding_noise
+from gradcheck.core.steps import best_step
+from gradcheck.core.tolerances import Tolerances
 
 Array = NDArray[Any]
 

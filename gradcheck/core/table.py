@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gradcheck.results import CheckResult
+    from gradcheck.core.results import CheckResult
 
 
 def _number(value: float, form: str) -> str:

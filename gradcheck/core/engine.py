@@ -1,6 +1,6 @@
 """The numerical engine: central differences in float64, element by element or along directions.
 
-For each tensor of a component (a ``Target``, see ``gradcheck.lines``):
+For each tensor of a component (a ``Target``, see ``gradcheck.core.lines``):
 
 - small tensors (size <= max_elements) are checked element by element, phi'(0) = g_i;
 - large tensors along a few random directions u, phi'(0) = g·u = vᵀJu when L = v·y, plus a
@@ -8,7 +8,7 @@ For each tensor of a component (a ``Target``, see ``gradcheck.lines``):
   tensors: the sample of single elements only);
 
 so that the whole catalog stays fast. An element passes when |a − n| <= atol + rtol·scale,
-scale = max(|a|, |n|, √Σ(g_i·u_i)²) (tolerances in ``gradcheck.tolerances``). An element that
+scale = max(|a|, |n|, √Σ(g_i·u_i)²) (tolerances in ``gradcheck.core.tolerances``). An element that
 fails, or whose check rounding may have decided, is looked at again (``kinks.classify``):
 at the step where its measured rounding and truncation are smallest, then by its one-sided
 differences, which tell a kink from a wrong gradient. An element that precision leaves
@@ -25,8 +25,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from gradcheck.kinks import classify
-from gradcheck.lines import (
+from gradcheck.core.kinks import classify
+from gradcheck.core.lines import (
     Line,
     Outcome,
     Target,
@@ -36,9 +36,9 @@ from gradcheck.lines import (
     sampled_element_lines,
     worst,
 )
-from gradcheck.noise import rounding_noise
-from gradcheck.results import CheckResult, Verdict, relative_error
-from gradcheck.tolerances import FLOAT64_EPS, Tolerances
+from gradcheck.core.noise import rounding_noise
+from gradcheck.core.results import CheckResult, Verdict, relative_error
+from gradcheck.core.tolerances import FLOAT64_EPS, Tolerances
 
 
 def judge(line: Line, base: float, tol: Tolerances, noise: float) -> Outcome:
@@ -64,7 +64,7 @@ def target_noise(lines: list[Line], base: float, tol: Tolerances) -> float:
     """The rounding noise of L for a target: eps·|L| in float64; measured on three lines in a lower precision.
 
     In float64 the rounding of L itself dominates. In float32 the rounding inside the component
-    does, and it is measured (``gradcheck.noise``) on the first, middle and last line: all lines
+    does, and it is measured (``gradcheck.core.noise``) on the first, middle and last line: all lines
     go through the same point, and an element that then fails has its own noise measured.
     """
     if tol.eps <= FLOAT64_EPS or not lines:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from gradcheck.results import CheckResult, Report
+from gradcheck.core.results import CheckResult, Report
 
 
 class ComponentError(Exception):
