@@ -69,13 +69,26 @@ def running_statistics(momentum: float | None) -> Check:
         gamma, beta = vector(layer.params["gamma"]), vector(layer.params["beta"])
         expected_y = textbook.batchnorm(rows(x), gamma, beta, ref_means[-1], ref_vars[-1], BATCHNORM_EPS)
         return [
-            compare("BatchNorm", "running_mean", np.array(ref_means), np.array(means), tol,
-                    f"running ← {1 - m:g}·running + {m:g}·mean(x)"),
-            compare("BatchNorm", "running_var", np.array(ref_vars), np.array(variances), tol,
-                    f"running ← {1 - m:g}·running + {m:g}·Σ(x − mean)²/(N − 1)"),
-            compare_values("y (eval after training)", expected_y, y, tol,
-                           "gamma·(x − running_mean)/√(running_var + eps) + beta"),
-        ]  # fmt: skip
+            compare(
+                "BatchNorm",
+                "running_mean",
+                np.array(ref_means),
+                np.array(means),
+                tol,
+                f"running ← {1 - m:g}·running + {m:g}·mean(x)",
+            ),
+            compare(
+                "BatchNorm",
+                "running_var",
+                np.array(ref_vars),
+                np.array(variances),
+                tol,
+                f"running ← {1 - m:g}·running + {m:g}·Σ(x − mean)²/(N − 1)",
+            ),
+            compare_values(
+                "y (eval after training)", expected_y, y, tol, "gamma·(x − running_mean)/√(running_var + eps) + beta"
+            ),
+        ]
 
     return check
 
@@ -133,9 +146,12 @@ def optimizers() -> list[tuple[str, Callable[[], Optimizer], Callable[[Any, Any]
     return [
         ("Adam", lambda: Adam(0.01), lambda theta, g: adam_steps(theta, g, 0.01, 0.9, 0.999, 1e-8)),
         ("SGD, momentum", lambda: SGD(0.1, momentum=0.9), lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, False)),
-        ("SGD, Nesterov", lambda: SGD(0.1, momentum=0.9, nesterov=True),
-         lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, True)),
-    ]  # fmt: skip
+        (
+            "SGD, Nesterov",
+            lambda: SGD(0.1, momentum=0.9, nesterov=True),
+            lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, True),
+        ),
+    ]
 
 
 def several_layers(resume: bool) -> Check:
@@ -200,8 +216,16 @@ def schedule(name: str) -> Check:
         epochs, lr0 = range(15), 0.2
         function = make()
         expected = np.array([formula(epoch, lr0) for epoch in epochs])
-        results = [compare(name, "schedule(epoch, lr0)", expected, np.array([function(e, lr0) for e in epochs]), tol,
-                           f"{name}: lr(epoch) for epochs 0..14")]  # fmt: skip
+        results = [
+            compare(
+                name,
+                "schedule(epoch, lr0)",
+                expected,
+                np.array([function(e, lr0) for e in epochs]),
+                tol,
+                f"{name}: lr(epoch) for epochs 0..14",
+            )
+        ]
         for label, initial_lr, optimizer_lr in (("lr0 from the optimizer", None, lr0), ("initial_lr", lr0, 0.7)):
             set_rates, logged = drive_scheduler(LearningRateScheduler(make(), initial_lr=initial_lr), optimizer_lr)
             results.append(
@@ -214,7 +238,7 @@ def schedule(name: str) -> Check:
                     "optimizer.learning_rate and logs['lr']",
                 )
             )
-        return results  # fmt: skip
+        return results
 
     return check
 
@@ -295,9 +319,15 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("SGD, Adam[three layers in one step]", (SGD, Adam), runner(several_layers(resume=False))),
     ("SGD, Adam[state carried to a new optimizer]", (SGD, Adam), runner(several_layers(resume=True))),
     *((f"schedule[{name}]", (LearningRateScheduler,), runner(schedule(name))) for name in SCHEDULES),
-    ("SGD[momentum, several blocks]", (SGD,),
-     runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)"))),
-    ("Adam[constant gradient, several blocks]", (Adam,),
-     runner(blocked(lambda: Adam(0.01), adam_constant_steps, "θ_t = θ₀ − t·lr·g/(|g| + ε)"))),
+    (
+        "SGD[momentum, several blocks]",
+        (SGD,),
+        runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)")),
+    ),
+    (
+        "Adam[constant gradient, several blocks]",
+        (Adam,),
+        runner(blocked(lambda: Adam(0.01), adam_constant_steps, "θ_t = θ₀ − t·lr·g/(|g| + ε)")),
+    ),
     ("Neuron[train]", (Neuron,), runner(neuron_training)),
-]  # fmt: skip
+]

@@ -185,6 +185,16 @@ def shape_failure(target: Target) -> CheckResult:
     """A failing result for a gradient whose shape is not the tensor's."""
     message = f"the gradient has shape {target.gradient.shape} but {target.name} has shape {target.array.shape}"
     return CheckResult(
-        target.component, target.name, "shape", float("nan"), float("nan"), float("inf"), float("inf"), 0.0,
-        "fail", "shape", checked=0, message=message,
-    )  # fmt: skip
+        component=target.component,
+        tensor=target.name,
+        index="shape",
+        analytic=float("nan"),
+        numerical=float("nan"),
+        abs_error=float("inf"),
+        rel_error=float("inf"),
+        tolerance=0.0,
+        verdict="fail",
+        method="shape",
+        checked=0,
+        message=message,
+    )

@@ -117,9 +117,15 @@ def kink_distance(line: Line, h: float) -> float:
 
 
 def undecided(
-    base: float, noise: float, h: float, allowance: float, tolerance: float, analytic: float, value: float,
+    base: float,
+    noise: float,
+    h: float,
+    allowance: float,
+    tolerance: float,
+    analytic: float,
+    value: float,
     tol: Tolerances,
-) -> str:  # fmt: skip
+) -> str:
     """Why an element is inconclusive, and what to do about it."""
     reason = (
         f"inconclusive: in {tol.precision}, rounding (noise {noise:.1e} of L ≈ {base:.3g}) and truncation allow an "
