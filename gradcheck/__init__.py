@@ -12,13 +12,13 @@ a ``Report`` of ``CheckResult`` rows. The thresholds live in ``gradcheck.core.to
 """
 
 from gradcheck.adapters import Functions
-from gradcheck.catalog import CATALOG, Check, public_components, run_catalog, uncovered
 from gradcheck.checks import check_layer, check_loss, check_regularizer
 from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.core.sweep import sweep_line
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, FLOAT32_TOLERANCES, Tolerances, tolerances_for
 from gradcheck.network_check import check_network
-from gradcheck.optim import check_optimizers
+from gradcheck.suite.catalog import CATALOG, Check, public_components, run_catalog, uncovered
+from gradcheck.suite.optim import check_optimizers
 from gradcheck.usercheck import UsageError, check_component
 
 __all__ = [

@@ -56,8 +56,8 @@ from gradcheck.core.kinks import push_from_zero
 from gradcheck.core.results import Report
 from gradcheck.core.tolerances import Tolerances, tolerances_for
 from gradcheck.network_check import check_network
-from gradcheck.optim import check_optimizers
 from gradcheck.precision import coarsest
+from gradcheck.suite.optim import check_optimizers
 from refnet.network import NeuralNetwork
 from refnet.optimizers import SGD, Adam
 from refnet.regularizers import ElasticNet

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import refnet
 from gradcheck import CATALOG, Check, public_components, run_catalog, uncovered
-from gradcheck.catalog import exercised, select, unexercised
+from gradcheck.suite.catalog import exercised, select, unexercised
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,14 @@ def test_introspection_finds_the_known_components() -> None:
 def test_every_public_component_has_a_check() -> None:
     covered = {cls for check in CATALOG for cls in check.covers}
     missing = [cls.__name__ for cls in public_components() if cls not in covered]
-    assert missing == [], f"no gradcheck check covers {missing}: add one to gradcheck/catalog.py"
+    assert missing == [], f"no gradcheck check covers {missing}: add one to gradcheck/suite/catalog.py"
     assert uncovered() == []
 
 
 def test_every_public_component_is_run_by_a_check(runs: dict[str, set[type]]) -> None:
     ran = {cls for classes in runs.values() for cls in classes}
     missing = [cls.__name__ for cls in public_components() if cls not in ran]
-    assert missing == [], f"no gradcheck check runs a method of {missing}: add one to gradcheck/catalog.py"
+    assert missing == [], f"no gradcheck check runs a method of {missing}: add one to gradcheck/suite/catalog.py"
 
 
 def test_every_check_runs_the_components_it_says_it_covers(runs: dict[str, set[type]]) -> None:

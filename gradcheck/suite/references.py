@@ -1,10 +1,10 @@
-"""Values against the textbook: every forward, loss, penalty and output against ``gradcheck.textbook``.
+"""Values against the textbook: every forward, loss, penalty and output against ``gradcheck.suite.textbook``.
 
 A gradient check proves that each backward matches its own forward. A mistake the two share
 (an output scaled by 1.01, BatchNorm evaluating with +mean, a penalty off by a constant, a
 network that scales what ``predict`` returns) leaves them consistent, and only an independent
 reference sees it. Each check here runs a refnet component on small inputs and compares what
-it returns with the same quantity computed by ``gradcheck.textbook``, the formulas in plain
+it returns with the same quantity computed by ``gradcheck.suite.textbook``, the formulas in plain
 Python, element by element:
 
 - activations, Dense, Dropout (with the mask it drew), BatchNorm (training and evaluation),
@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import textbook
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.suite import textbook
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout

@@ -1,7 +1,7 @@
 """Stateful updates against their closed forms: what changes from one call to the next.
 
 A gradient check looks at one forward and one backward; these checks follow a component over
-several calls and compare every state it passes through with the formula (``gradcheck.optim``
+several calls and compare every state it passes through with the formula (``gradcheck.suite.optim``
 does the same for SGD, Nesterov, Adam and AdamW):
 
 - BatchNorm running statistics over a sequence of batches of different sizes:
@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import textbook
 from gradcheck.core.results import CheckResult
 from gradcheck.core.tolerances import Tolerances
-from gradcheck.optim import ParameterHolder, adam_steps, compare, run_steps
-from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
-from gradcheck.references import compare as compare_values
+from gradcheck.suite import textbook
+from gradcheck.suite.optim import ParameterHolder, adam_steps, compare, run_steps
+from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
+from gradcheck.suite.references import compare as compare_values
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay

@@ -9,7 +9,7 @@ check runs; the suite fails when that list is not empty or a check covers what i
 Generator, made from the run's seed and the check's name, so filtering never changes what a
 check sees. Besides the
 gradient and optimizer checks, it holds the ``... reference`` checks of every value against
-the textbook (``gradcheck.references``) and the stateful ones (``gradcheck.stateful``).
+the textbook (``gradcheck.suite.references``) and the stateful ones (``gradcheck.suite.stateful``).
 
 The catalog runs with ``CATALOG_TOLERANCES``: the defaults but ``kink_fraction = 0``. Its
 checks draw every input at least ``kink_margin`` (a thousand steps) from every known kink,
@@ -32,10 +32,10 @@ from types import FrameType
 import numpy as np
 
 import refnet
-from gradcheck import cases, optim, references, stateful
 from gradcheck.core.guard import guarded
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.suite import cases, optim, references, stateful
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
