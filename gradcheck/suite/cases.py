@@ -30,7 +30,10 @@ from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.regularizers import ElasticNet
 
+#: A catalog check's work: from its Generator, the tolerances and whether to sweep, its report.
 Runner = Callable[[np.random.Generator, Tolerances, bool], Report]
+#: The activations by the names Dense takes, each checked inside Dense and on its own.
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 
 def seed_from(rng: np.random.Generator) -> int:

@@ -136,10 +136,8 @@ def _binary(rng: np.random.Generator, rows: int) -> Array:
     return rng.integers(0, 2, size=(rows, 1)).astype(np.float64)
 
 
-ACTIVATION_NAMES = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
-
 CATALOG: list[Check] = [
-    *(Check(f"Dense[{name}]", (Dense,), cases.dense(name)) for name in ACTIVATION_NAMES),
+    *(Check(f"Dense[{name}]", (Dense,), cases.dense(name)) for name in cases.ACTIVATIONS),
     Check("Dense[tanh, L1+L2]", (Dense, ElasticNet), cases.dense("tanh", l1=0.05, l2=0.1)),
     Check("Dense[relu, L1]", (Dense, ElasticNet), cases.dense("relu", l1=0.05)),
     Check("Dense[sigmoid, 16→12, projections]", (Dense,), cases.dense("sigmoid", l2=0.01, shape=(8, 16, 12))),

@@ -34,6 +34,7 @@ from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.core.tolerances import Tolerances
 from gradcheck.suite import textbook
+from gradcheck.suite.cases import ACTIVATIONS, Runner
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -47,8 +48,8 @@ from refnet.neuron import Neuron
 from refnet.regularizers import ElasticNet
 
 Matrix = textbook.Matrix
-Runner = Callable[[np.random.Generator, Tolerances, bool], Report]
-Check = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
+#: A value check: from the check's Generator and tolerances, its results (``runner`` makes it a catalog ``Runner``).
+ValueCheck = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
 
 #: The contract's constants (SPEC §3), which the references use rather than reading them from refnet.
 BATCHNORM_EPS = 1e-5
@@ -104,7 +105,7 @@ def compare(tensor: str, expected: Any, actual: Any, tol: Tolerances, formula: s
     )
 
 
-def runner(check: Check) -> Runner:
+def runner(check: ValueCheck) -> Runner:
     """A reference check as a catalog runner (it never sweeps: there is no step to sweep)."""
 
     def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
@@ -139,7 +140,7 @@ def special_inputs(rng: np.random.Generator) -> Array:
     return x
 
 
-def activation(make: Callable[[], Activation]) -> Check:
+def activation(make: Callable[[], Activation]) -> ValueCheck:
     """y = f(x) and grad_x = grad_y·f'(x), f' at x (0 at ReLU's kink, alpha at LeakyReLU's).
 
     As a layer, and through ``function``/``gradient`` with a separate ``out`` buffer (Dense
@@ -166,7 +167,7 @@ def activation(make: Callable[[], Activation]) -> Check:
     return check
 
 
-def dense(name: str, l1: float = 0.0, l2: float = 0.0) -> Check:
+def dense(name: str, l1: float = 0.0, l2: float = 0.0) -> ValueCheck:
     """Dense(4, 3, name): y, grad_x, dW, db and the penalty, on a batch of 3 after one of 5 rows.
 
     The first batch's backward is run and discarded: Dense keeps a work buffer for grad_z, and
@@ -249,7 +250,7 @@ def drop_rate(layer: Dropout, p: float, size: int = 1_000_000) -> CheckResult:
     )
 
 
-def batchnorm(training: bool) -> Check:
+def batchnorm(training: bool) -> ValueCheck:
     """BatchNorm(4) with the contract's eps = 1e-5: y and the backward, with batch or running statistics."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -299,7 +300,7 @@ def batchnorm(training: bool) -> Check:
     return check
 
 
-def merge(make: Callable[[], Merge], widths: Sequence[int]) -> Check:
+def merge(make: Callable[[], Merge], widths: Sequence[int]) -> ValueCheck:
     """A merge of inputs (5, width): y and the gradient sent back to every input."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -335,7 +336,7 @@ def merge(make: Callable[[], Merge], widths: Sequence[int]) -> Check:
     return check
 
 
-def neuron(name: str) -> Check:
+def neuron(name: str) -> ValueCheck:
     """Neuron(4, name): y = f(x·w + b) and the backward, w and b included."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -368,7 +369,7 @@ def loss(
     draw: Callable[[np.random.Generator], tuple[Array, Any]],
     reference: LossReference,
     accuracy: Callable[[Matrix, Matrix], float] | None = None,
-) -> Check:
+) -> ValueCheck:
     """forward's value, backward's gradient, the fused value_and_gradient, and the accuracy."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -447,7 +448,7 @@ def bce_probabilities_reference() -> LossReference:
     )
 
 
-def elastic_net(l1: float, l2: float) -> Check:
+def elastic_net(l1: float, l2: float) -> ValueCheck:
     """penalty(W), gradient(W) and add_gradient onto an existing gradient, W with exact zeros."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -549,7 +550,7 @@ def model(
     build: Callable[[np.random.Generator], tuple[NeuralNetwork, Forward]],
     draw_y: Callable[[np.random.Generator, int], Array],
     batch_rows: int,
-) -> Check:
+) -> ValueCheck:
     """predict, forward (training), compute_gradients, evaluate and penalty against the layers' textbook forwards."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -667,7 +668,6 @@ def regression_targets(rng: np.random.Generator, n: int) -> Array:
 
 # -- the catalog's reference checks -----------------------------------------------------------
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     *(

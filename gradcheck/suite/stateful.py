@@ -31,8 +31,9 @@ import numpy as np
 from gradcheck.core.results import CheckResult
 from gradcheck.core.tolerances import Tolerances
 from gradcheck.suite import textbook
+from gradcheck.suite.cases import Runner
 from gradcheck.suite.optim import ParameterHolder, adam_steps, compare, run_steps
-from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
+from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, ValueCheck, rows, runner, vector
 from gradcheck.suite.references import compare as compare_values
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
@@ -40,13 +41,10 @@ from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, expo
 from refnet.neuron import Neuron
 from refnet.optimizers import BLOCK_BYTES, SGD, Adam, Optimizer
 
-Check = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
-
-
 # -- BatchNorm ------------------------------------------------------------------------------
 
 
-def running_statistics(momentum: float | None) -> Check:
+def running_statistics(momentum: float | None) -> ValueCheck:
     """Four training batches of 4, 7, 2 and 5 rows, then an evaluation batch (None: the default momentum)."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -154,7 +152,7 @@ def optimizers() -> list[tuple[str, Callable[[], Optimizer], Callable[[Any, Any]
     ]
 
 
-def several_layers(resume: bool) -> Check:
+def several_layers(resume: bool) -> ValueCheck:
     """Three layers stepped at once for four steps: each parameter follows its own closed form.
 
     Stepped together, the layers' parameters share one flat buffer per dtype (``refnet.support.packing``),
@@ -208,7 +206,7 @@ SCHEDULES: dict[str, tuple[Callable[[], Schedule], Callable[[int, float], float]
 }
 
 
-def schedule(name: str) -> Check:
+def schedule(name: str) -> ValueCheck:
     """The schedule for epochs 0..14, as a function and as the rate LearningRateScheduler sets and logs."""
     make, formula = SCHEDULES[name]
 
@@ -261,7 +259,7 @@ def drive_scheduler(scheduler: LearningRateScheduler, learning_rate: float) -> t
 # -- optimizers over several blocks ---------------------------------------------------------
 
 
-def blocked(make: Callable[[], Optimizer], steps: Callable[[Any, Any, int], Any], formula: str) -> Check:
+def blocked(make: Callable[[], Optimizer], steps: Callable[[Any, Any, int], Any], formula: str) -> ValueCheck:
     """A parameter of 2.5 blocks (the blocked update's several-block path) against the closed form."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
