@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.lines import Array
+from gradcheck.core.lines import Array
 
 
 @dataclass

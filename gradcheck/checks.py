@@ -18,7 +18,7 @@ component is rebuilt in float64 where it can be, else checked in its own precisi
 stale cache shows); a refnet loss's fused ``value_and_gradient`` value must equal ``forward``.
 
 The check point must be finite (a ``ValueError`` otherwise). Whatever the checked code raises
-while it is checked becomes the result of that check, verdict ``error`` (``gradcheck.guard``).
+while it is checked becomes the result of that check, verdict ``error`` (``gradcheck.core.guard``).
 
 Randomness is held fixed: before every forward, each ``numpy.random.Generator`` a layer
 holds (e.g. Dropout's ``rng``) is put back in the state it had, so every evaluation draws
@@ -44,14 +44,14 @@ from gradcheck.adapters import (
     refuse_non_finite,
     refuse_non_finite_target,
 )
-from gradcheck.engine import check_target
-from gradcheck.guard import ComponentError, error_result, running
-from gradcheck.lines import Array, Target
+from gradcheck.core.engine import check_target
+from gradcheck.core.guard import ComponentError, error_result, running
+from gradcheck.core.lines import Array, Target
+from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
+from gradcheck.core.sweep import apply_sweep
+from gradcheck.core.tolerances import Tolerances, tolerances_for
 from gradcheck.precision import coarsest, rebuilt_in_float64
 from gradcheck.repeat import repeat_failures_of
-from gradcheck.results import CheckResult, Report, Verdict, relative_error
-from gradcheck.sweep import apply_sweep
-from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.losses import Loss
 from refnet.regularizers import ElasticNet
 from refnet.support.numerics import Snapshot
@@ -150,9 +150,15 @@ def check_layer(
 
 
 def layer_report(
-    adapter: LayerAdapter, xs: list[Array], upstream: Array | None, training: bool, seed: int,
-    tolerances: Tolerances | None, sweep: bool, name: str,
-) -> Report:  # fmt: skip
+    adapter: LayerAdapter,
+    xs: list[Array],
+    upstream: Array | None,
+    training: bool,
+    seed: int,
+    tolerances: Tolerances | None,
+    sweep: bool,
+    name: str,
+) -> Report:
     """check_layer's work once the arguments are validated (raises ComponentError from the checked code)."""
     dtype = coarsest(adapter.params.values())
     xs = [value.astype(dtype) for value in xs]  # float64 unless float32 parameters could not be rebuilt
@@ -287,10 +293,13 @@ def loss_report(
         fused_value, fused_gradient = loss.value_and_gradient(fused_at, prepared)
     targets.append(
         Target(
-            name, "y_pred (fused)", fused_at, output_array(fused_gradient, "value_and_gradient"),
+            name,
+            "y_pred (fused)",
+            fused_at,
+            output_array(fused_gradient, "value_and_gradient"),
             lambda: loss.value_and_gradient(fused_at, prepared)[0],
         )
-    )  # fmt: skip
+    )
     report = run_targets(targets, tol, seed, sweep)
     report.results.append(same_value(name, value, float(fused_value), tol))
     return report
@@ -303,13 +312,26 @@ def same_value(name: str, value: float, fused_value: float, tol: Tolerances) -> 
     """
     error, allowed = abs(fused_value - value), tol.closed_allowed(max(abs(value), abs(fused_value)))
     verdict: Verdict = "pass" if error <= allowed else "fail"
-    message = "value_and_gradient(...)[0] equals forward(...)" if verdict == "pass" else (
-        f"value_and_gradient gives {fused_value:.6g} but forward gives {value:.6g}: training and evaluate disagree"
-    )  # fmt: skip
+    message = (
+        "value_and_gradient(...)[0] equals forward(...)"
+        if verdict == "pass"
+        else (
+            f"value_and_gradient gives {fused_value:.6g} but forward gives {value:.6g}: training and evaluate disagree"
+        )
+    )
     return CheckResult(
-        name, "value (fused)", "()", value, fused_value, error, relative_error(value, fused_value), allowed,
-        verdict, "value", message=message,
-    )  # fmt: skip
+        component=name,
+        tensor="value (fused)",
+        index="()",
+        analytic=value,
+        numerical=fused_value,
+        abs_error=error,
+        rel_error=relative_error(value, fused_value),
+        tolerance=allowed,
+        verdict=verdict,
+        method="value",
+        message=message,
+    )
 
 
 def check_regularizer(

@@ -24,10 +24,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradcheck.catalog import public_components, run_catalog, select, uncovered
-from gradcheck.guard import guarded
-from gradcheck.results import Report
-from gradcheck.table import format_sweep_table
+from gradcheck.core.guard import guarded
+from gradcheck.core.results import Report
+from gradcheck.core.table import format_sweep_table
+from gradcheck.suite.catalog import public_components, run_catalog, select, uncovered
 from gradcheck.usercheck import UsageError, build_user_check
 
 DEFAULT_TIMEOUT = 120.0

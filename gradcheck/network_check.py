@@ -16,11 +16,11 @@ import numpy as np
 
 from gradcheck.adapters import float_array
 from gradcheck.checks import run_targets, take_snapshot
-from gradcheck.guard import ComponentError, error_result, running
-from gradcheck.lines import Array, Target
+from gradcheck.core.guard import ComponentError, error_result, running
+from gradcheck.core.lines import Array, Target
+from gradcheck.core.results import CheckResult, Report
+from gradcheck.core.tolerances import Tolerances, tolerances_for
 from gradcheck.repeat import repeat_failures_of
-from gradcheck.results import CheckResult, Report
-from gradcheck.tolerances import Tolerances, tolerances_for
 from refnet.network import NeuralNetwork
 
 

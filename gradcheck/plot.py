@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.results import CheckResult
+from gradcheck.core.results import CheckResult
 
 COLUMNS = 4  #: panels per row
+TITLE = "gradcheck convergence sweep: error falls as h² where the gradient is right, stays flat where wrong"
+TITLE_POINTS = 12.0  #: the title's font size
 
 
 def plot_sweeps(results: Sequence[CheckResult], path: str | Path) -> Any:
@@ -47,9 +49,12 @@ def plot_sweeps(results: Sequence[CheckResult], path: str | Path) -> Any:
         axis.tick_params(labelsize="x-small")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize="x-small", loc="best")
-    figure.suptitle(
-        "gradcheck convergence sweep: error falls as h² where the gradient is right, stays flat where wrong"
-    )
-    figure.tight_layout()
+    # wrapped to the figure's width (a character of a 12-point title is about 0.55 × 12 points wide), so that
+    # one narrow panel does not clip it at both sides; the panels leave room for its lines
+    width_points = 72.0 * figure.get_figwidth()
+    lines = textwrap.wrap(TITLE, max(20, int(0.9 * width_points / (0.55 * TITLE_POINTS))))
+    figure.suptitle("\n".join(lines), fontsize=TITLE_POINTS)
+    title_inches = len(lines) * 1.2 * TITLE_POINTS / 72.0
+    figure.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - title_inches / figure.get_figheight()))
     figure.savefig(path, dpi=90)
     return figure

@@ -11,7 +11,7 @@ gradcheck's verdicts are sharpest in float64. A component that computes in a low
    either is checked in float64 when its output then is;
 2. otherwise in its own precision, with ``tolerances_for(dtype)`` (steps, tolerances and
    kink margins for float32, its rounding measured at the steps used; see
-   ``gradcheck.tolerances``). What that precision cannot decide is *inconclusive*.
+   ``gradcheck.core.tolerances``). What that precision cannot decide is *inconclusive*.
 
 The result names say which: ``Cube (float32, rebuilt in float64)`` or ``Cube (float32)``.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.adapters import Functions
-from gradcheck.lines import Array
+from gradcheck.core.lines import Array
 
 
 def coarsest(arrays: Iterable[Array]) -> np.dtype[Any]:

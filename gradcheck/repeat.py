@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from gradcheck.lines import Array
-from gradcheck.results import CheckResult, relative_error
+from gradcheck.core.lines import Array
+from gradcheck.core.results import CheckResult, relative_error
 
 
 def repeat_failures_of(name: str, pairs: Iterable[tuple[str, Array, Array]]) -> list[CheckResult]:
@@ -41,6 +41,15 @@ def _repeat_failure(name: str, label: str, first: Array, second: Array) -> Check
         at = np.unravel_index(int(np.argmax(np.abs(first - second))), first.shape)
         index, a, n = str(tuple(int(i) for i in at)), float(first[at]), float(second[at])
     return CheckResult(
-        name, f"{label} (backward twice)", index, a, n, abs(a - n), relative_error(a, n), 0.0, "fail", "repeat",
+        component=name,
+        tensor=f"{label} (backward twice)",
+        index=index,
+        analytic=a,
+        numerical=n,
+        abs_error=abs(a - n),
+        rel_error=relative_error(a, n),
+        tolerance=0.0,
+        verdict="fail",
+        method="repeat",
         message=f"a second backward for the same forward changed {label}: it must overwrite, not accumulate",
-    )  # fmt: skip
+    )

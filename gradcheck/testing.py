@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from gradcheck.adapters import LayerAdapter
-from gradcheck.lines import Array
+from gradcheck.core.lines import Array
+from gradcheck.core.results import Report
+from gradcheck.core.tolerances import Tolerances, tolerances_for
 from gradcheck.precision import coarsest
-from gradcheck.results import Report
-from gradcheck.tolerances import Tolerances, tolerances_for
 from gradcheck.usercheck import check_component
 
 

@@ -51,13 +51,13 @@ from gradcheck.adapters import (
     refuse_non_finite_target,
 )
 from gradcheck.checks import check_layer, check_loss, check_regularizer
-from gradcheck.guard import CheckTimeout, guarded, time_limit
-from gradcheck.kinks import push_from_zero
+from gradcheck.core.guard import CheckTimeout, guarded, time_limit
+from gradcheck.core.kinks import push_from_zero
+from gradcheck.core.results import Report
+from gradcheck.core.tolerances import Tolerances, tolerances_for
 from gradcheck.network_check import check_network
-from gradcheck.optim import check_optimizers
 from gradcheck.precision import coarsest
-from gradcheck.results import Report
-from gradcheck.tolerances import Tolerances, tolerances_for
+from gradcheck.suite.optim import check_optimizers
 from refnet.network import NeuralNetwork
 from refnet.optimizers import SGD, Adam
 from refnet.regularizers import ElasticNet

@@ -137,6 +137,15 @@ def test_modules_import_only_their_own_layer_or_below() -> None:
     assert upward == []
 
 
+def test_the_gradcheck_core_imports_nothing_but_itself() -> None:
+    """The numerical core differentiates any function: it imports neither refnet nor refnet's own suite."""
+    graph = import_graph()
+    core = {name for name in graph if name.startswith("gradcheck.core")}
+    assert core, "gradcheck/core/ holds the numerical core"
+    outside = {module: sorted(graph[module] - core) for module in core if graph[module] - core}
+    assert outside == {}
+
+
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One cycle of ``graph`` as a list of modules, or None (depth-first search)."""
     state: dict[str, str] = {}

@@ -18,9 +18,9 @@ from gradcheck import (
     check_loss,
     check_network,
 )
-from gradcheck.guard import CheckTimeout, can_time_out, time_limit
-from gradcheck.lines import Target, element_lines
-from gradcheck.noise import rounding_noise
+from gradcheck.core.guard import CheckTimeout, can_time_out, time_limit
+from gradcheck.core.lines import Target, element_lines
+from gradcheck.core.noise import rounding_noise
 from refnet import MSE, BatchNorm, Dense, Dropout, NeuralNetwork
 
 Array = Any

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from gradcheck import DEFAULT_TOLERANCES, check_layer, check_loss, check_network, run_catalog
-from gradcheck.catalog import CATALOG_TOLERANCES
 from gradcheck.checks import run_targets
-from gradcheck.engine import summarize
-from gradcheck.lines import Outcome, Target, element_lines
-from gradcheck.sweep import apply_sweep
+from gradcheck.core.engine import summarize
+from gradcheck.core.lines import Outcome, Target, element_lines
+from gradcheck.core.sweep import apply_sweep
+from gradcheck.suite.catalog import CATALOG_TOLERANCES
 from refnet import MSE, Dense, NeuralNetwork
 from refnet.base import Layer
 from refnet.graph import GraphModel

@@ -7,30 +7,23 @@ from pathlib import Path
 from types import FrameType
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import refnet
-from gradcheck import CATALOG, Check, run_catalog, uncovered
-from gradcheck.catalog import select
-from refnet import Layer, Loss, Optimizer
-from refnet.functions import Activation
-from refnet.regularizers import ElasticNet
+from gradcheck import CATALOG, Check, public_components, run_catalog, uncovered
+from gradcheck.suite.catalog import exercised, select, unexercised
 
 
-def discovered_components() -> list[type]:
-    """Introspect refnet.__all__: every Layer, Loss, Optimizer or ElasticNet class but the abstract bases."""
-    bases = {Layer, Activation, Loss, Optimizer}
-    found = []
-    for name in refnet.__all__:
-        value = getattr(refnet, name)
-        if isinstance(value, type) and issubclass(value, (Layer, Loss, Optimizer, ElasticNet)) and value not in bases:
-            found.append(value)
-    return found
+@pytest.fixture(scope="module")
+def runs() -> dict[str, set[type]]:
+    """Each check's name -> the refnet classes whose methods ran while it ran (watched, not declared)."""
+    return {check.name: exercised(check) for check in CATALOG}
 
 
 def test_introspection_finds_the_known_components() -> None:
-    names = {cls.__name__ for cls in discovered_components()}
+    names = {cls.__name__ for cls in public_components()}
     expected = {"Dense", "Dropout", "BatchNorm", "Neuron", "MSE", "CrossEntropy", "BinaryCrossEntropy"}
     expected |= {"Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "SGD", "Adam", "ElasticNet"}
     assert expected <= names
@@ -39,9 +32,31 @@ def test_introspection_finds_the_known_components() -> None:
 
 def test_every_public_component_has_a_check() -> None:
     covered = {cls for check in CATALOG for cls in check.covers}
-    missing = [cls.__name__ for cls in discovered_components() if cls not in covered]
-    assert missing == [], f"no gradcheck check covers {missing}: add one to gradcheck/catalog.py"
+    missing = [cls.__name__ for cls in public_components() if cls not in covered]
+    assert missing == [], f"no gradcheck check covers {missing}: add one to gradcheck/suite/catalog.py"
     assert uncovered() == []
+
+
+def test_every_public_component_is_run_by_a_check(runs: dict[str, set[type]]) -> None:
+    ran = {cls for classes in runs.values() for cls in classes}
+    missing = [cls.__name__ for cls in public_components() if cls not in ran]
+    assert missing == [], f"no gradcheck check runs a method of {missing}: add one to gradcheck/suite/catalog.py"
+
+
+def test_every_check_runs_the_components_it_says_it_covers(runs: dict[str, set[type]]) -> None:
+    claims = {check.name: sorted(cls.__name__ for cls in set(check.covers) - runs[check.name]) for check in CATALOG}
+    assert {name: missing for name, missing in claims.items() if missing} == {}
+
+
+def test_a_component_no_check_runs_is_reported(runs: dict[str, set[type]]) -> None:
+    without_dropout = [check for check in CATALOG if refnet.Dropout not in runs[check.name]]
+    assert unexercised(without_dropout) == [refnet.Dropout]
+
+
+def test_a_check_runs_the_classes_it_builds_not_only_declares() -> None:
+    dense = next(check for check in CATALOG if check.name == "Dense[relu]")
+    assert {refnet.Dense, refnet.ReLU} <= exercised(dense)
+    assert refnet.Dropout not in exercised(dense) and refnet.Adam not in exercised(dense)
 
 
 def test_a_component_added_without_a_check_is_reported() -> None:

@@ -11,8 +11,8 @@ import pytest
 
 import refnet
 from gradcheck import CATALOG
-from gradcheck.catalog import public_components
 from gradcheck.cli import main
+from gradcheck.suite.catalog import public_components
 
 GOOD_LAYER = '''
 import numpy as np

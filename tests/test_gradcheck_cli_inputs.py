@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck.catalog import CATALOG
 from gradcheck.cli import build_parser, main
-from gradcheck.guard import can_time_out
+from gradcheck.core.guard import can_time_out
+from gradcheck.suite.catalog import CATALOG
 
 USER_MODULE = '''
 import time

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gradcheck import Report, check_layer, check_loss, check_network, check_regularizer
-from gradcheck.kinks import push_from_zero
+from gradcheck.core.kinks import push_from_zero
 from refnet import (
     MSE,
     BatchNorm,

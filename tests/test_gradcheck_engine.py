@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from gradcheck import DEFAULT_TOLERANCES, Tolerances, check_layer, relative_error
 from gradcheck.checks import run_targets
-from gradcheck.engine import check_target
-from gradcheck.kinks import draw_away, push_from_zero
-from gradcheck.lines import Target
-from gradcheck.sweep import sweep_line
+from gradcheck.core.engine import check_target
+from gradcheck.core.kinks import draw_away, push_from_zero
+from gradcheck.core.lines import Target
+from gradcheck.core.sweep import sweep_line
 from refnet import Dense, Identity, ReLU, Tanh
 
 
@@ -194,3 +194,16 @@ def test_dense_tanh_sweep_passes_for_any_point(seed: int) -> None:
     rng = np.random.default_rng(seed)
     report = check_layer(Dense(3, 2, "tanh", rng=rng), rng.standard_normal((4, 3)), seed=seed, sweep=True)
     assert report.passed, report.table()
+
+
+def test_every_result_in_gradcheck_is_built_with_keywords() -> None:
+    import ast
+    from pathlib import Path
+
+    positional = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted((Path(__file__).resolve().parent.parent / "gradcheck").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "CheckResult" and node.args
+    ]
+    assert positional == []

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gradcheck import check_optimizers
-from gradcheck.optim import ADAM_CHECKS, SGD_CHECKS, ParameterHolder, run_steps
+from gradcheck.suite.optim import ADAM_CHECKS, SGD_CHECKS, ParameterHolder, run_steps
 from refnet import SGD, Adam
 from refnet.optimizers import ParamState
 
@@ -184,5 +184,5 @@ def test_every_public_optimizer_has_closed_form_checks_and_corrupted_variants_he
 
     optimizers = {cls for cls in public_components() if issubclass(cls, Optimizer)}
     corrupted = {value for value in globals().values() if isinstance(value, type) and value.__module__ == __name__}
-    assert optimizers == {Adam, SGD}, "a new optimizer needs closed-form checks in gradcheck/optim.py"
+    assert optimizers == {Adam, SGD}, "a new optimizer needs closed-form checks in gradcheck/suite/optim.py"
     assert all(any(issubclass(cls, optimizer) for cls in corrupted) for optimizer in optimizers)

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from helpers import central_difference
 
-from gradcheck import CATALOG, run_catalog, stateful, textbook
-from gradcheck.catalog import CATALOG_TOLERANCES, public_components
+from gradcheck import CATALOG, run_catalog
+from gradcheck.suite import stateful, textbook
+from gradcheck.suite.catalog import CATALOG_TOLERANCES, public_components
 from refnet import (
     MSE,
     Add,
@@ -78,7 +79,7 @@ def test_every_public_layer_loss_and_regularizer_has_a_reference_check() -> None
     covered = {cls for check in CATALOG if check.name.endswith(" reference") for cls in check.covers}
     wanted = [cls for cls in public_components() if not issubclass(cls, Optimizer)]
     missing = [cls.__name__ for cls in wanted if cls not in covered]
-    assert missing == [], f"no reference check covers {missing}: add one to gradcheck/references.py"
+    assert missing == [], f"no reference check covers {missing}: add one to gradcheck/suite/references.py"
     assert NeuralNetwork in covered
 
 

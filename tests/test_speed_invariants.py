@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcheck.optim import ParameterHolder
+from gradcheck.suite.optim import ParameterHolder
 from refnet import MSE, SGD, Adam, BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork
 from refnet.functions import ACTIVATIONS
 

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from gradcheck.table import format_table
+from gradcheck.core.table import format_table
 
 Verdict = Literal["pass", "fail", "kink", "inconclusive", "error"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "kink", "inconclusive", "error")
@@ -78,6 +78,11 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def exact(result: CheckResult) -> bool:
+    """A sweep with no slope to fit: its error never rose above rounding (a linear map's difference is exact)."""
+    return bool(result.sweep_errors) and result.slope is None
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -128,8 +133,9 @@ class Report:
         )
 
     def explanations(self) -> str:
-        """One line per result that is not a pass: its component, tensor and why."""
-        return "\n".join(f"  {result.component} {result.tensor}: {result.message}" for result in self.failures)
+        """One line per result that is not a pass or set elements aside as kinks: its component, tensor, why."""
+        told = [result for result in self.results if not result.passed or result.kinks or exact(result)]
+        return "\n".join(f"  {result.component} {result.tensor}: {result.message}" for result in told)
 
     def to_json(self, **extra: Any) -> str:
         """The report as a JSON document: ``{"passed", "summary", "results", ...extra}``."""
@@ -146,7 +152,8 @@ class Report:
     def table(self, slope: bool = False) -> str:
         """An aligned text table, one row per result, the summary line, and why each non-pass is one."""
         text = format_table(self.results, slope=slope) + "\n" + self.summary()
-        return text + ("\n" + self.explanations() if self.failures else "")
+        explanations = self.explanations()
+        return text + ("\n" + explanations if explanations else "")
 
     def __str__(self) -> str:
         return self.table()

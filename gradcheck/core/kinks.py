@@ -6,9 +6,9 @@ Two defences, so that a kink never causes a false failure:
    by at least ``kink_margin`` (1e-3 in float64), a thousand steps h0 away.
 2. An element that fails at h0, or whose agreement rounding may have decided, is looked at
    again (``classify``):
-   - its rounding noise N is measured (``gradcheck.noise``), and the central difference is
+   - its rounding noise N is measured (``gradcheck.core.noise``), and the central difference is
      retried over a ladder of steps, the truncation at each measured against the next one
-     (``gradcheck.steps``); the step of smallest estimated error (rounding + truncation) is
+     (``gradcheck.core.steps``); the step of smallest estimated error (rounding + truncation) is
      used. A kink (or strong curvature) a little way off spoils only the larger steps; a
      loss with a large |L| spoils only the smaller ones;
    - agreement within tolerance + that estimate is a pass, if the estimate leaves the
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.lines import Line, Outcome
-from gradcheck.noise import rounding_noise
-from gradcheck.steps import best_step
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.lines import Line, Outcome
+from gradcheck.core.noise import rounding_noise
+from gradcheck.core.steps import best_step
+from gradcheck.core.tolerances import Tolerances
 
 Array = NDArray[Any]
 
@@ -71,11 +71,11 @@ def classify(line: Line, base: float, numerical: float, tol: Tolerances, noise: 
 
     h, value, estimate = best_step(line, numerical, rounding, tol)
     allowance = plain(value) + estimate
-    if abs(analytic - value) <= allowance:
-        if allowance <= tol.inconclusive * plain(value):
-            return Outcome(line, value, abs(analytic - value), allowance, "pass")
-        note = undecided(base, noise, h, allowance, plain(value), analytic, value, tol)
-        return Outcome(line, value, abs(analytic - value), allowance, "inconclusive", note)
+    agrees = abs(analytic - value) <= allowance
+    if agrees and allowance <= tol.inconclusive * plain(value):
+        return Outcome(line, value, abs(analytic - value), allowance, "pass")
+    # a kink inside the step spoils every step's truncation estimate (an allowance of inf): it is a
+    # kink, said with its distance, before it can pass for an element that rounding leaves undecided
     fine = tol.step / 10.0
     coarse_left, coarse_right = one_sided(line, base, tol.step)
     left, right = one_sided(line, base, fine)
@@ -87,14 +87,45 @@ def classify(line: Line, base: float, numerical: float, tol: Tolerances, noise: 
     persistent = same_size and abs(jump) > 10.0 * (limit + 2.0 * rounding(fine))
     inside = min(left, right) - limit <= analytic <= max(left, right) + limit
     if persistent and inside:
-        return Outcome(line, numerical, abs(analytic - numerical), plain(numerical) + rounding(tol.step), "kink")
+        distance = kink_distance(line, tol.step)
+        note = f"a kink {distance:.1e} from the check point, inside the step {tol.step * line.scale:.0e}"
+        return Outcome(
+            line, numerical, abs(analytic - numerical), plain(numerical) + rounding(tol.step), "kink", note, distance
+        )
+    if agrees:
+        note = undecided(base, noise, h, allowance, plain(value), analytic, value, tol)
+        return Outcome(line, value, abs(analytic - value), allowance, "inconclusive", note)
     return Outcome(line, value, abs(analytic - value), allowance, "fail")
 
 
+def kink_distance(line: Line, h: float) -> float:
+    """How far from the check point (in t) the kink lies: where the straight lines beyond ±step meet.
+
+    Past the kink phi is smooth on each side; its slopes there, right = (phi(2s) − phi(s))/s and
+    left = (phi(−s) − phi(−2s))/s at s = h·scale, extended back, cross at the kink t*:
+    phi(s) + right·(t* − s) = phi(−s) + left·(t* + s).
+    """
+    step = h * line.scale
+    ts = [line.offset(k * step) for k in (-2.0, -1.0, 1.0, 2.0)]
+    phis = [line(t) for t in ts]
+    left = (phis[1] - phis[0]) / (ts[1] - ts[0])
+    right = (phis[3] - phis[2]) / (ts[3] - ts[2])
+    if right == left:
+        return 0.0
+    crossing = (phis[1] - phis[2] + right * ts[2] - left * ts[1]) / (right - left)
+    return abs(crossing)
+
+
 def undecided(
-    base: float, noise: float, h: float, allowance: float, tolerance: float, analytic: float, value: float,
+    base: float,
+    noise: float,
+    h: float,
+    allowance: float,
+    tolerance: float,
+    analytic: float,
+    value: float,
     tol: Tolerances,
-) -> str:  # fmt: skip
+) -> str:
     """Why an element is inconclusive, and what to do about it."""
     reason = (
         f"inconclusive: in {tol.precision}, rounding (noise {noise:.1e} of L ≈ {base:.3g}) and truncation allow an "

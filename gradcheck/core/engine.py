@@ -1,6 +1,6 @@
 """The numerical engine: central differences in float64, element by element or along directions.
 
-For each tensor of a component (a ``Target``, see ``gradcheck.lines``):
+For each tensor of a component (a ``Target``, see ``gradcheck.core.lines``):
 
 - small tensors (size <= max_elements) are checked element by element, phi'(0) = g_i;
 - large tensors along a few random directions u, phi'(0) = g·u = vᵀJu when L = v·y, plus a
@@ -8,7 +8,7 @@ For each tensor of a component (a ``Target``, see ``gradcheck.lines``):
   tensors: the sample of single elements only);
 
 so that the whole catalog stays fast. An element passes when |a − n| <= atol + rtol·scale,
-scale = max(|a|, |n|, √Σ(g_i·u_i)²) (tolerances in ``gradcheck.tolerances``). An element that
+scale = max(|a|, |n|, √Σ(g_i·u_i)²) (tolerances in ``gradcheck.core.tolerances``). An element that
 fails, or whose check rounding may have decided, is looked at again (``kinks.classify``):
 at the step where its measured rounding and truncation are smallest, then by its one-sided
 differences, which tell a kink from a wrong gradient. An element that precision leaves
@@ -25,8 +25,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from gradcheck.kinks import classify
-from gradcheck.lines import (
+from gradcheck.core.kinks import classify
+from gradcheck.core.lines import (
     Line,
     Outcome,
     Target,
@@ -36,9 +36,9 @@ from gradcheck.lines import (
     sampled_element_lines,
     worst,
 )
-from gradcheck.noise import rounding_noise
-from gradcheck.results import CheckResult, Verdict, relative_error
-from gradcheck.tolerances import FLOAT64_EPS, Tolerances
+from gradcheck.core.noise import rounding_noise
+from gradcheck.core.results import CheckResult, Verdict, relative_error
+from gradcheck.core.tolerances import FLOAT64_EPS, Tolerances
 
 
 def judge(line: Line, base: float, tol: Tolerances, noise: float) -> Outcome:
@@ -64,7 +64,7 @@ def target_noise(lines: list[Line], base: float, tol: Tolerances) -> float:
     """The rounding noise of L for a target: eps·|L| in float64; measured on three lines in a lower precision.
 
     In float64 the rounding of L itself dominates. In float32 the rounding inside the component
-    does, and it is measured (``gradcheck.noise``) on the first, middle and last line: all lines
+    does, and it is measured (``gradcheck.core.noise``) on the first, middle and last line: all lines
     go through the same point, and an element that then fails has its own noise measured.
     """
     if tol.eps <= FLOAT64_EPS or not lines:
@@ -92,6 +92,9 @@ def check_target(target: Target, tol: Tolerances, rng: np.random.Generator) -> t
         least = tol.floor * float(np.max(np.abs(target.gradient)))
         lines = [replace(line, magnitude=max(line.magnitude, least)) for line in lines]
     base = float(target.loss())
+    again = float(target.loss())
+    if abs(again - base) > tol.rounding_factor * tol.eps * abs(base) or np.isnan(base) != np.isnan(again):
+        return not_deterministic(target, base, again), []
     noise = target_noise(lines, base, tol)
     outcomes = [judge(line, base, tol, noise) for line in lines]
     return summarize(target, outcomes, method, tol), outcomes
@@ -117,12 +120,14 @@ def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Toleran
         message = f"{len(undecided)} of {len(outcomes)} {unit} undecided; worst at {top.line.label}: {top.note}"
     elif kinks > tol.kink_fraction * len(outcomes):
         verdict = "kink"
-        message = f"{kinks} of {len(outcomes)} {unit} sit on kinks: too few smooth points to judge"
+        message = (
+            f"{kinks} of {len(outcomes)} {unit} sit on kinks: too few smooth points to judge{nearest_kink(outcomes)}"
+        )
     else:
         verdict = "pass"
         message = f"{len(outcomes)} {unit} within tolerance"
         if kinks:
-            message += f" ({kinks} on kinks, set aside)"
+            message += f" ({kinks} on kinks, set aside{nearest_kink(outcomes)})"
     return CheckResult(
         component=target.component,
         tensor=target.name,
@@ -140,10 +145,56 @@ def summarize(target: Target, outcomes: list[Outcome], method: str, tol: Toleran
     )
 
 
+def not_deterministic(target: Target, first: float, second: float) -> CheckResult:
+    """An inconclusive result: L at the same point differs between two calls, so no difference means anything.
+
+    A forward that draws from a random source gradcheck does not reset (the global ``np.random``, a
+    generator made per call) gives a new L at every evaluation: the scatter would pass for rounding noise.
+    """
+    message = (
+        f"forward is not deterministic: two calls on the same input differ by {abs(second - first):.1e} "
+        f"(L = {first:.6g}, then {second:.6g}); seed it per call (hold a numpy Generator on the component, "
+        "which gradcheck puts back before every call) or check it in evaluation mode (training=False)"
+    )
+    return CheckResult(
+        component=target.component,
+        tensor=target.name,
+        index="L",
+        analytic=first,
+        numerical=second,
+        abs_error=abs(second - first),
+        rel_error=relative_error(first, second),
+        tolerance=0.0,
+        verdict="inconclusive",
+        method="determinism",
+        checked=0,
+        message=message,
+    )
+
+
+def nearest_kink(outcomes: list[Outcome]) -> str:
+    """ "; at (0, 0) a kink 1.0e-09 from the check point, inside the step 1e-06": the closest kink, or ""."""
+    noted = [outcome for outcome in outcomes if outcome.status == "kink" and outcome.note]
+    if not noted:
+        return ""
+    closest = min(noted, key=lambda outcome: outcome.distance)
+    return f"; at {closest.line.label} {closest.note}"
+
+
 def shape_failure(target: Target) -> CheckResult:
     """A failing result for a gradient whose shape is not the tensor's."""
     message = f"the gradient has shape {target.gradient.shape} but {target.name} has shape {target.array.shape}"
     return CheckResult(
-        target.component, target.name, "shape", float("nan"), float("nan"), float("inf"), float("inf"), 0.0,
-        "fail", "shape", checked=0, message=message,
-    )  # fmt: skip
+        component=target.component,
+        tensor=target.name,
+        index="shape",
+        analytic=float("nan"),
+        numerical=float("nan"),
+        abs_error=float("inf"),
+        rel_error=float("inf"),
+        tolerance=0.0,
+        verdict="fail",
+        method="shape",
+        checked=0,
+        message=message,
+    )

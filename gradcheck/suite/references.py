@@ -1,10 +1,10 @@
-"""Values against the textbook: every forward, loss, penalty and output against ``gradcheck.textbook``.
+"""Values against the textbook: every forward, loss, penalty and output against ``gradcheck.suite.textbook``.
 
 A gradient check proves that each backward matches its own forward. A mistake the two share
 (an output scaled by 1.01, BatchNorm evaluating with +mean, a penalty off by a constant, a
 network that scales what ``predict`` returns) leaves them consistent, and only an independent
 reference sees it. Each check here runs a refnet component on small inputs and compares what
-it returns with the same quantity computed by ``gradcheck.textbook``, the formulas in plain
+it returns with the same quantity computed by ``gradcheck.suite.textbook``, the formulas in plain
 Python, element by element:
 
 - activations, Dense, Dropout (with the mask it drew), BatchNorm (training and evaluation),
@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import textbook
-from gradcheck.lines import Array
-from gradcheck.results import CheckResult, Report, Verdict, relative_error
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.lines import Array
+from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
+from gradcheck.core.tolerances import Tolerances
+from gradcheck.suite import textbook
+from gradcheck.suite.cases import ACTIVATIONS, Runner
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -47,8 +48,8 @@ from refnet.neuron import Neuron
 from refnet.regularizers import ElasticNet
 
 Matrix = textbook.Matrix
-Runner = Callable[[np.random.Generator, Tolerances, bool], Report]
-Check = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
+#: A value check: from the check's Generator and tolerances, its results (``runner`` makes it a catalog ``Runner``).
+ValueCheck = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
 
 #: The contract's constants (SPEC §3), which the references use rather than reading them from refnet.
 BATCHNORM_EPS = 1e-5
@@ -62,8 +63,20 @@ def compare(tensor: str, expected: Any, actual: Any, tol: Tolerances, formula: s
     value = np.array(actual, dtype=np.float64)
     if reference.shape != value.shape:
         message = f"{formula}: refnet gives shape {value.shape}, the reference {reference.shape}"
-        return CheckResult("", tensor, "shape", math.nan, math.nan, math.inf, math.inf, 0.0, "fail", "reference",
-                           checked=0, message=message)  # fmt: skip
+        return CheckResult(
+            component="",
+            tensor=tensor,
+            index="shape",
+            analytic=math.nan,
+            numerical=math.nan,
+            abs_error=math.inf,
+            rel_error=math.inf,
+            tolerance=0.0,
+            verdict="fail",
+            method="reference",
+            checked=0,
+            message=message,
+        )
     reference, value = np.atleast_1d(reference), np.atleast_1d(value)
     error = np.abs(reference - value)
     scale = float(np.abs(reference).max()) if reference.size else 0.0
@@ -73,15 +86,26 @@ def compare(tensor: str, expected: Any, actual: Any, tol: Tolerances, formula: s
     a, n = float(reference[worst]), float(value[worst])
     verdict: Verdict = "pass" if bool(np.all(ratio <= 1.0)) else "fail"
     index = str(tuple(int(i) for i in worst)) if np.ndim(expected) else "()"
-    message = f"{formula}: " + ("equal to rounding" if verdict == "pass" else f"at {index} the reference gives "
-                                f"{a:.10g}, refnet {n:.10g}")  # fmt: skip
+    message = f"{formula}: " + (
+        "equal to rounding" if verdict == "pass" else f"at {index} the reference gives {a:.10g}, refnet {n:.10g}"
+    )
     return CheckResult(
-        "", tensor, index, a, n, abs(a - n), relative_error(a, n), float(allowed[worst]), verdict, "reference",
-        checked=int(ratio.size), message=message,
-    )  # fmt: skip
+        component="",
+        tensor=tensor,
+        index=index,
+        analytic=a,
+        numerical=n,
+        abs_error=abs(a - n),
+        rel_error=relative_error(a, n),
+        tolerance=float(allowed[worst]),
+        verdict=verdict,
+        method="reference",
+        checked=int(ratio.size),
+        message=message,
+    )
 
 
-def runner(check: Check) -> Runner:
+def runner(check: ValueCheck) -> Runner:
     """A reference check as a catalog runner (it never sweeps: there is no step to sweep)."""
 
     def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
@@ -116,7 +140,7 @@ def special_inputs(rng: np.random.Generator) -> Array:
     return x
 
 
-def activation(make: Callable[[], Activation]) -> Check:
+def activation(make: Callable[[], Activation]) -> ValueCheck:
     """y = f(x) and grad_x = grad_y·f'(x), f' at x (0 at ReLU's kink, alpha at LeakyReLU's).
 
     As a layer, and through ``function`` (with a separate ``out`` buffer; Dense passes its own
@@ -143,7 +167,7 @@ def activation(make: Callable[[], Activation]) -> Check:
     return check
 
 
-def dense(name: str, l1: float = 0.0, l2: float = 0.0) -> Check:
+def dense(name: str, l1: float = 0.0, l2: float = 0.0) -> ValueCheck:
     """Dense(4, 3, name): y, grad_x, dW, db and the penalty, on a batch of 3 after one of 5 rows.
 
     The first batch's backward is run and discarded: Dense keeps a work buffer for grad_z, and
@@ -210,11 +234,23 @@ def drop_rate(layer: Dropout, p: float, size: int = 1_000_000) -> CheckResult:
     allowed = 5.0 * math.sqrt(p * (1.0 - p) / size)
     verdict: Verdict = "pass" if abs(dropped - p) <= allowed else "fail"
     message = f"a unit is dropped with probability p = {p}: {dropped:.5f} of {size} units dropped"
-    return CheckResult("", "drop rate", f"{size} units", p, dropped, abs(dropped - p), relative_error(p, dropped),
-                       allowed, verdict, "reference", checked=size, message=message)  # fmt: skip
+    return CheckResult(
+        component="",
+        tensor="drop rate",
+        index=f"{size} units",
+        analytic=p,
+        numerical=dropped,
+        abs_error=abs(dropped - p),
+        rel_error=relative_error(p, dropped),
+        tolerance=allowed,
+        verdict=verdict,
+        method="reference",
+        checked=size,
+        message=message,
+    )
 
 
-def batchnorm(training: bool) -> Check:
+def batchnorm(training: bool) -> ValueCheck:
     """BatchNorm(4) with the contract's eps = 1e-5: y and the backward, with batch or running statistics."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -242,18 +278,29 @@ def batchnorm(training: bool) -> Check:
             dbeta = [sum(G[n][j] for n in range(6)) for j in range(4)]
             where = "running mean and variance"
         return [
-            compare("y", textbook.batchnorm(X, gamma, beta, mean, var, BATCHNORM_EPS), y, tol,
-                    f"y = gamma·(x − mean)/√(var + 1e-5) + beta, {where}"),
-            compare("grad_x", ref_grad_x, grad_x, tol, "grad_x by the chain rule" + (" through mean and var" if
-                    training else ": grad_y·gamma/√(running_var + eps)")),
+            compare(
+                "y",
+                textbook.batchnorm(X, gamma, beta, mean, var, BATCHNORM_EPS),
+                y,
+                tol,
+                f"y = gamma·(x − mean)/√(var + 1e-5) + beta, {where}",
+            ),
+            compare(
+                "grad_x",
+                ref_grad_x,
+                grad_x,
+                tol,
+                "grad_x by the chain rule"
+                + (" through mean and var" if training else ": grad_y·gamma/√(running_var + eps)"),
+            ),
             compare("gamma", dgamma, layer.grads["gamma"], tol, "dgamma = Σ_n grad_y·xhat"),
             compare("beta", dbeta, layer.grads["beta"], tol, "dbeta = Σ_n grad_y"),
-        ]  # fmt: skip
+        ]
 
     return check
 
 
-def merge(make: Callable[[], Merge], widths: Sequence[int]) -> Check:
+def merge(make: Callable[[], Merge], widths: Sequence[int]) -> ValueCheck:
     """A merge of inputs (5, width): y and the gradient sent back to every input."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -271,10 +318,12 @@ def merge(make: Callable[[], Merge], widths: Sequence[int]) -> Check:
         elif isinstance(layer, Multiply):
             expected = [[math.prod(X[k][n][j] for k in range(len(X))) for j in range(widths[0])] for n in range(5)]
             grad_refs = [
-                [[G[n][j] * math.prod(X[m][n][j] for m in range(len(X)) if m != k) for j in range(widths[0])]
-                 for n in range(5)]
+                [
+                    [G[n][j] * math.prod(X[m][n][j] for m in range(len(X)) if m != k) for j in range(widths[0])]
+                    for n in range(5)
+                ]
                 for k in range(len(X))
-            ]  # fmt: skip
+            ]
         else:
             expected = [[sum(X[k][n][j] for k in range(len(X))) for j in range(widths[0])] for n in range(5)]
             grad_refs = [G for _ in X]
@@ -287,7 +336,7 @@ def merge(make: Callable[[], Merge], widths: Sequence[int]) -> Check:
     return check
 
 
-def neuron(name: str) -> Check:
+def neuron(name: str) -> ValueCheck:
     """Neuron(4, name): y = f(x·w + b) and the backward, w and b included."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -320,7 +369,7 @@ def loss(
     draw: Callable[[np.random.Generator], tuple[Array, Any]],
     reference: LossReference,
     accuracy: Callable[[Matrix, Matrix], float] | None = None,
-) -> Check:
+) -> ValueCheck:
     """forward's value, backward's gradient, the fused value_and_gradient, and the accuracy."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -393,11 +442,13 @@ def bce_accuracy(threshold: float) -> Callable[[Matrix, Matrix], float]:
 
 
 def bce_probabilities_reference(eps: float = BCE_EPS) -> LossReference:
-    return (lambda p, y: textbook.binary_cross_entropy(p, y, eps),
-            lambda p, y: textbook.binary_cross_entropy_gradient(p, y, eps))  # fmt: skip
+    return (
+        lambda p, y: textbook.binary_cross_entropy(p, y, eps),
+        lambda p, y: textbook.binary_cross_entropy_gradient(p, y, eps),
+    )
 
 
-def elastic_net(l1: float, l2: float) -> Check:
+def elastic_net(l1: float, l2: float) -> ValueCheck:
     """penalty(W), gradient(W) and add_gradient onto an existing gradient, W with exact zeros."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -411,9 +462,14 @@ def elastic_net(l1: float, l2: float) -> Check:
         return [
             compare("penalty", textbook.penalty(rows(W), l1, l2), regularizer.penalty(W), tol, "l1·Σ|W| + (l2/2)·ΣW²"),
             compare("gradient", gradient, regularizer.gradient(W), tol, "l1·sign(W) + l2·W, sign(0) = 0"),
-            compare("add_gradient", [[s + g for s, g in zip(sr, gr, strict=True)] for sr, gr in
-                    zip(rows(start), gradient, strict=True)], accumulated, tol, "grad_W + l1·sign(W) + l2·W"),
-        ]  # fmt: skip
+            compare(
+                "add_gradient",
+                [[s + g for s, g in zip(sr, gr, strict=True)] for sr, gr in zip(rows(start), gradient, strict=True)],
+                accumulated,
+                tol,
+                "grad_W + l1·sign(W) + l2·W",
+            ),
+        ]
 
     return check
 
@@ -494,7 +550,7 @@ def model(
     build: Callable[[np.random.Generator], tuple[NeuralNetwork, Forward]],
     draw_y: Callable[[np.random.Generator, int], Array],
     batch_rows: int,
-) -> Check:
+) -> ValueCheck:
     """predict, forward (training), compute_gradients, evaluate and penalty against the layers' textbook forwards."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -516,15 +572,32 @@ def model(
             compare("penalty", penalty, network.penalty(), tol, "Σ_layers l1·Σ|W| + (l2/2)·ΣW²"),
         ]
         evaluated = network.evaluate(X, Y)
-        results.append(compare("evaluate loss", data_loss(network.loss, evaluation, target) + penalty,
-                               evaluated["loss"], tol, "loss(predict(X), Y) + penalties"))  # fmt: skip
+        results.append(
+            compare(
+                "evaluate loss",
+                data_loss(network.loss, evaluation, target) + penalty,
+                evaluated["loss"],
+                tol,
+                "loss(predict(X), Y) + penalties",
+            )
+        )
         expected_accuracy = accuracy_of(network.loss, evaluation, target)
         if expected_accuracy is not None:
-            results.append(compare("evaluate accuracy", expected_accuracy, evaluated.get("accuracy", math.nan), tol,
-                                   "accuracy of predict(X)"))  # fmt: skip
+            results.append(
+                compare(
+                    "evaluate accuracy",
+                    expected_accuracy,
+                    evaluated.get("accuracy", math.nan),
+                    tol,
+                    "accuracy of predict(X)",
+                )
+            )
         trained = network.forward(X, training=True)  # draws a Dropout mask, uses batch statistics
-        results.append(compare("forward (training)", reference(rows(X), True), trained, tol,
-                               "the layers' textbook forwards, training"))  # fmt: skip
+        results.append(
+            compare(
+                "forward (training)", reference(rows(X), True), trained, tol, "the layers' textbook forwards, training"
+            )
+        )
         value = network.compute_gradients(X, Y)  # a training forward of its own: read the new mask after it
         expected = data_loss(network.loss, reference(rows(X), True), target) + penalty
         results.append(compare("compute_gradients", expected, value, tol, "loss(forward(X, training), Y) + penalties"))
@@ -536,10 +609,14 @@ def model(
 def classifier(rng: np.random.Generator) -> tuple[NeuralNetwork, Forward]:
     """Dense(tanh, L1+L2) → BatchNorm → Dropout → Dense(L2), cross-entropy on labels."""
     network = NeuralNetwork(
-        [Dense(4, 6, "tanh", l1_lambda=0.01, l2_lambda=0.05, rng=rng), BatchNorm(6),
-         Dropout(0.25, seed=int(rng.integers(2**31))), Dense(6, 3, l2_lambda=0.1, rng=rng)],
+        [
+            Dense(4, 6, "tanh", l1_lambda=0.01, l2_lambda=0.05, rng=rng),
+            BatchNorm(6),
+            Dropout(0.25, seed=int(rng.integers(2**31))),
+            Dense(6, 3, l2_lambda=0.1, rng=rng),
+        ],
         CrossEntropy(),
-    )  # fmt: skip
+    )
     return network, sequential_forward(network)
 
 
@@ -591,11 +668,12 @@ def regression_targets(rng: np.random.Generator, n: int) -> Array:
 
 # -- the catalog's reference checks -----------------------------------------------------------
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
-    *((f"Dense[{name}] reference", (Dense,), runner(dense(name, 0.02, 0.05) if name != "identity" else dense(name)))
-      for name in ACTIVATIONS),
+    *(
+        (f"Dense[{name}] reference", (Dense,), runner(dense(name, 0.02, 0.05) if name != "identity" else dense(name)))
+        for name in ACTIVATIONS
+    ),
     ("Identity reference", (Identity,), runner(activation(Identity))),
     ("ReLU reference", (ReLU,), runner(activation(ReLU))),
     ("LeakyReLU reference", (LeakyReLU,), runner(activation(lambda: LeakyReLU(0.1)))),
@@ -611,25 +689,66 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("Neuron[sigmoid] reference", (Neuron,), runner(neuron("sigmoid"))),
     ("Neuron[relu] reference", (Neuron,), runner(neuron("relu"))),
     ("MSE reference", (MSE,), runner(loss(MSE, regression, (textbook.mse, textbook.mse_gradient)))),
-    ("CrossEntropy[labels] reference", (CrossEntropy,), runner(loss(CrossEntropy, labels,
-     (textbook.cross_entropy, textbook.cross_entropy_gradient), textbook.class_accuracy))),
-    ("CrossEntropy[probabilities] reference", (CrossEntropy,), runner(loss(CrossEntropy, probabilities,
-     (textbook.cross_entropy, textbook.cross_entropy_gradient), textbook.class_accuracy))),
-    ("BinaryCrossEntropy[probabilities, clipped] reference", (BinaryCrossEntropy,), runner(loss(
-     BinaryCrossEntropy, binary_probabilities, bce_probabilities_reference(), bce_accuracy(0.5)))),
-    ("BinaryCrossEntropy[eps 1e-20, below float64's spacing at 1] reference", (BinaryCrossEntropy,), runner(loss(
-     lambda: BinaryCrossEntropy(eps=1e-20), binary_probabilities, bce_probabilities_reference(1e-20),
-     bce_accuracy(0.5)))),
-    ("BinaryCrossEntropy[from_logits] reference", (BinaryCrossEntropy,), runner(loss(
-     lambda: BinaryCrossEntropy(from_logits=True), binary_logits,
-     (textbook.binary_cross_entropy_logits, textbook.binary_cross_entropy_logits_gradient), bce_accuracy(0.0)))),
+    (
+        "CrossEntropy[labels] reference",
+        (CrossEntropy,),
+        runner(
+            loss(
+                CrossEntropy, labels, (textbook.cross_entropy, textbook.cross_entropy_gradient), textbook.class_accuracy
+            )
+        ),
+    ),
+    (
+        "CrossEntropy[probabilities] reference",
+        (CrossEntropy,),
+        runner(
+            loss(
+                CrossEntropy,
+                probabilities,
+                (textbook.cross_entropy, textbook.cross_entropy_gradient),
+                textbook.class_accuracy,
+            )
+        ),
+    ),
+    (
+        "BinaryCrossEntropy[probabilities, clipped] reference",
+        (BinaryCrossEntropy,),
+        runner(loss(BinaryCrossEntropy, binary_probabilities, bce_probabilities_reference(), bce_accuracy(0.5))),
+    ),
+    (
+        "BinaryCrossEntropy[eps 1e-20, below float64's spacing at 1] reference",
+        (BinaryCrossEntropy,),
+        runner(
+            loss(
+                lambda: BinaryCrossEntropy(eps=1e-20),
+                binary_probabilities,
+                bce_probabilities_reference(1e-20),
+                bce_accuracy(0.5),
+            )
+        ),
+    ),
+    (
+        "BinaryCrossEntropy[from_logits] reference",
+        (BinaryCrossEntropy,),
+        runner(
+            loss(
+                lambda: BinaryCrossEntropy(from_logits=True),
+                binary_logits,
+                (textbook.binary_cross_entropy_logits, textbook.binary_cross_entropy_logits_gradient),
+                bce_accuracy(0.0),
+            )
+        ),
+    ),
     ("ElasticNet[L1] reference", (ElasticNet,), runner(elastic_net(0.05, 0.0))),
     ("ElasticNet[L2] reference", (ElasticNet,), runner(elastic_net(0.0, 0.1))),
     ("ElasticNet[L1+L2] reference", (ElasticNet,), runner(elastic_net(0.03, 0.2))),
     ("ElasticNet[none] reference", (ElasticNet,), runner(elastic_net(0.0, 0.0))),
     ("Network[tanh→BN→dropout, CE] reference", (NeuralNetwork,), runner(model(classifier, labels_of, 8))),
     ("Network[leaky→sigmoid, BCE] reference", (NeuralNetwork,), runner(model(binary_classifier, binary_targets, 7))),
-    ("Network[relu→linear, BCE logits] reference", (NeuralNetwork,),
-     runner(model(logits_classifier, binary_targets, 7))),
+    (
+        "Network[relu→linear, BCE logits] reference",
+        (NeuralNetwork,),
+        runner(model(logits_classifier, binary_targets, 7)),
+    ),
     ("GraphModel[residual, MSE] reference", (GraphModel,), runner(model(residual_graph, regression_targets, 6))),
-]  # fmt: skip
+]

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from gradcheck.checks import check_layer, check_loss, check_regularizer
-from gradcheck.kinks import draw_away, push_from_zero
-from gradcheck.lines import Array
+from gradcheck.core.kinks import draw_away, push_from_zero
+from gradcheck.core.lines import Array
+from gradcheck.core.results import Report
+from gradcheck.core.tolerances import Tolerances
 from gradcheck.network_check import check_network
-from gradcheck.results import Report
-from gradcheck.tolerances import Tolerances
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -30,7 +30,10 @@ from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.regularizers import ElasticNet
 
+#: A catalog check's work: from its Generator, the tolerances and whether to sweep, its report.
 Runner = Callable[[np.random.Generator, Tolerances, bool], Report]
+#: The activations by the names Dense takes, each checked inside Dense and on its own.
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 
 
 def seed_from(rng: np.random.Generator) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from gradcheck.results import CheckResult, Report
+from gradcheck.core.results import CheckResult, Report
 
 
 class ComponentError(Exception):
@@ -90,8 +90,19 @@ def error_result(component: str, tensor: str, problem: BaseException | str) -> C
     message = problem if isinstance(problem, str) else str(problem)
     nan = float("nan")
     return CheckResult(
-        component, tensor, "-", nan, nan, nan, nan, nan, "error", "error", checked=0, message=message
-    )  # fmt: skip
+        component=component,
+        tensor=tensor,
+        index="-",
+        analytic=nan,
+        numerical=nan,
+        abs_error=nan,
+        rel_error=nan,
+        tolerance=nan,
+        verdict="error",
+        method="error",
+        checked=0,
+        message=message,
+    )
 
 
 def guarded(component: str, run: Callable[[], Report], timeout: float | None) -> Report:

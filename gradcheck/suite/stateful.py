@@ -1,7 +1,7 @@
 """Stateful updates against their closed forms: what changes from one call to the next.
 
 A gradient check looks at one forward and one backward; these checks follow a component over
-several calls and compare every state it passes through with the formula (``gradcheck.optim``
+several calls and compare every state it passes through with the formula (``gradcheck.suite.optim``
 does the same for SGD, Nesterov, Adam and AdamW):
 
 - BatchNorm running statistics over a sequence of batches of different sizes:
@@ -28,25 +28,23 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import textbook
-from gradcheck.optim import ParameterHolder, adam_steps, compare, run_steps
-from gradcheck.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, Runner, rows, runner, vector
-from gradcheck.references import compare as compare_values
-from gradcheck.results import CheckResult
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.results import CheckResult
+from gradcheck.core.tolerances import Tolerances
+from gradcheck.suite import textbook
+from gradcheck.suite.cases import Runner
+from gradcheck.suite.optim import ParameterHolder, adam_steps, compare, run_steps
+from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, ValueCheck, rows, runner, vector
+from gradcheck.suite.references import compare as compare_values
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay
 from refnet.neuron import Neuron
 from refnet.optimizers import BLOCK_BYTES, SGD, Adam, Optimizer
 
-Check = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
-
-
 # -- BatchNorm ------------------------------------------------------------------------------
 
 
-def running_statistics(momentum: float | None) -> Check:
+def running_statistics(momentum: float | None) -> ValueCheck:
     """Four training batches of 4, 7, 2 and 5 rows, then an evaluation batch (None: the default momentum)."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -69,13 +67,26 @@ def running_statistics(momentum: float | None) -> Check:
         gamma, beta = vector(layer.params["gamma"]), vector(layer.params["beta"])
         expected_y = textbook.batchnorm(rows(x), gamma, beta, ref_means[-1], ref_vars[-1], BATCHNORM_EPS)
         return [
-            compare("BatchNorm", "running_mean", np.array(ref_means), np.array(means), tol,
-                    f"running ← {1 - m:g}·running + {m:g}·mean(x)"),
-            compare("BatchNorm", "running_var", np.array(ref_vars), np.array(variances), tol,
-                    f"running ← {1 - m:g}·running + {m:g}·Σ(x − mean)²/(N − 1)"),
-            compare_values("y (eval after training)", expected_y, y, tol,
-                           "gamma·(x − running_mean)/√(running_var + eps) + beta"),
-        ]  # fmt: skip
+            compare(
+                "BatchNorm",
+                "running_mean",
+                np.array(ref_means),
+                np.array(means),
+                tol,
+                f"running ← {1 - m:g}·running + {m:g}·mean(x)",
+            ),
+            compare(
+                "BatchNorm",
+                "running_var",
+                np.array(ref_vars),
+                np.array(variances),
+                tol,
+                f"running ← {1 - m:g}·running + {m:g}·Σ(x − mean)²/(N − 1)",
+            ),
+            compare_values(
+                "y (eval after training)", expected_y, y, tol, "gamma·(x − running_mean)/√(running_var + eps) + beta"
+            ),
+        ]
 
     return check
 
@@ -133,12 +144,15 @@ def optimizers() -> list[tuple[str, Callable[[], Optimizer], Callable[[Any, Any]
     return [
         ("Adam", lambda: Adam(0.01), lambda theta, g: adam_steps(theta, g, 0.01, 0.9, 0.999, 1e-8)),
         ("SGD, momentum", lambda: SGD(0.1, momentum=0.9), lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, False)),
-        ("SGD, Nesterov", lambda: SGD(0.1, momentum=0.9, nesterov=True),
-         lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, True)),
-    ]  # fmt: skip
+        (
+            "SGD, Nesterov",
+            lambda: SGD(0.1, momentum=0.9, nesterov=True),
+            lambda theta, g: momentum_steps(theta, g, 0.1, 0.9, True),
+        ),
+    ]
 
 
-def several_layers(resume: bool) -> Check:
+def several_layers(resume: bool) -> ValueCheck:
     """Three layers stepped at once for four steps: each parameter follows its own closed form.
 
     Stepped together, the layers' parameters share one flat buffer per dtype (``refnet.support.packing``),
@@ -192,7 +206,7 @@ SCHEDULES: dict[str, tuple[Callable[[], Schedule], Callable[[int, float], float]
 }
 
 
-def schedule(name: str) -> Check:
+def schedule(name: str) -> ValueCheck:
     """The schedule for epochs 0..14, as a function and as the rate LearningRateScheduler sets and logs."""
     make, formula = SCHEDULES[name]
 
@@ -200,8 +214,16 @@ def schedule(name: str) -> Check:
         epochs, lr0 = range(15), 0.2
         function = make()
         expected = np.array([formula(epoch, lr0) for epoch in epochs])
-        results = [compare(name, "schedule(epoch, lr0)", expected, np.array([function(e, lr0) for e in epochs]), tol,
-                           f"{name}: lr(epoch) for epochs 0..14")]  # fmt: skip
+        results = [
+            compare(
+                name,
+                "schedule(epoch, lr0)",
+                expected,
+                np.array([function(e, lr0) for e in epochs]),
+                tol,
+                f"{name}: lr(epoch) for epochs 0..14",
+            )
+        ]
         for label, initial_lr, optimizer_lr in (("lr0 from the optimizer", None, lr0), ("initial_lr", lr0, 0.7)):
             set_rates, logged = drive_scheduler(LearningRateScheduler(make(), initial_lr=initial_lr), optimizer_lr)
             results.append(
@@ -214,7 +236,7 @@ def schedule(name: str) -> Check:
                     "optimizer.learning_rate and logs['lr']",
                 )
             )
-        return results  # fmt: skip
+        return results
 
     return check
 
@@ -237,7 +259,7 @@ def drive_scheduler(scheduler: LearningRateScheduler, learning_rate: float) -> t
 # -- optimizers over several blocks ---------------------------------------------------------
 
 
-def blocked(make: Callable[[], Optimizer], steps: Callable[[Any, Any, int], Any], formula: str) -> Check:
+def blocked(make: Callable[[], Optimizer], steps: Callable[[Any, Any, int], Any], formula: str) -> ValueCheck:
     """A parameter of 2.5 blocks (the blocked update's several-block path) against the closed form."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -295,9 +317,15 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("SGD, Adam[three layers in one step]", (SGD, Adam), runner(several_layers(resume=False))),
     ("SGD, Adam[state carried to a new optimizer]", (SGD, Adam), runner(several_layers(resume=True))),
     *((f"schedule[{name}]", (LearningRateScheduler,), runner(schedule(name))) for name in SCHEDULES),
-    ("SGD[momentum, several blocks]", (SGD,),
-     runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)"))),
-    ("Adam[constant gradient, several blocks]", (Adam,),
-     runner(blocked(lambda: Adam(0.01), adam_constant_steps, "θ_t = θ₀ − t·lr·g/(|g| + ε)"))),
+    (
+        "SGD[momentum, several blocks]",
+        (SGD,),
+        runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)")),
+    ),
+    (
+        "Adam[constant gradient, several blocks]",
+        (Adam,),
+        runner(blocked(lambda: Adam(0.01), adam_constant_steps, "θ_t = θ₀ − t·lr·g/(|g| + ε)")),
+    ),
     ("Neuron[train]", (Neuron,), runner(neuron_training)),
-]  # fmt: skip
+]

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck.lines import Line
-from gradcheck.tolerances import FLOAT64_EPS, Tolerances
+from gradcheck.core.lines import Line
+from gradcheck.core.tolerances import FLOAT64_EPS, Tolerances
 
 POINTS = 8  #: values of phi per side; a cubic leaves 4 degrees of freedom on each
 

@@ -10,7 +10,7 @@ An array stores x_i + t rounded to its dtype, so an element line divides by the 
 array really took, (x_i + h) − (x_i − h) as stored, not by 2h: exact in float64 and float32.
 Directions are used on float64 tensors only (a float32 array would bend x + t·u by rounding).
 Whatever the checked code raises while phi is evaluated becomes a ``ComponentError`` that
-says where (``gradcheck.guard``).
+says where (``gradcheck.core.guard``).
 
 - ``element_lines``: u = e_i for every element i, with the step scaled to the element,
   h_i = h0·max(1, |x_i|), so numerical ≈ g_i;
@@ -19,7 +19,7 @@ says where (``gradcheck.guard``).
 - ``sampled_element_lines``: for the same large tensors, a few elements checked one by one,
   the largest |g_i| and a random sample. A projection's tolerance grows with the size
   √Σ(g_i·u_i)² of the n terms it sums, so a single wrong element of a very large tensor can
-  hide in it; an element line has no such sum (see ``gradcheck.tolerances`` for the limit).
+  hide in it; an element line has no such sum (see ``gradcheck.core.tolerances`` for the limit).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.guard import ComponentError
-from gradcheck.results import Verdict
+from gradcheck.core.guard import ComponentError
+from gradcheck.core.results import Verdict
 
 Array = NDArray[Any]
 
@@ -157,6 +157,7 @@ class Outcome:
     allowed: float
     status: Verdict
     note: str = ""  #: why, when the status needs explaining (an inconclusive element: why and what to do)
+    distance: float = float("nan")  #: a kink's distance from the check point, in steps of t
 
     @property
     def badness(self) -> float:

@@ -10,7 +10,7 @@ steps h = 1e-1 .. 1e-8 and compared with the analytic value:
 - a wrong gradient has Δ ≠ 0: e(h) flattens at |Δ| however small h gets, a slope of 0.
 
 Rounding is measured, not guessed, and without the analytic value: the noise N of phi
-around the base step (``gradcheck.noise``) gives the rounding level N/step of a central
+around the base step (``gradcheck.core.noise``) gives the rounding level N/step of a central
 difference at each h. Points more than ``sweep_noise`` times above it are signal. A step
 where the checked code raises or gives a non-finite value (a large step may leave its
 domain) has no error and is left out.
@@ -40,11 +40,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gradcheck.guard import ComponentError
-from gradcheck.lines import Line, Outcome, central_difference, worst
-from gradcheck.noise import rounding_noise
-from gradcheck.results import CheckResult, Verdict
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.guard import ComponentError
+from gradcheck.core.lines import Line, Outcome, central_difference, worst
+from gradcheck.core.noise import rounding_noise
+from gradcheck.core.results import CheckResult, Verdict
+from gradcheck.core.tolerances import Tolerances
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,16 @@ def sweep_line(line: Line, tol: Tolerances) -> Sweep:
         verdict, message = "fail", f"best error {best:.2e} over the sweep exceeds {allowed:.2e}"
     elif slope is not None and slope >= tol.flat_slope:
         verdict, message = "pass", f"error falls as h^{slope:.2f} to {best:.2e} at h={tol.sweep_steps[bottom]:.0e}"
-    else:
+    elif slope is not None:
         verdict, message = "pass", f"no truncation error above rounding: best error {best:.2e} at every scale"
+    else:
+        verdict, message = (
+            "pass",
+            (
+                f"no slope to measure: the error stays at rounding level at every step (best {best:.2e}), "
+                "so the central difference is exact, as for a linear map (no h² truncation to fall)"
+            ),
+        )
     return Sweep(tuple(tol.sweep_steps), tuple(errors), slope, verdict, message)
 
 

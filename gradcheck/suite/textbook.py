@@ -1,6 +1,6 @@
 """The textbook formulas in plain Python: floats, lists and ``math``, one element at a time.
 
-These are the references ``gradcheck.references`` and ``gradcheck.stateful`` compare refnet's
+These are the references ``gradcheck.suite.references`` and ``gradcheck.suite.stateful`` compare refnet's
 vectorised NumPy code with. They are written from the formulas, not from refnet: no NumPy, no
 refnet import, no in-place tricks, the derivatives in terms of the input z (refnet writes them
 in terms of the output y), the BatchNorm backward by the chain rule through mean and variance

@@ -16,7 +16,7 @@
 |                      |              | rounding noise of L (≈ eps·|L|, large for a loss offset by 1e4)          |
 | ``max_step``         | 1            | an element that fails at h0, or that rounding may have decided there, is |
 |                      |              | retried at the steps h0·√10^k from h0/100 up to this step, the truncation|
-|                      |              | at each measured against the next one (``gradcheck.steps``)              |
+|                      |              | at each measured against the next one (``gradcheck.core.steps``)              |
 | ``inconclusive``     | 10           | an element whose allowance (tolerance + rounding + truncation) at its    |
 |                      |              | best step exceeds this many times the tolerance is *inconclusive*        |
 | ``eps``              | 2.2e-16      | machine epsilon of the precision the component computes in               |

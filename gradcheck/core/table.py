@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gradcheck.results import CheckResult
+    from gradcheck.core.results import CheckResult
 
 
 def _number(value: float, form: str) -> str:
@@ -40,6 +40,13 @@ def verdict_text(result: CheckResult) -> str:
     return text
 
 
+def slope_text(result: CheckResult) -> str:
+    """The convergence order "1.98"; "exact" for a sweep whose error never rose above rounding; "-" unswept."""
+    if result.slope is not None:
+        return f"{result.slope:.2f}"
+    return "exact" if result.sweep_errors and result.passed else "-"
+
+
 def format_table(results: Sequence[CheckResult], slope: bool = False) -> str:
     """One row per result: where the worst element is, both values, the errors, the verdict.
 
@@ -62,7 +69,7 @@ def format_table(results: Sequence[CheckResult], slope: bool = False) -> str:
             verdict_text(result),
         ]
         if slope:
-            row.insert(-1, "-" if result.slope is None else f"{result.slope:.2f}")
+            row.insert(-1, slope_text(result))
         rows.append(row)
     return _columns(rows, right={3, 4, 5, 6, 7, 8} if slope else {3, 4, 5, 6, 7})
 
@@ -80,7 +87,6 @@ def format_sweep_table(results: Sequence[CheckResult]) -> str:
         for result in results:
             if result.sweep_errors and result.sweep_steps == steps:
                 errors = [f"{result.sweep_errors[i]:.1e}" for i in decades]
-                slope = "-" if result.slope is None else f"{result.slope:.2f}"
-                rows.append([result.component, result.tensor, *errors, slope])
+                rows.append([result.component, result.tensor, *errors, slope_text(result)])
         tables.append(_columns(rows, right=set(range(2, len(header)))))
     return "\n\n".join(tables)

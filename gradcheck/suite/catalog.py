@@ -2,11 +2,14 @@
 
 ``CATALOG`` is the list. Each ``Check`` names the refnet classes it covers; ``uncovered()``
 lists the public components (found by introspecting ``refnet.__all__``) that no check
-covers, and the test suite fails when that list is not empty. ``run_catalog`` runs the
-checks whose name matches a pattern; each check draws from its own Generator, made from the
-run's seed and the check's name, so filtering never changes what a check sees. Besides the
+covers. What a check really runs is watched, not trusted: ``exercised(check)`` records the
+refnet classes whose methods run while it runs, ``unexercised()`` the public components no
+check runs; the suite fails when that list is not empty or a check covers what it never runs.
+``run_catalog`` runs the checks whose name matches a pattern; each check draws from its own
+Generator, made from the run's seed and the check's name, so filtering never changes what a
+check sees. Besides the
 gradient and optimizer checks, it holds the ``... reference`` checks of every value against
-the textbook (``gradcheck.references``) and the stateful ones (``gradcheck.stateful``).
+the textbook (``gradcheck.suite.references``) and the stateful ones (``gradcheck.suite.stateful``).
 
 The catalog runs with ``CATALOG_TOLERANCES``: the defaults but ``kink_fraction = 0``. Its
 checks draw every input at least ``kink_margin`` (a thousand steps) from every known kink,
@@ -17,19 +20,22 @@ default 0.5 stays for user checks, whose points may sit anywhere.
 
 from __future__ import annotations
 
+import sys
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
+from types import FrameType
 
 import numpy as np
 
 import refnet
-from gradcheck import cases, optim, references, stateful
-from gradcheck.guard import guarded
-from gradcheck.results import CheckResult, Report
-from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.core.guard import guarded
+from gradcheck.core.results import CheckResult, Report
+from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.suite import cases, optim, references, stateful
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -130,10 +136,8 @@ def _binary(rng: np.random.Generator, rows: int) -> Array:
     return rng.integers(0, 2, size=(rows, 1)).astype(np.float64)
 
 
-ACTIVATION_NAMES = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
-
 CATALOG: list[Check] = [
-    *(Check(f"Dense[{name}]", (Dense,), cases.dense(name)) for name in ACTIVATION_NAMES),
+    *(Check(f"Dense[{name}]", (Dense,), cases.dense(name)) for name in cases.ACTIVATIONS),
     Check("Dense[tanh, L1+L2]", (Dense, ElasticNet), cases.dense("tanh", l1=0.05, l2=0.1)),
     Check("Dense[relu, L1]", (Dense, ElasticNet), cases.dense("relu", l1=0.05)),
     Check("Dense[sigmoid, 16→12, projections]", (Dense,), cases.dense("sigmoid", l2=0.01, shape=(8, 16, 12))),
@@ -147,10 +151,16 @@ CATALOG: list[Check] = [
     Check("CrossEntropy[labels]", (CrossEntropy,), cases.loss(CrossEntropy, cases.labels)),
     Check("CrossEntropy[one-hot]", (CrossEntropy,), cases.loss(CrossEntropy, cases.one_hot)),
     Check("CrossEntropy[probabilities]", (CrossEntropy,), cases.loss(CrossEntropy, cases.probabilities)),
-    Check("BinaryCrossEntropy[probabilities]", (BinaryCrossEntropy,),
-          cases.loss(BinaryCrossEntropy, cases.binary_probabilities)),
-    Check("BinaryCrossEntropy[from_logits]", (BinaryCrossEntropy,),
-          cases.loss(lambda: BinaryCrossEntropy(from_logits=True), cases.binary_logits)),
+    Check(
+        "BinaryCrossEntropy[probabilities]",
+        (BinaryCrossEntropy,),
+        cases.loss(BinaryCrossEntropy, cases.binary_probabilities),
+    ),
+    Check(
+        "BinaryCrossEntropy[from_logits]",
+        (BinaryCrossEntropy,),
+        cases.loss(lambda: BinaryCrossEntropy(from_logits=True), cases.binary_logits),
+    ),
     Check("ElasticNet[L1]", (ElasticNet,), cases.elastic_net(0.05, 0.0)),
     Check("ElasticNet[L2]", (ElasticNet,), cases.elastic_net(0.0, 0.1)),
     Check("ElasticNet[L1+L2]", (ElasticNet,), cases.elastic_net(0.03, 0.2)),
@@ -160,29 +170,53 @@ CATALOG: list[Check] = [
     Check("BatchNorm[eval]", (BatchNorm,), cases.batchnorm(training=False)),
     Check("Neuron[sigmoid]", (Neuron,), cases.neuron("sigmoid")),
     Check("Neuron[relu]", (Neuron,), cases.neuron("relu")),
-    Check("Network[tanh→sigmoid, MSE, L1+L2]", (NeuralNetwork, Dense, ElasticNet, MSE),
-          cases.network(_mlp_tanh, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6)),
-    Check("Network[relu→BN→dropout, CE labels, L1+L2]", (NeuralNetwork, BatchNorm, Dropout, CrossEntropy),
-          cases.network(_relu_batchnorm_dropout, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=8)),
-    Check("Network[leaky→tanh→linear, BCE logits, L1+L2]", (NeuralNetwork, BinaryCrossEntropy),
-          cases.network(_leaky_deep, lambda: BinaryCrossEntropy(from_logits=True), _binary, rows=7)),
-    Check("Network[softmax output, BCE probabilities, L2]", (NeuralNetwork, Softmax, BinaryCrossEntropy),
-          cases.network(_softmax_output, BinaryCrossEntropy, lambda rng, n: rng.uniform(0, 1, (n, 3)), rows=5)),
-    Check("Network[10→16→8→4, MSE, L2, projections]", (NeuralNetwork, MSE),
-          cases.network(_wide, MSE, lambda rng, n: rng.standard_normal((n, 4)), rows=12)),
+    Check(
+        "Network[tanh→sigmoid, MSE, L1+L2]",
+        (NeuralNetwork, Dense, ElasticNet, MSE),
+        cases.network(_mlp_tanh, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6),
+    ),
+    Check(
+        "Network[relu→BN→dropout, CE labels, L1+L2]",
+        (NeuralNetwork, BatchNorm, Dropout, CrossEntropy),
+        cases.network(_relu_batchnorm_dropout, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=8),
+    ),
+    Check(
+        "Network[leaky→tanh→linear, BCE logits, L1+L2]",
+        (NeuralNetwork, BinaryCrossEntropy),
+        cases.network(_leaky_deep, lambda: BinaryCrossEntropy(from_logits=True), _binary, rows=7),
+    ),
+    Check(
+        "Network[softmax output, BCE probabilities, L2]",
+        (NeuralNetwork, Softmax, BinaryCrossEntropy),
+        cases.network(_softmax_output, BinaryCrossEntropy, lambda rng, n: rng.uniform(0, 1, (n, 3)), rows=5),
+    ),
+    Check(
+        "Network[10→16→8→4, MSE, L2, projections]",
+        (NeuralNetwork, MSE),
+        cases.network(_wide, MSE, lambda rng, n: rng.standard_normal((n, 4)), rows=12),
+    ),
     Check("Add[3 inputs]", (Add, Merge), cases.merge(Add, (4, 4, 4))),
     Check("Multiply[3 inputs]", (Multiply, Merge), cases.merge(Multiply, (4, 4, 4))),
     Check("Concatenate[widths 2, 3, 1]", (Concatenate, Merge), cases.merge(Concatenate, (2, 3, 1))),
-    Check("GraphModel[residual tanh block, MSE, L1+L2]", (GraphModel, Add),
-          cases.graph(_residual, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6)),
-    Check("GraphModel[multiply gate + concatenate, CE labels, L2]", (GraphModel, Multiply, Concatenate),
-          cases.graph(_gated_concat, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=7)),
-    Check("GraphModel[internal fan-out h → two Dense → Add, MSE, L1+L2]", (GraphModel, Add),
-          cases.graph(_internal_fan_out, MSE, lambda rng, n: rng.standard_normal((n, 3)), rows=6)),
+    Check(
+        "GraphModel[residual tanh block, MSE, L1+L2]",
+        (GraphModel, Add),
+        cases.graph(_residual, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6),
+    ),
+    Check(
+        "GraphModel[multiply gate + concatenate, CE labels, L2]",
+        (GraphModel, Multiply, Concatenate),
+        cases.graph(_gated_concat, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=7),
+    ),
+    Check(
+        "GraphModel[internal fan-out h → two Dense → Add, MSE, L1+L2]",
+        (GraphModel, Add),
+        cases.graph(_internal_fan_out, MSE, lambda rng, n: rng.standard_normal((n, 3)), rows=6),
+    ),
     *(Check(f"Adam[{name}]", (Adam,), _closed_form(check, Adam)) for name, check in optim.ADAM_CHECKS.items()),
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
     *(Check(name, covers, run) for name, covers, run in (*references.CHECKS, *stateful.CHECKS)),
-]  # fmt: skip
+]
 
 CATALOG_TOLERANCES = replace(DEFAULT_TOLERANCES, kink_fraction=0.0)
 
@@ -204,6 +238,42 @@ def uncovered(catalog: list[Check] = CATALOG) -> list[type]:
     """Public refnet components that no check in ``catalog`` covers (should be empty)."""
     covered = {cls for check in catalog for cls in check.covers}
     return [cls for cls in public_components() if cls not in covered]
+
+
+def exercised(check: Check, seed: int = 0) -> set[type]:
+    """The public components whose own methods run while ``check`` runs, found by watching it run.
+
+    A profile hook (``sys.setprofile``, put back afterwards) sees every call of a function defined
+    in refnet's source; the class of its ``self`` is recorded when it is a public component and the
+    method is not a dunder (a constructor or a ``__repr__`` builds or shows, it does not exercise).
+    So a check exercises what it really runs, whatever its ``covers`` says.
+    """
+    root = str(Path(refnet.__file__).parent)
+    seen: set[type] = set()
+
+    def record(frame: FrameType, event: str, arg: object) -> None:
+        code = frame.f_code
+        if event == "call" and code.co_filename.startswith(root) and not code.co_name.startswith("__"):
+            owner = type(frame.f_locals.get("self"))
+            if owner.__module__.startswith("refnet"):
+                seen.add(owner)  # and the base whose own method this is (Merge's, run by an Add)
+                seen.update(
+                    cls for cls in owner.__mro__ if getattr(vars(cls).get(code.co_name), "__code__", None) is code
+                )
+
+    previous = sys.getprofile()
+    sys.setprofile(record)
+    try:
+        check.run(check_rng(seed, check.name), CATALOG_TOLERANCES, False)
+    finally:
+        sys.setprofile(previous)
+    return seen
+
+
+def unexercised(catalog: list[Check] = CATALOG) -> list[type]:
+    """Public refnet components whose methods no check in ``catalog`` runs (should be empty; runs the catalog)."""
+    ran = {cls for check in catalog for cls in exercised(check)}
+    return [cls for cls in public_components() if cls not in ran]
 
 
 def select(pattern: str | None = None, catalog: list[Check] = CATALOG) -> list[Check]:

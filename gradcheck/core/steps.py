@@ -1,7 +1,7 @@
 """The best step for one element: where rounding and truncation together are smallest, both measured.
 
 A central difference D(h) = g + c·h² + ... carries two errors: truncation ≈ c·h², which grows
-with h, and rounding ≈ N/s (N the measured noise of phi, ``gradcheck.noise``; s = h·scale),
+with h, and rounding ≈ N/s (N the measured noise of phi, ``gradcheck.core.noise``; s = h·scale),
 which falls with h. Neither is guessed:
 
     estimate(h) = rounding_factor·N/s  +  2·|D(r·h) − D(h)| / (r² − 1),     r = √10
@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gradcheck.guard import ComponentError
-from gradcheck.lines import Line, central_difference
-from gradcheck.tolerances import Tolerances
+from gradcheck.core.guard import ComponentError
+from gradcheck.core.lines import Line, central_difference
+from gradcheck.core.tolerances import Tolerances
 
 RUNG = 10.0**0.5  #: the steps h0·RUNG^k are half a decade apart
 LOWEST = -4  #: the smallest step tried is h0·RUNG^LOWEST = h0/100

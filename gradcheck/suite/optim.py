@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.lines import Array
-from gradcheck.results import CheckResult, Report, relative_error
-from gradcheck.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.core.lines import Array
+from gradcheck.core.results import CheckResult, Report, relative_error
+from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
 from refnet.base import Layer
 from refnet.optimizers import SGD, Adam, Optimizer
 
@@ -59,9 +59,19 @@ def compare(component: str, tensor: str, expected: Array, actual: Array, tol: To
     where = f"step {step + 1}, [{element}]"
     message = f"{formula}: " + ("exact to rounding" if passed else f"off at {where}: expected {a:.10g}, got {n:.10g}")
     return CheckResult(
-        component, tensor, where, a, n, abs(a - n), relative_error(a, n), float(allowed[step, element]),
-        "pass" if passed else "fail", "closed form", checked=int(ratio.size), message=message,
-    )  # fmt: skip
+        component=component,
+        tensor=tensor,
+        index=where,
+        analytic=a,
+        numerical=n,
+        abs_error=abs(a - n),
+        rel_error=relative_error(a, n),
+        tolerance=float(allowed[step, element]),
+        verdict="pass" if passed else "fail",
+        method="closed form",
+        checked=int(ratio.size),
+        message=message,
+    )
 
 
 def run_steps(optimizer: Optimizer, layers: list[ParameterHolder], gradients: list[list[Array]]) -> list[Array]:
@@ -205,8 +215,10 @@ def sgd_zero_gradient(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOL
     """g = 0 leaves θ unchanged: plain, momentum and Nesterov SGD, ten steps each."""
     theta0 = np.array([1.0, -2.0, 0.5])
     variants = [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}]
-    runs = [run_steps(sgd(learning_rate=0.1, **kwargs), [ParameterHolder(W=theta0)], [[np.zeros(3)]] * 10)[0]
-            for kwargs in variants]  # fmt: skip
+    runs = [
+        run_steps(sgd(learning_rate=0.1, **kwargs), [ParameterHolder(W=theta0)], [[np.zeros(3)]] * 10)[0]
+        for kwargs in variants
+    ]
     return compare("SGD", "g = 0", np.tile(theta0, (10, 3)), np.hstack(runs), tol, "θ_t = θ₀")
 
 
