@@ -201,6 +201,12 @@ class Optimizer:
                 where[(id(member.layer), member.name)] = (single, 0)
         return plan, [where[(id(layer), name)] for layer in layers for name in layer.params]
 
+    @staticmethod
+    def in_dtype_of(theta: Array, *values: float) -> tuple[Any, ...]:
+        """The hyper-parameters as scalars of θ's dtype, so that float32 stays float32 under every
+        NumPy (NumPy 1 computes lr·g in float64 where lr does not fit float32; NumPy 2 does not)."""
+        return tuple(theta.dtype.type(value) for value in values)
+
     def update(self, theta: Array, g: Array, state: ParamState) -> None:
         """The update rule: change ``theta`` (and the slots of ``state``) in place from the gradient ``g``.
 
@@ -297,7 +303,7 @@ class SGD(Optimizer):
         return {"velocity": "array"} if self.momentum else {}
 
     def update(self, theta: Array, g: Array, state: ParamState) -> None:
-        lr, mu = self.learning_rate, self.momentum
+        lr, mu = self.in_dtype_of(theta, self.learning_rate, self.momentum)
         if mu == 0.0:
             theta -= lr * g
             return
@@ -357,14 +363,14 @@ class Adam(Optimizer):
         """One Adam step of θ, in place (``step`` has advanced t):
         m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ);
         θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε)."""
-        lr, beta1, beta2, epsilon = self.learning_rate, self.beta1, self.beta2, self.epsilon
+        lr, beta1, beta2, epsilon = self.in_dtype_of(theta, self.learning_rate, self.beta1, self.beta2, self.epsilon)
         t, m, v = state["t"], state["m"], state["v"]
         m[:] = beta1 * m + (1 - beta1) * g
         v[:] = beta2 * v + (1 - beta2) * g**2
         m_hat = m / (1 - beta1**t)
         v_hat = v / (1 - beta2**t)
-        if self.weight_decay:
-            theta *= 1 - lr * self.weight_decay
+        if self.weight_decay:  # 1 − lr·wd in Python floats: lr·wd may be tiny where wd alone is not a float32
+            theta *= 1 - self.learning_rate * self.weight_decay
         theta -= lr * m_hat / (np.sqrt(v_hat) + epsilon)
 
     def state_problem(self, state: ParamState) -> str | None:
