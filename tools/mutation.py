@@ -170,9 +170,6 @@ KNOWN_SURVIVORS: dict[str, str] = {
     "if not training or self.p == 0.01:":
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
         "values. The checks use p = 0.25 and 0.3; a check at p = 0.01 would be written for this mutant alone",
-    "refnet/optimizers.py::SGD.update: if mu == 0.0:  =>  if mu == 0.01:":
-        "wrong only for SGD(momentum=0.01) exactly (momentum ignored); at momentum 0 the velocity path gives "
-        "v = 0·v + g, bitwise the plain step. The checks use momentum 0 and 0.9",
 }  # fmt: skip
 
 BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
