@@ -23,9 +23,7 @@ import numpy as np
 
 from refnet.base import Array, Layer
 from refnet.support.checks import check_positive, check_unit_interval
-from refnet.support.packing import BLOCK_BYTES, Member, Packed, ParamState, Single, blocks, packable
-
-__all__ = ["BLOCK_BYTES", "SGD", "Adam", "Optimizer"]
+from refnet.support.packing import Member, Packed, ParamState, Single, blocks, packable
 
 #: What a state slot holds: an array shaped like its parameter, or a step counter.
 SlotKind = Literal["array", "counter"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gradcheck.suite.optim import ParameterHolder
+from gradcheck.suite.stateful import RebindingMomentum
 from refnet import MSE, SGD, Adam, BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork
 from refnet.functions import ACTIVATIONS
 
@@ -82,14 +83,6 @@ def test_blocked_adam_matches_the_formula(shape, dtype, weight_decay) -> None:
     state = optimizer.state_for(layer, "W")
     assert layer.params["W"].dtype == state["m"].dtype == state["v"].dtype == dtype
     np.testing.assert_allclose(layer.params["W"], expected, **tolerances(dtype))
-
-
-class RebindingMomentum(SGD):
-    """Momentum SGD written as a learner might, rebinding the slot: state["velocity"] = μ·v + g."""
-
-    def update(self, theta, g, state) -> None:
-        state["velocity"] = self.momentum * state["velocity"] + g
-        theta -= self.learning_rate * state["velocity"]
 
 
 def test_an_update_that_rebinds_its_slot_is_blocked_correctly() -> None:

@@ -86,7 +86,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "refnet/optimizers.py": (
         "Optimizer.global_norm", "Optimizer.step", "Optimizer.start_step", "SGD.update", "Adam.update",
     ),
-    "refnet/support/packing.py": ("blocks", "Packed.__init__", "Packed._gather", "Packed._views", "Packed.share_state"),
+    "refnet/support/packing.py": (
+        "blocks", "_keep_arrays", "Packed.__init__", "Packed._gather", "Packed._views", "Packed.share_state",
+    ),
     "refnet/callbacks.py": (
         "step_decay", "exponential_decay", "cosine_decay",
         "LearningRateScheduler.on_train_begin", "LearningRateScheduler.on_epoch_begin",
@@ -143,9 +145,12 @@ EQUIVALENT: dict[str, str] = {
     "step = max(2, BLOCK_BYTES // theta.dtype.itemsize)":
         "BLOCK_BYTES // itemsize is 32768 or 65536, far above 2",
     "refnet/support/packing.py::blocks: if whole or size <= step or not all(array.flags.c_contiguous for array in "
-    "arrays):  # the arrays themselves  =>  if whole or (size < step) or not all(array.flags.c_contiguous for array "
-    "in arrays):  # the arrays themselves":
+    "(theta, grad, *slots.values())):  =>  if whole or (size < step) or not all(array.flags.c_contiguous for array "
+    "in (theta, grad, *slots.values())):":
         "at size == step the loop makes one block of the whole array: the same arithmetic",
+    "refnet/support/packing.py::_keep_arrays: state[slot] = array  =>  pass":
+        "the rebound values are already copied into the shared array; leaving the rebound array in the state "
+        "only makes the next step pack again from the members' views (the same values, slower)",
     "refnet/support/packing.py::Packed.__init__: for slot, value in members[0].state.items():  =>  "
     "for slot, value in members[1].state.items():":
         "packed members have the same slots and equal scalars (packable), and array slots are gathered from "
@@ -162,10 +167,6 @@ EQUIVALENT: dict[str, str] = {
 
 #: Non-equivalent mutants gradcheck does not catch, by id, with the reason (they count as survivors).
 KNOWN_SURVIVORS: dict[str, str] = {
-    "refnet/support/packing.py::blocks: view[...] = block_state[slot]  =>  pass":
-        "runs only for an update that rebinds a slot (state['m'] = ...) instead of writing it in place; refnet's "
-        "SGD and Adam write in place, and gradcheck checks refnet's own classes "
-        "(tests/test_speed_invariants.py checks a rebinding update over several blocks)",
     "refnet/dropout.py::Dropout.forward: if not training or self.p == 0.0:  =>  "
     "if not training or self.p == 0.01:":
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "

@@ -256,10 +256,15 @@ def exercised(check: Check, seed: int = 0) -> set[type]:
         if event == "call" and code.co_filename.startswith(root) and not code.co_name.startswith("__"):
             owner = type(frame.f_locals.get("self"))
             if owner.__module__.startswith("refnet"):
-                seen.add(owner)  # and the base whose own method this is (Merge's, run by an Add)
-                seen.update(
-                    cls for cls in owner.__mro__ if getattr(vars(cls).get(code.co_name), "__code__", None) is code
-                )
+                seen.add(owner)
+            # and refnet's class whose own method this is (Merge's, run by an Add; Optimizer's, run by a
+            # subclass written outside refnet)
+            seen.update(
+                cls
+                for cls in owner.__mro__
+                if cls.__module__.startswith("refnet")
+                and getattr(vars(cls).get(code.co_name), "__code__", None) is code
+            )
 
     previous = sys.getprofile()
     sys.setprofile(record)

@@ -39,7 +39,8 @@ from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay
 from refnet.neuron import Neuron
-from refnet.optimizers import BLOCK_BYTES, SGD, Adam, Optimizer
+from refnet.optimizers import SGD, Adam, Optimizer
+from refnet.support.packing import BLOCK_BYTES
 
 # -- BatchNorm ------------------------------------------------------------------------------
 
@@ -259,18 +260,41 @@ def drive_scheduler(scheduler: LearningRateScheduler, learning_rate: float) -> t
 # -- optimizers over several blocks ---------------------------------------------------------
 
 
-def blocked(make: Callable[[], Optimizer], steps: Callable[[Any, Any, int], Any], formula: str) -> ValueCheck:
-    """A parameter of 2.5 blocks (the blocked update's several-block path) against the closed form."""
+def blocked(
+    make: Callable[[], Optimizer],
+    steps: Callable[[Any, Any, int], Any],
+    formula: str,
+    sizes: tuple[int, ...] = (int(2.5 * BLOCK_BYTES / 8),),
+) -> ValueCheck:
+    """Parameters of these sizes against the closed form: by default one of 2.5 blocks (the blocked
+    update's several-block path); several small ones share one packed buffer."""
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
-        size = int(2.5 * BLOCK_BYTES / 8)
-        theta0 = rng.standard_normal(size)
-        g = np.linspace(-2.0, 3.0, size)
-        actual = run_steps(make(), [ParameterHolder(W=theta0)], [[g]] * 3)[0]
-        expected = np.array([steps(theta0, g, t) for t in (1, 2, 3)])
-        return [compare(type(make()).__name__, f"{size} elements, 3 steps", expected, actual, tol, formula)]
+        theta0s = [rng.standard_normal(size) for size in sizes]
+        gs = [np.linspace(-2.0, 3.0, size) for size in sizes]
+        actual = run_steps(make(), [ParameterHolder(W=theta0) for theta0 in theta0s], [gs] * 3)
+        name = type(make()).__name__
+
+        def closed_form(theta0: Any, g: Any) -> Any:
+            return np.array([steps(theta0, g, t) for t in (1, 2, 3)])
+
+        return [
+            compare(name, f"{theta0.size} elements, 3 steps", closed_form(theta0, g), theta, tol, formula)
+            for theta0, g, theta in zip(theta0s, gs, actual, strict=True)
+        ]
 
     return check
+
+
+class RebindingMomentum(SGD):
+    """Momentum SGD written as a learner might, rebinding its slot: state["velocity"] = μ·v + g.
+
+    ``Optimizer.step`` must keep the rebound values in the state it shares (a block's view, a packed buffer).
+    """
+
+    def update(self, theta: Any, g: Any, state: dict[str, Any]) -> None:
+        state["velocity"] = self.momentum * state["velocity"] + g
+        theta -= self.learning_rate * state["velocity"]
 
 
 def sgd_momentum_steps(theta0: Any, g: Any, t: int) -> Any:
@@ -321,6 +345,25 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
         "SGD[momentum, several blocks]",
         (SGD,),
         runner(blocked(lambda: SGD(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)")),
+    ),
+    (
+        "Optimizer[an update that rebinds its slot, several blocks]",
+        (Optimizer,),
+        runner(
+            blocked(lambda: RebindingMomentum(0.1, momentum=0.9), sgd_momentum_steps, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)")
+        ),
+    ),
+    (
+        "Optimizer[an update that rebinds its slot, packed layers]",
+        (Optimizer,),
+        runner(
+            blocked(
+                lambda: RebindingMomentum(0.1, momentum=0.9),
+                sgd_momentum_steps,
+                "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)",
+                sizes=(7, 5),
+            )
+        ),
     ),
     (
         "Adam[constant gradient, several blocks]",

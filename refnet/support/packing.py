@@ -53,21 +53,29 @@ def blocks(
     """
     size = theta.size
     step = max(1, BLOCK_BYTES // theta.dtype.itemsize)
-    arrays = [theta, grad, *(value for value in state.values() if isinstance(value, np.ndarray))]
-    if whole or size <= step or not all(array.flags.c_contiguous for array in arrays):  # the arrays themselves
-        yield theta, grad, state
+    slots = {slot: value for slot, value in state.items() if isinstance(value, np.ndarray)}
+    if whole or size <= step or not all(array.flags.c_contiguous for array in (theta, grad, *slots.values())):
+        yield theta, grad, state  # one block: the arrays themselves
+        _keep_arrays(state, slots)
         return
     flat_theta, flat_grad = theta.reshape(-1), grad.reshape(-1)
-    flat = {slot: value.reshape(-1) for slot, value in state.items() if isinstance(value, np.ndarray)}
+    flat = {slot: array.reshape(-1) for slot, array in slots.items()}
     scalars = {slot: value for slot, value in state.items() if slot not in flat}
     for start in range(0, size, step):
         stop = min(start + step, size)
         views = {slot: array[start:stop] for slot, array in flat.items()}
         block_state: ParamState = {**scalars, **views}
         yield flat_theta[start:stop], flat_grad[start:stop], block_state
-        for slot, view in views.items():
-            if block_state[slot] is not view:
-                view[...] = block_state[slot]
+        _keep_arrays(block_state, views)
+
+
+def _keep_arrays(state: ParamState, arrays: dict[str, Array]) -> None:
+    """Where an update rebound a slot of ``state``, copy the new values into the slot's own array and put
+    that array back: the state's arrays (views of a packed buffer, or of a block) stay the ones shared."""
+    for slot, array in arrays.items():
+        if state[slot] is not array:
+            array[...] = state[slot]
+            state[slot] = array
 
 
 @dataclass
