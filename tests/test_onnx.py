@@ -70,9 +70,9 @@ def randomized(net: NeuralNetwork, seed: int) -> NeuralNetwork:
     return net
 
 
-def stack(*layers: Callable[[Any], Any]) -> Callable[[Any], NeuralNetwork]:
+def stack(*layers: Callable[[Any], Any], input_shape: tuple[int, ...] | None = None) -> Callable[[Any], NeuralNetwork]:
     """A builder of NeuralNetwork(layers) in a dtype; each layer is built by ``layer(dtype)``."""
-    return lambda dtype: NeuralNetwork([make(dtype) for make in layers], CrossEntropy())
+    return lambda dtype: NeuralNetwork([make(dtype) for make in layers], CrossEntropy(), input_shape=input_shape)
 
 
 def dense(n_in: int, n_out: int, activation: Any = None, seed: int = 0) -> Callable[[Any], Dense]:
@@ -98,6 +98,13 @@ def residual(dtype: Any) -> GraphModel:
     h = Dense(5, 5, seed=2, dtype=dtype)(Dense(5, 5, "relu", seed=1, dtype=dtype)(x))
     y = BatchNorm(5, dtype=dtype)(ReLU()(Add()(x, h)))
     return GraphModel(x, Dense(5, 3, seed=3, dtype=dtype)(y), loss=CrossEntropy())
+
+
+def sequence_concatenate(dtype: Any) -> GraphModel:
+    """(N, 6, 5) -> two Dense along the last axis -> Concatenate(axis=1) of positions -> (N, 12, 4) -> Dense."""
+    x = Input((6, 5))
+    a, b = Dense(5, 4, seed=1, dtype=dtype)(x), Dense(5, 4, "relu", seed=2, dtype=dtype)(x)
+    return GraphModel(x, Dense(4, 3, seed=3, dtype=dtype)(Concatenate(axis=1)(a, b)), loss=CrossEntropy())
 
 
 def bce_logits(dtype: Any) -> NeuralNetwork:
@@ -139,6 +146,9 @@ CASES: dict[str, tuple[Callable[[Any], NeuralNetwork], bool]] = {
         False,
     ),
     "residual graph": (residual, False),
+    "Dense on (N, T, D)": (stack(dense(5, 4, "tanh", 1), dense(4, 3, None, 2), input_shape=(6, 5)), False),
+    "Concatenate(axis=1) on (N, T, D)": (sequence_concatenate, False),
+    "sequence MLP, predict_proba": (stack(dense(5, 8, "relu", 1), dense(8, 3, None, 2), input_shape=(6, 5)), True),
     "MLP, predict_proba (softmax)": (stack(dense(5, 16, "relu", 1), dense(16, 3, None, 2)), True),
     "MLP, predict_proba (sigmoid)": (bce_logits, True),
 }
@@ -148,7 +158,8 @@ def built(name: str, dtype: Any) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]
     """(model, X, what refnet computes for X: predict, or predict_proba for a proba case)."""
     build, proba = CASES[name]
     net = randomized(build(dtype), seed=len(name))
-    X = np.random.default_rng(7).normal(0.0, 1.0, (ROWS, net.in_features or 5)).astype(dtype)
+    shape = net.input_node.shape if isinstance(net, GraphModel) else net.input_shape or (net.in_features,)
+    X = np.random.default_rng(7).normal(0.0, 1.0, (ROWS, *shape)).astype(dtype)
     return net, X, net.predict_proba(X) if proba else net.predict(X)
 
 
@@ -236,6 +247,13 @@ def test_the_exported_model_passes_the_full_checker_in_its_dtype(dtype: Any, tmp
 
 
 def test_layers_become_the_onnx_operators_the_docstring_names(tmp_path: Path) -> None:
+    _, _, _, path = exported("Dense on (N, T, D)", np.float64, tmp_path)
+    model = onnx.load(str(path))
+    assert [node.op_type for node in model.graph.node] == ["MatMul", "Add", "Tanh", "MatMul", "Add"]  # Gemm: rows only
+    assert [dim.dim_param or dim.dim_value for dim in model.graph.input[0].type.tensor_type.shape.dim] == ["N", 6, 5]
+    _, _, _, path = exported("Concatenate(axis=1) on (N, T, D)", np.float64, tmp_path)
+    (concat,) = [node for node in onnx.load(str(path)).graph.node if node.op_type == "Concat"]
+    assert onnx.helper.get_attribute_value(concat.attribute[0]) == 1
     _, _, _, path = exported("BatchNorm MLP", np.float64, tmp_path)
     ops = [node.op_type for node in onnx.load(str(path)).graph.node]
     assert ops == ["Gemm", "BatchNormalization", "Relu", "Dropout", "Gemm"]
@@ -280,6 +298,13 @@ def test_predict_proba_appends_softmax_or_sigmoid(tmp_path: Path) -> None:
     assert [node.op_type for node in model.graph.node] == ["Gemm", "Sigmoid"]
 
 
+def test_input_shape_sets_the_shape_of_x_for_a_network_that_does_not_fix_it(tmp_path: Path) -> None:
+    refnet.onnx.export(NeuralNetwork([Tanh()]), tmp_path / "t.onnx", input_shape=(2, 3))
+    X = np.linspace(-2.0, 2.0, 24).reshape(4, 2, 3)
+    assert relative_difference(run_onnxruntime(tmp_path / "t.onnx", X), np.tanh(X)) <= 1e-12
+    assert np.array_equal(refnet.onnx.load(tmp_path / "t.onnx").predict(X), np.tanh(X))
+
+
 @pytest.mark.parametrize("opset", [13, 15, 17, 21])
 def test_every_supported_opset_runs_in_onnxruntime(opset: int, tmp_path: Path) -> None:
     net, X, y = built("BatchNorm MLP", np.float64)
@@ -319,6 +344,8 @@ def test_bad_arguments_are_refused_at_the_boundary(tmp_path: Path) -> None:
         refnet.onnx.export(Dense(3, 2), path)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no layers"):
         refnet.onnx.export(NeuralNetwork(), path)
+    with pytest.raises(ValueError, match="does not fix the shape of X; pass input_shape="):
+        refnet.onnx.export(NeuralNetwork([ReLU()]), path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         refnet.onnx.export(net, tmp_path / "missing" / "m.onnx")
     assert not path.exists()

@@ -3,7 +3,8 @@
 ``export(model, path)`` walks the model's layers (a NeuralNetwork's in order, a GraphModel's
 nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(layer)]``:
 
-    Dense(act)      Gemm(x, W, b), then the activation's node     W: (in, out), so transB = 0
+    Dense(act)      Gemm(x, W, b) on rows (N, in), MatMul(x, W) + Add(·, b) on (N, ..., in); then the
+                    activation's node                             W: (in, out), so transB = 0
     ReLU, Tanh, ... Relu, Tanh, Sigmoid, Softmax(axis=-1), Identity
     LeakyReLU       LeakyRelu(alpha) where alpha is exact in float32 (ONNX stores float attributes
                     in float32), else Max(x, Mul(x, alpha)) with alpha a tensor of the model's dtype
@@ -11,10 +12,11 @@ nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(la
     BatchNorm       BatchNormalization(x, gamma, beta, running_mean, running_var), epsilon = eps,
                     momentum = 1 − momentum (ONNX weighs the running value, refnet the batch's)
     Add, Multiply   a chain of binary Add / Mul in refnet's order: (x_1 + x_2) + x_3 ...
-    Concatenate     Concat(axis=1)
+    Concatenate     Concat(axis), the same axis (both count the batch axis N as 0)
 
 A new layer is one function ``(graph, layer, inputs, prefix) -> output name`` and one entry in
-EXPORTERS. Every model passes ``onnx.checker.check_model(full_check=True)`` before it is written.
+EXPORTERS; ``graph.shapes[name]`` is the per-sample shape of a tensor, for a layer whose nodes depend on
+it. Every model passes ``onnx.checker.check_model(full_check=True)`` before it is written.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from refnet.losses import BinaryCrossEntropy, CrossEntropy
 from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
 from refnet.onnx.requirement import require_onnx
+from refnet.wiring import sample_shape
 
 __all__ = ["DEFAULT_OPSET", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export"]
 
@@ -58,6 +61,8 @@ class OnnxGraph:
         self.dtype = dtype
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
+        #: The per-sample shape (without N) of every tensor a layer outputs, and of X.
+        self.shapes: dict[str, tuple[int, ...]] = {}
         self._taken = {"X", "Y"}
 
     def fresh(self, base: str) -> str:
@@ -95,10 +100,13 @@ ExportFunction = Callable[[OnnxGraph, Any, list[str], str], str]
 
 
 def export_dense(graph: OnnxGraph, layer: Dense, inputs: list[str], prefix: str) -> str:
-    """z = Gemm(x, W, b) = x @ W + b;  y = act(z) (no node for the identity)."""
+    """z = x @ W + b: Gemm(x, W, b) on rows, MatMul then Add on (N, ..., in);  y = act(z) (no node for the identity)."""
     W = graph.constant(f"{prefix}/W", layer.params["W"])
     b = graph.constant(f"{prefix}/b", layer.params["b"])
-    z = graph.node("Gemm", [inputs[0], W, b], prefix)
+    if len(graph.shapes[inputs[0]]) == 1:
+        z = graph.node("Gemm", [inputs[0], W, b], prefix)
+    else:  # Gemm takes matrices only
+        z = graph.node("Add", [graph.node("MatMul", [inputs[0], W], prefix), b], prefix)
     if type(layer.activation) is Identity:
         return z
     return exporter_for(layer.activation, f"the activation of {prefix}")(graph, layer.activation, [z], prefix)
@@ -159,8 +167,8 @@ def chain(op_type: str) -> ExportFunction:
 
 
 def export_concatenate(graph: OnnxGraph, layer: Concatenate, inputs: list[str], prefix: str) -> str:
-    """Concat along the features (axis 1)."""
-    return graph.node("Concat", inputs, prefix, axis=1)
+    """Concat along ``axis`` (N is axis 0 in both)."""
+    return graph.node("Concat", inputs, prefix, axis=layer.axis)
 
 
 #: Layer class -> its export. Looked up by exact class: a subclass may compute something else.
@@ -192,15 +200,23 @@ def exporter_for(layer: Layer, where: str) -> ExportFunction:
     return function
 
 
-def export(model: NeuralNetwork, path: str | os.PathLike[str], opset: int | None = None, *, proba: bool = False) -> Any:
+def export(
+    model: NeuralNetwork,
+    path: str | os.PathLike[str],
+    opset: int | None = None,
+    *,
+    proba: bool = False,
+    input_shape: int | Sequence[int] | None = None,
+) -> Any:
     """Write ``model`` as an ONNX file at ``path``; returns the ``onnx.ModelProto`` written.
 
-    The graph has one input ``X`` (N, in_features) and one output ``Y``: what ``predict(X)``
-    returns, or with ``proba=True`` what ``predict_proba(X)`` returns (Softmax appended for
-    CrossEntropy, Sigmoid for BinaryCrossEntropy(from_logits=True)). In the model's dtype
-    (float32 or float64). ``opset`` defaults to DEFAULT_OPSET; 13 to onnx's newest are written.
-    The file is written to a temporary name beside ``path`` and renamed: a failed export leaves
-    what was there.
+    The graph has one input ``X`` of shape (N, *input_shape) and one output ``Y``: what
+    ``predict(X)`` returns, or with ``proba=True`` what ``predict_proba(X)`` returns (Softmax
+    appended for CrossEntropy, Sigmoid for BinaryCrossEntropy(from_logits=True)). In the model's
+    dtype (float32 or float64). ``input_shape`` (per sample, without N) defaults to the model's
+    own (``input_shape=`` of a NeuralNetwork, a graph's Input), else (in_features,).
+    ``opset`` defaults to DEFAULT_OPSET; 13 to onnx's newest are written. The file is written
+    to a temporary name beside ``path`` and renamed: a failed export leaves what was there.
     """
     onnx = require_onnx()
     if not isinstance(model, NeuralNetwork):
@@ -209,7 +225,9 @@ def export(model: NeuralNetwork, path: str | os.PathLike[str], opset: int | None
         raise ValueError("refnet.onnx.export: the network has no layers")
     opset = _resolve_opset(onnx, opset)
     graph = OnnxGraph(onnx, model.dtype)
+    graph.shapes["X"] = _input_shape(model, input_shape)
     output = _export_graph(graph, model) if isinstance(model, GraphModel) else _export_stack(graph, model)
+    graph.shapes["Y"] = graph.shapes[output]
     if proba:
         probability = _probability_op(model)
         if probability is not None:
@@ -225,7 +243,9 @@ def _export_stack(graph: OnnxGraph, model: NeuralNetwork) -> str:
     x = "X"
     for index, layer in enumerate(model.layers):
         prefix = f"layer{index}_{type(layer).__name__.lower()}"
+        shape = layer.output_shape(graph.shapes[x])
         x = exporter_for(layer, f"layer {index}")(graph, layer, [x], prefix)
+        graph.shapes[x] = shape
     return x
 
 
@@ -235,9 +255,25 @@ def _export_graph(graph: OnnxGraph, model: GraphModel) -> str:
         if node.layer is None:
             continue
         inputs = [tensors[id(source)] for source in node.inputs]
-        prefix = str(node.name)
-        tensors[id(node)] = exporter_for(node.layer, f"node {prefix!r}")(graph, node.layer, inputs, prefix)
+        shapes = [graph.shapes[name] for name in inputs]
+        layer, prefix = node.layer, str(node.name)
+        shape = layer.merged_shape(shapes) if layer.multiple_inputs else layer.output_shape(shapes[0])
+        tensors[id(node)] = exporter_for(layer, f"node {prefix!r}")(graph, layer, inputs, prefix)
+        graph.shapes[tensors[id(node)]] = shape
     return tensors[id(model.output_node)]
+
+
+def _input_shape(model: NeuralNetwork, input_shape: int | Sequence[int] | None) -> tuple[int, ...]:
+    """The per-sample shape of X: the one given, the model's own, or (in_features,)."""
+    if input_shape is not None:
+        return sample_shape(input_shape, "input_shape")
+    if isinstance(model, GraphModel):
+        return model.input_node.shape
+    if model.input_shape is not None:
+        return model.input_shape
+    if model.in_features is None:
+        raise ValueError("refnet.onnx.export: the network does not fix the shape of X; pass input_shape=")
+    return (model.in_features,)
 
 
 def _probability_op(model: NeuralNetwork) -> str | None:
@@ -268,11 +304,8 @@ def _resolve_opset(onnx: Any, opset: int | None) -> int:
 def _model(onnx: Any, graph: OnnxGraph, model: NeuralNetwork, opset: int) -> Any:
     helper = onnx.helper
     element = helper.np_dtype_to_tensor_dtype(graph.dtype)
-    width_in = model.in_features
-    width_out = model.output_features()
-    features = "features"  # a network of activations only takes any width: a named dimension
-    inputs = [helper.make_tensor_value_info("X", element, ["N", features if width_in is None else width_in])]
-    outputs = [helper.make_tensor_value_info("Y", element, ["N", features if width_out is None else width_out])]
+    inputs = [helper.make_tensor_value_info("X", element, ["N", *graph.shapes["X"]])]
+    outputs = [helper.make_tensor_value_info("Y", element, ["N", *graph.shapes["Y"]])]
     onnx_graph = helper.make_graph(graph.nodes, "refnet", inputs, outputs, initializer=graph.initializers)
     opsets = [helper.make_opsetid("", opset)]
     return helper.make_model(

@@ -10,8 +10,8 @@ graph's nodes into layers with ``IMPORTERS[op_type]``:
                                    the activation, folded into the Dense it follows (else its own layer)
     BatchNormalization             BatchNorm with the running statistics, eps = epsilon, momentum = 1 − momentum
     Dropout                        Dropout(ratio): the identity at inference, as in the file
-    Identity, Flatten(axis=1)      nothing: on (N, D) the value passes through
-    Add, Sum, Mul, Concat(axis=1)  the merges Add, Multiply, Concatenate (the model is then a GraphModel)
+    Identity, Flatten(axis=1)      nothing: the value passes through (Flatten: of (N, D) only)
+    Add, Sum, Mul, Concat(axis)    the merges Add, Multiply, Concatenate(axis) (the model is then a GraphModel)
 
 A chain of one-input layers is returned as a NeuralNetwork, anything else as a GraphModel; the loss
 is not part of an ONNX file (``set_loss`` before training). An operator outside the table, a
@@ -73,7 +73,10 @@ class OnnxReader:
         self.onnx, self.where = onnx, where
         graph = model.graph
         self.nodes = list(graph.node)
-        self.dtype, self.input, self.width = self._input(graph)
+        self.dtype, self.input, self.shape = self._input(graph)
+        #: The rank of every value (each operator refnet reads keeps it): 2 for rows (N, D), 3 for (N, T, D) ...
+        self.rank = 1 + len(self.shape)
+        self.opset = next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
         self.output = self._output(graph)
         self.constants: dict[str, Array] = {tensor.name: self.array(tensor) for tensor in graph.initializer}
         self.consumers: dict[str, list[int]] = {}
@@ -87,7 +90,7 @@ class OnnxReader:
         self.steps: list[Step] = []
 
     # -- the graph's boundary --------------------------------------------------------------
-    def _input(self, graph: Any) -> tuple[np.dtype[Any], str, int]:
+    def _input(self, graph: Any) -> tuple[np.dtype[Any], str, tuple[int, ...]]:
         constants = {tensor.name for tensor in graph.initializer}
         inputs = [value for value in graph.input if value.name not in constants]  # old files list weights too
         if len(inputs) != 1:
@@ -98,11 +101,12 @@ class OnnxReader:
         if dtype is None:
             raise ModelFileError(f"{self.where}: input {value.name!r} must be float or double (element type 1 or 11)")
         dims = list(tensor.shape.dim)
-        if len(dims) != 2 or dims[1].dim_value <= 0:
+        if len(dims) < 2 or any(dim.dim_value <= 0 for dim in dims[1:]):
             raise ModelFileError(
-                f"{self.where}: input {value.name!r} must have shape (N, features) with a fixed number of features"
+                f"{self.where}: input {value.name!r} must have shape (N, features) or (N, ..., features) with every "
+                "axis after N fixed"
             )
-        return dtype, value.name, int(dims[1].dim_value)
+        return dtype, value.name, tuple(int(dim.dim_value) for dim in dims[1:])
 
     def _output(self, graph: Any) -> str:
         if len(graph.output) != 1:
@@ -199,8 +203,8 @@ class OnnxReader:
             for position, step in enumerate(self.steps)
         )
         if chained and output == self.steps[-1].output:
-            return NeuralNetwork([step.layer for step in self.steps])
-        nodes: dict[str, Node] = {self.input: Input(self.width, name="input")}
+            return NeuralNetwork([step.layer for step in self.steps], input_shape=self.shape)
+        nodes: dict[str, Node] = {self.input: Input(self.shape, name="input")}
         names = [step.name for step in self.steps]
         for step in self.steps:
             node = apply(step.layer, [nodes[name] for name in step.inputs])
@@ -227,9 +231,11 @@ def activation_at(reader: OnnxReader, index: int, node: Any) -> tuple[Activation
         reader.attributes(node, {})
         return SIMPLE_ACTIVATIONS[op](), [index], output
     if op == "Softmax":
-        axis = reader.attributes(node, {"axis": -1})["axis"]
-        if axis not in (-1, 1):  # on (N, C) both are the last axis (and opset < 13's flattening is then none)
-            raise ValueError(f"Softmax over axis {axis}: refnet's Softmax acts on the last axis")
+        last = reader.rank - 1
+        axis = reader.attributes(node, {"axis": -1 if reader.opset >= 13 else 1})["axis"]
+        # Before opset 13 Softmax flattens the axes from ``axis`` on: the last axis alone only when axis is the last.
+        if axis != last and not (axis == -1 and reader.opset >= 13):
+            raise ValueError(f"Softmax over axis {axis} of a rank-{reader.rank} value: refnet's acts on the last axis")
         return Softmax(), [index], output
     if op == "LeakyRelu":
         alpha = reader.attributes(node, {"alpha": 0.01})["alpha"]
@@ -288,6 +294,8 @@ def bias(reader: OnnxReader, name: str | None, width: int) -> Array:
 def import_gemm(reader: OnnxReader, index: int, node: Any) -> None:
     """Y = alpha·(x @ op(B)) + beta·C as Dense: W = alpha·op(B), b = beta·C."""
     settings = reader.attributes(node, {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0})
+    if reader.rank != 2:
+        raise ValueError("Gemm takes rows (N, D)")
     if settings["transA"]:
         raise ValueError("transA = 1 (a transposed batch) is not a Dense layer")
     B = reader.constant(node.input[1])
@@ -323,6 +331,8 @@ def import_batchnorm(reader: OnnxReader, index: int, node: Any) -> None:
     settings = reader.attributes(node, {"epsilon": 1e-5, "momentum": 0.9, "training_mode": 0, "spatial": 1})
     if settings["training_mode"] or not settings["spatial"] or len(node.output) > 1:
         raise ValueError("only inference-mode BatchNormalization (one output, spatial) is a refnet BatchNorm")
+    if reader.rank != 2:
+        raise ValueError(f"BatchNormalization of a rank-{reader.rank} value: refnet's BatchNorm takes rows (N, D)")
     gamma, beta, mean, var = (reader.constant(name) for name in node.input[1:5])
     momentum = float(1 - decimal_float(settings["momentum"]))
     layer = BatchNorm(gamma.size, eps=float(decimal_float(settings["epsilon"])), momentum=momentum, dtype=reader.dtype)
@@ -358,6 +368,8 @@ def import_flatten(reader: OnnxReader, index: int, node: Any) -> None:
     """Flatten(axis = 1) of (N, D) is (N, D): no layer."""
     if reader.attributes(node, {"axis": 1})["axis"] != 1:
         raise ValueError("only Flatten(axis=1) keeps the batch axis")
+    if reader.rank != 2:
+        raise ValueError(f"Flatten of a rank-{reader.rank} value: refnet has no Flatten layer yet")
     reader.aliases[str(node.output[0])] = reader.value(node.input[0])
 
 
@@ -372,9 +384,12 @@ def merge(layer: type[Layer], two_or_more: bool = True) -> ImportFunction:
     """The import of an operator on two or more values as the merge ``layer``."""
 
     def import_merge(reader: OnnxReader, index: int, node: Any) -> None:
+        settings: dict[str, Any] = {}
         if layer is Concatenate:
-            if reader.attributes(node, {"axis": 1})["axis"] not in (1, -1):
-                raise ValueError("only Concat along the features (axis 1) is a refnet Concatenate")
+            axis = reader.attributes(node, {"axis": 1})["axis"]
+            if axis == 0 or axis == -reader.rank:
+                raise ValueError("Concat along the batch axis has no refnet layer")
+            settings = {"axis": axis}
         else:
             reader.attributes(node, {})
         if len(node.input) == 1 and not two_or_more:
@@ -382,7 +397,7 @@ def merge(layer: type[Layer], two_or_more: bool = True) -> ImportFunction:
             return
         if any(reader.is_constant(name) for name in node.input):
             raise ValueError(f"{node.op_type} with a constant operand has no refnet layer (a bias follows a MatMul)")
-        reader.add(layer(), list(node.input), str(node.output[0]), node)
+        reader.add(layer(**settings), list(node.input), str(node.output[0]), node)
 
     return import_merge
 
