@@ -450,3 +450,29 @@ def test_a_softmax_layer_alone_after_a_merge_stays_a_layer(tmp_path: Path) -> No
     ]
     net = refnet.onnx.load(write(tmp_path, nodes, {"w": np.eye(3)}, 3, 3, np.float64))
     assert [type(layer) for layer in net.layers] == [Dense, Add, Softmax]
+
+
+def test_a_loaded_models_backward_is_the_gradient_of_what_onnxruntime_computes(tmp_path: Path) -> None:
+    """refnet as the reference for someone else's model: its hand-written backward through the loaded layers gives
+    dL/dX, L = Σ G ⊙ f(X), equal to central differences of the ONNX file's f run by onnxruntime."""
+    rng = np.random.default_rng(11)
+    weights = {"w1": rng.normal(0, 0.5, (6, 4)), "b1": rng.normal(0, 0.5, 6), "w2": rng.normal(0, 0.5, (2, 6))}
+    nodes = [
+        helper.make_node("Gemm", ["input", "w1", "b1"], ["h"], name="/fc1/Gemm", transB=1),
+        helper.make_node("Tanh", ["h"], ["t"], name="/act/Tanh"),
+        helper.make_node("Gemm", ["t", "w2"], ["output"], name="/fc2/Gemm", transB=1),
+    ]
+    path = write(tmp_path, nodes, weights, 4, 2, np.float64)
+    net = refnet.onnx.load(path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    X, G = rng.normal(0, 1, (3, 4)), rng.normal(0, 1, (3, 2))
+    net.forward(X)
+    grad_X = net.backward(G)
+    h = 1e-5
+    numerical = np.zeros_like(X)
+    for index in np.ndindex(*X.shape):
+        step = np.zeros_like(X)
+        step[index] = h
+        up, down = (session.run(None, {"input": X + sign * step})[0] for sign in (1, -1))
+        numerical[index] = float((G * (up - down)).sum() / (2 * h))
+    assert relative_difference(grad_X, numerical) <= 1e-8  # the central difference's own error is O(h²)

@@ -74,8 +74,8 @@ class OnnxReader:
         graph = model.graph
         self.nodes = list(graph.node)
         self.dtype, self.input, self.shape = self._input(graph)
-        #: The rank of every value (each operator refnet reads keeps it): 2 for rows (N, D), 3 for (N, T, D) ...
-        self.rank = 1 + len(self.shape)
+        #: The per-sample shape (without N) of every value read so far, from each layer's ``output_shape``.
+        self.shapes: dict[str, tuple[int, ...]] = {self.input: self.shape}
         self.opset = next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
         self.output = self._output(graph)
         self.constants: dict[str, Array] = {tensor.name: self.array(tensor) for tensor in graph.initializer}
@@ -157,8 +157,16 @@ class OnnxReader:
             return None
         return readers[0], self.nodes[readers[0]]
 
+    def rank(self, name: str) -> int:
+        """The number of axes of value ``name``, N included."""
+        return 1 + len(self.shapes[self.value(name)])
+
     def add(self, layer: Layer, inputs: list[str], output: str, node: Any) -> None:
-        self.steps.append(Step(layer, [self.value(name) for name in inputs], output, str(node.name)))
+        """The step ``layer(inputs) -> output``, its output shape from the layer (ShapeError if it cannot take them)."""
+        values = [self.value(name) for name in inputs]
+        shapes = [self.shapes[name] for name in values]
+        self.shapes[output] = layer.merged_shape(shapes) if layer.multiple_inputs else layer.output_shape(shapes[0])
+        self.steps.append(Step(layer, values, output, str(node.name)))
 
     def attributes(self, node: Any, defaults: dict[str, Any]) -> dict[str, Any]:
         """The node's attributes over ``defaults``; an attribute refnet does not know is refused."""
@@ -231,11 +239,11 @@ def activation_at(reader: OnnxReader, index: int, node: Any) -> tuple[Activation
         reader.attributes(node, {})
         return SIMPLE_ACTIVATIONS[op](), [index], output
     if op == "Softmax":
-        last = reader.rank - 1
+        rank = reader.rank(node.input[0])
         axis = reader.attributes(node, {"axis": -1 if reader.opset >= 13 else 1})["axis"]
         # Before opset 13 Softmax flattens the axes from ``axis`` on: the last axis alone only when axis is the last.
-        if axis != last and not (axis == -1 and reader.opset >= 13):
-            raise ValueError(f"Softmax over axis {axis} of a rank-{reader.rank} value: refnet's acts on the last axis")
+        if axis != rank - 1 and not (axis == -1 and reader.opset >= 13):
+            raise ValueError(f"Softmax over axis {axis} of a rank-{rank} value: refnet's acts on the last axis")
         return Softmax(), [index], output
     if op == "LeakyRelu":
         alpha = reader.attributes(node, {"alpha": 0.01})["alpha"]
@@ -269,13 +277,14 @@ def import_activation(reader: OnnxReader, index: int, node: Any) -> None:
 def add_dense(reader: OnnxReader, node: Any, x: str, W: Array, b: Array, z: str) -> None:
     """Dense(W, b) from x to z, with the activation that alone reads z folded in."""
     activation: Activation | None = None
+    n_in, n_out = W.shape
+    reader.shapes[z] = (*reader.shapes[reader.value(x)][:-1], n_out)  # what an activation reading z is given
     readers = [] if z == reader.output else reader.consumers.get(z, [])
     if readers:  # one node (Relu, ...), or the two of max(z, alpha·z): Mul and Max
         found = activation_at(reader, readers[0], reader.nodes[readers[0]])
         if found is not None and sorted(found[1]) == sorted(readers):
             activation, spanned, z = found
             reader.absorbed.update(spanned)
-    n_in, n_out = W.shape
     dense = Dense(n_in, n_out, activation, weight_init=lambda shape, rng, dtype: W, seed=0, dtype=reader.dtype)
     np.copyto(dense.params["b"], b)
     reader.add(dense, [x], z, node)
@@ -294,7 +303,7 @@ def bias(reader: OnnxReader, name: str | None, width: int) -> Array:
 def import_gemm(reader: OnnxReader, index: int, node: Any) -> None:
     """Y = alpha·(x @ op(B)) + beta·C as Dense: W = alpha·op(B), b = beta·C."""
     settings = reader.attributes(node, {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0})
-    if reader.rank != 2:
+    if reader.rank(node.input[0]) != 2:
         raise ValueError("Gemm takes rows (N, D)")
     if settings["transA"]:
         raise ValueError("transA = 1 (a transposed batch) is not a Dense layer")
@@ -331,8 +340,8 @@ def import_batchnorm(reader: OnnxReader, index: int, node: Any) -> None:
     settings = reader.attributes(node, {"epsilon": 1e-5, "momentum": 0.9, "training_mode": 0, "spatial": 1})
     if settings["training_mode"] or not settings["spatial"] or len(node.output) > 1:
         raise ValueError("only inference-mode BatchNormalization (one output, spatial) is a refnet BatchNorm")
-    if reader.rank != 2:
-        raise ValueError(f"BatchNormalization of a rank-{reader.rank} value: refnet's BatchNorm takes rows (N, D)")
+    if reader.rank(node.input[0]) != 2:
+        raise ValueError("BatchNormalization of a value that is not rows (N, D): refnet's BatchNorm takes rows")
     gamma, beta, mean, var = (reader.constant(name) for name in node.input[1:5])
     momentum = float(1 - decimal_float(settings["momentum"]))
     layer = BatchNorm(gamma.size, eps=float(decimal_float(settings["epsilon"])), momentum=momentum, dtype=reader.dtype)
@@ -368,8 +377,8 @@ def import_flatten(reader: OnnxReader, index: int, node: Any) -> None:
     """Flatten(axis = 1) of (N, D) is (N, D): no layer."""
     if reader.attributes(node, {"axis": 1})["axis"] != 1:
         raise ValueError("only Flatten(axis=1) keeps the batch axis")
-    if reader.rank != 2:
-        raise ValueError(f"Flatten of a rank-{reader.rank} value: refnet has no Flatten layer yet")
+    if reader.rank(node.input[0]) != 2:
+        raise ValueError("Flatten of a value that is not rows (N, D): refnet has no Flatten layer yet")
     reader.aliases[str(node.output[0])] = reader.value(node.input[0])
 
 
@@ -387,7 +396,7 @@ def merge(layer: type[Layer], two_or_more: bool = True) -> ImportFunction:
         settings: dict[str, Any] = {}
         if layer is Concatenate:
             axis = reader.attributes(node, {"axis": 1})["axis"]
-            if axis == 0 or axis == -reader.rank:
+            if axis in (0, -reader.rank(node.input[0])):
                 raise ValueError("Concat along the batch axis has no refnet layer")
             settings = {"axis": axis}
         else:
