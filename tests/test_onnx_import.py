@@ -347,7 +347,7 @@ def test_an_operator_of_another_domain_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_model_that_is_not_one_input_to_one_output_of_floats_is_refused(tmp_path: Path) -> None:
-    """skl2onnx's classifiers have two outputs (label and probabilities); images are (N, C, H, W)."""
+    """Several outputs need output= (see the skl2onnx test); an input must be floats (N, ...) with fixed axes."""
     nodes = [helper.make_node("Relu", ["input"], ["output"], name="r"), helper.make_node("Relu", ["input"], ["p"])]
     graph = helper.make_graph(
         nodes,
@@ -356,8 +356,10 @@ def test_a_model_that_is_not_one_input_to_one_output_of_floats_is_refused(tmp_pa
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3]) for name in ("output", "p")],
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(tmp_path / "a"))
-    with pytest.raises(ModelFileError, match="one output, this graph has 2"):
+    with pytest.raises(ModelFileError, match=r"the graph has the outputs \['output', 'p'\]: pass output="):
         refnet.onnx.load(tmp_path / "a")
+    with pytest.raises(ModelFileError, match="'q' is not one of them"):
+        refnet.onnx.load(tmp_path / "a", output="q")
     for element, shape, message in [
         (TensorProto.INT64, ["N", 3], "must be float or double"),
         (TensorProto.FLOAT, [3], r"shape \(N, features\)"),
@@ -476,3 +478,104 @@ def test_a_loaded_models_backward_is_the_gradient_of_what_onnxruntime_computes(t
         up, down = (session.run(None, {"input": X + sign * step})[0] for sign in (1, -1))
         numerical[index] = float((G * (up - down)).sum() / (2 * h))
     assert relative_difference(grad_X, numerical) <= 1e-8  # the central difference's own error is O(h²)
+
+
+def sklearn_mlp(folder: Path, classifier: bool) -> tuple[Path, dict[str, np.ndarray]]:
+    """MLPRegressor / MLPClassifier(zipmap=False) as skl2onnx converts them: Cast of the input, MatMul + Add of a
+    (1, n) intercept per layer, the activation (Identity for a regressor's output), then Reshape(−1, 1) for a
+    regressor; ArgMax, ArrayFeatureExtractor (ai.onnx.ml) and Reshape for a classifier's label output."""
+    rng = np.random.default_rng(12)
+    n_out = 3 if classifier else 1
+    weights = {
+        "coefficient": rng.normal(0, 0.5, (4, 5)).astype(np.float32),
+        "intercepts": rng.normal(0, 0.5, (1, 5)).astype(np.float32),
+        "coefficient1": rng.normal(0, 0.5, (5, n_out)).astype(np.float32),
+        "intercepts1": rng.normal(0, 0.5, (1, n_out)).astype(np.float32),
+        "shape_tensor": np.array([-1, 1], dtype=np.int64),
+    }
+    nodes = [
+        helper.make_node("Cast", ["X"], ["cast_input"], name="Cast", to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["cast_input", "coefficient"], ["mul_result"], name="MatMul"),
+        helper.make_node("Add", ["mul_result", "intercepts"], ["add_result"], name="Add"),
+        helper.make_node("Relu", ["add_result"], ["next_activations"], name="Relu"),
+        helper.make_node("MatMul", ["next_activations", "coefficient1"], ["mul_result1"], name="MatMul1"),
+        helper.make_node("Add", ["mul_result1", "intercepts1"], ["add_result1"], name="Add1"),
+    ]
+    outputs = [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])]
+    opsets = [helper.make_opsetid("", 15)]
+    if classifier:
+        weights["classes"] = np.array([0, 1, 2], dtype=np.int64)
+        del weights["shape_tensor"]
+        nodes += [
+            helper.make_node("Softmax", ["add_result1"], ["probabilities"], name="Softmax", axis=-1),
+            helper.make_node("ArgMax", ["probabilities"], ["argmax_output"], name="ArgMax", axis=1),
+            helper.make_node(
+                "ArrayFeatureExtractor", ["classes", "argmax_output"], ["label"], name="AFE", domain="ai.onnx.ml"
+            ),
+        ]
+        outputs = [
+            helper.make_tensor_value_info("label", TensorProto.INT64, [None, 1]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 3]),
+        ]
+        opsets.append(helper.make_opsetid("ai.onnx.ml", 1))
+    else:
+        nodes += [
+            helper.make_node("Identity", ["add_result1"], ["out_activations_result"], name="Identity"),
+            helper.make_node("Reshape", ["out_activations_result", "shape_tensor"], ["variable"], name="Reshape"),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        outputs,
+        initializer=[numpy_helper.from_array(value, name) for name, value in weights.items()],
+    )
+    path = folder / "sklearn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=opsets, ir_version=8), str(path))
+    return path, weights
+
+
+def test_a_sklearn_mlp_regressor_loads_through_its_cast_and_reshape(tmp_path: Path) -> None:
+    path, weights = sklearn_mlp(tmp_path, classifier=False)
+    net = refnet.onnx.load(path)
+    assert [repr(layer) for layer in net.layers] == [
+        "Dense(4, 5, activation='relu')",
+        "Dense(5, 1, activation='identity')",
+    ]
+    X = np.random.default_rng(13).normal(0, 1, (10, 4)).astype(np.float32)
+    hidden = np.maximum(X @ weights["coefficient"] + weights["intercepts"], 0)
+    formula = hidden @ weights["coefficient1"] + weights["intercepts1"]
+    for other in (formula, *runtimes(path, X, "X")):
+        assert relative_difference(net.predict(X), other) <= 1e-5
+
+
+def test_a_sklearn_mlp_classifier_loads_its_probabilities_output(tmp_path: Path) -> None:
+    """The label output (ArgMax, ai.onnx.ml's ArrayFeatureExtractor) is not read: only what probabilities needs."""
+    path, _ = sklearn_mlp(tmp_path, classifier=True)
+    net = refnet.onnx.load(path, output="probabilities")
+    assert [repr(layer) for layer in net.layers][-1] == "Dense(5, 3, activation='softmax')"
+    X = np.random.default_rng(14).normal(0, 1, (10, 4)).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    label, probabilities = session.run(None, {"X": X})
+    assert relative_difference(net.predict(X), probabilities) <= 1e-5
+    assert np.array_equal(net.predict(X).argmax(axis=1), label.reshape(-1))
+    with pytest.raises(
+        ModelFileError, match=r"node 'ArgMax' \(ArgMax\): refnet has no layer for the ONNX operator ArgMax"
+    ):
+        refnet.onnx.load(path, output="label")
+
+
+def test_a_cast_to_another_type_and_a_reshape_that_changes_the_shape_are_refused(tmp_path: Path) -> None:
+    node = helper.make_node("Cast", ["input"], ["output"], name="cast", to=TensorProto.DOUBLE)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("output", TensorProto.DOUBLE, ["N", 3])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(tmp_path / "c"))
+    with pytest.raises(ModelFileError, match="node 'cast' .*Cast to element type 11: refnet computes in float32"):
+        refnet.onnx.load(tmp_path / "c")
+    node = helper.make_node("Reshape", ["input", "shape"], ["output"], name="reshape")
+    with pytest.raises(ModelFileError, match=r"node 'reshape' .*Reshape of \(N, 4\) to \[-1, 2\]"):
+        refnet.onnx.load(write(tmp_path, [node], {"shape": np.array([-1, 2])}, 4, 2, np.float64))
