@@ -31,6 +31,7 @@ from refnet import (  # noqa: E402
     CrossEntropy,
     Dense,
     Dropout,
+    Embedding,
     GraphModel,
     Identity,
     Input,
@@ -149,6 +150,16 @@ CASES: dict[str, tuple[Callable[[Any], NeuralNetwork], bool]] = {
     "Dense on (N, T, D)": (stack(dense(5, 4, "tanh", 1), dense(4, 3, None, 2), input_shape=(6, 5)), False),
     "Concatenate(axis=1) on (N, T, D)": (sequence_concatenate, False),
     "sequence MLP, predict_proba": (stack(dense(5, 8, "relu", 1), dense(8, 3, None, 2), input_shape=(6, 5)), True),
+    "Embedding": (stack(lambda dtype: Embedding(11, 5, seed=4, dtype=dtype), input_shape=(6,)), False),
+    "Embedding language model, predict_proba": (
+        stack(
+            lambda dtype: Embedding(11, 5, seed=4, dtype=dtype),
+            dense(5, 8, "tanh", 1),
+            dense(8, 11, None, 2),
+            input_shape=(6,),
+        ),
+        True,
+    ),
     "MLP, predict_proba (softmax)": (stack(dense(5, 16, "relu", 1), dense(16, 3, None, 2)), True),
     "MLP, predict_proba (sigmoid)": (bce_logits, True),
 }
@@ -159,7 +170,12 @@ def built(name: str, dtype: Any) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]
     build, proba = CASES[name]
     net = randomized(build(dtype), seed=len(name))
     shape = net.input_node.shape if isinstance(net, GraphModel) else net.input_shape or (net.in_features,)
-    X = np.random.default_rng(7).normal(0.0, 1.0, (ROWS, *shape)).astype(dtype)
+    rng = np.random.default_rng(7)
+    first = net.layers[0]
+    if isinstance(first, Embedding):  # integer ids, every one of the table's rows in range
+        X = rng.integers(0, first.num_embeddings, (ROWS, *shape))
+    else:
+        X = rng.normal(0.0, 1.0, (ROWS, *shape)).astype(dtype)
     return net, X, net.predict_proba(X) if proba else net.predict(X)
 
 
@@ -184,7 +200,7 @@ def run_reference(path: Path, X: np.ndarray) -> np.ndarray:
 def test_onnxruntime_computes_what_refnet_predicts(name: str, dtype: Any, tmp_path: Path) -> None:
     _, X, y, path = exported(name, dtype, tmp_path)
     y_runtime = run_onnxruntime(path, X)
-    assert y_runtime.dtype == dtype and y_runtime.shape == y.shape
+    assert y_runtime.dtype == dtype and y_runtime.shape == y.shape and y.dtype == dtype
     assert relative_difference(y_runtime, y) <= TOLERANCE[dtype]
 
 
@@ -296,6 +312,23 @@ def test_predict_proba_appends_softmax_or_sigmoid(tmp_path: Path) -> None:
     net = NeuralNetwork([Dense(5, 1, "sigmoid", seed=0)], BinaryCrossEntropy())  # outputs already probabilities
     model = refnet.onnx.export(net, tmp_path / "p.onnx", proba=True)
     assert [node.op_type for node in model.graph.node] == ["Gemm", "Sigmoid"]
+
+
+def test_an_embedding_reads_int64_ids_and_a_loaded_one_trains_on(tmp_path: Path) -> None:
+    net, X, _, path = exported("Embedding language model, predict_proba", np.float64, tmp_path)
+    model = onnx.load(str(path))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert model.graph.node[0].op_type == "Gather"
+    refnet.onnx.export(net, tmp_path / "logits.onnx")
+    loaded = refnet.onnx.load(tmp_path / "logits.onnx")
+    assert isinstance(loaded.layers[0], Embedding) and np.array_equal(loaded.predict(X), net.predict(X))
+    loaded.set_loss(CrossEntropy())
+    targets = np.roll(X, -1, axis=1)  # next id at every position
+    for model_ in (net, loaded):
+        model_.train(X, targets, epochs=3, optimizer=Adam(0.01), batch_size=None, shuffle=False)
+    for original, copy in zip(net.layers, loaded.layers, strict=True):
+        for key, value in original.params.items():
+            assert np.array_equal(copy.params[key], value)
 
 
 def test_input_shape_sets_the_shape_of_x_for_a_network_that_does_not_fix_it(tmp_path: Path) -> None:

@@ -23,7 +23,17 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 import refnet.onnx  # noqa: E402
-from refnet import Adam, BatchNorm, CrossEntropy, Dense, Dropout, GraphModel, NeuralNetwork, Softmax  # noqa: E402
+from refnet import (  # noqa: E402
+    Adam,
+    BatchNorm,
+    CrossEntropy,
+    Dense,
+    Dropout,
+    Embedding,
+    GraphModel,
+    NeuralNetwork,
+    Softmax,
+)
 from refnet.errors import ModelFileError  # noqa: E402
 from refnet.graph import Add  # noqa: E402
 
@@ -559,19 +569,20 @@ def test_a_sklearn_mlp_classifier_loads_its_probabilities_output(tmp_path: Path)
     label, probabilities = session.run(None, {"X": X})
     assert relative_difference(net.predict(X), probabilities) <= 1e-5
     assert np.array_equal(net.predict(X).argmax(axis=1), label.reshape(-1))
-    with pytest.raises(
-        ModelFileError, match=r"node 'ArgMax' \(ArgMax\): refnet has no layer for the ONNX operator ArgMax"
-    ):
+    with pytest.raises(ModelFileError, match="output 'label' must be float or double"):
         refnet.onnx.load(path, output="label")
 
 
 def test_a_cast_to_another_type_and_a_reshape_that_changes_the_shape_are_refused(tmp_path: Path) -> None:
-    node = helper.make_node("Cast", ["input"], ["output"], name="cast", to=TensorProto.DOUBLE)
+    nodes = [
+        helper.make_node("Cast", ["input"], ["double"], name="cast", to=TensorProto.DOUBLE),
+        helper.make_node("Cast", ["double"], ["output"], name="back", to=TensorProto.FLOAT),
+    ]
     graph = helper.make_graph(
-        [node],
+        nodes,
         "g",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3])],
-        [helper.make_tensor_value_info("output", TensorProto.DOUBLE, ["N", 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3])],
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(tmp_path / "c"))
     with pytest.raises(ModelFileError, match="node 'cast' .*Cast to element type 11: refnet computes in float32"):
@@ -579,3 +590,41 @@ def test_a_cast_to_another_type_and_a_reshape_that_changes_the_shape_are_refused
     node = helper.make_node("Reshape", ["input", "shape"], ["output"], name="reshape")
     with pytest.raises(ModelFileError, match=r"node 'reshape' .*Reshape of \(N, 4\) to \[-1, 2\]"):
         refnet.onnx.load(write(tmp_path, [node], {"shape": np.array([-1, 2])}, 4, 2, np.float64))
+
+
+def test_a_pytorch_embedding_loads_as_an_embedding_of_int64_ids(tmp_path: Path) -> None:
+    """nn.Sequential(nn.Embedding(7, 3), nn.Linear(3, 2)) on (batch, 4) ids: Gather(weight, input), then MatMul +
+    Add (torch exports a Linear on a 3-D value that way, with the weight transposed into an initializer)."""
+    rng = np.random.default_rng(15)
+    weights = {
+        "0.weight": rng.normal(0, 1, (7, 3)),
+        "onnx::MatMul_9": rng.normal(0, 0.5, (3, 2)),
+        "1.bias": rng.normal(0, 0.5, 2),
+    }
+    nodes = [
+        helper.make_node("Gather", ["0.weight", "input"], ["/0/Gather_output_0"], name="/0/Gather"),
+        helper.make_node("MatMul", ["/0/Gather_output_0", "onnx::MatMul_9"], ["/1/MatMul_output_0"], name="/1/MatMul"),
+        helper.make_node("Add", ["1.bias", "/1/MatMul_output_0"], ["output"], name="/1/Add"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "main_graph",
+        [helper.make_tensor_value_info("input", TensorProto.INT64, ["batch_size", 4])],
+        [helper.make_tensor_value_info("output", TensorProto.DOUBLE, ["batch_size", 4, 2])],
+        initializer=[numpy_helper.from_array(value, name) for name, value in weights.items()],
+    )
+    path = tmp_path / "embedding.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    net = refnet.onnx.load(path)
+    assert [type(layer) for layer in net.layers] == [Embedding, Dense] and net.input_shape == (4,)
+    ids = rng.integers(0, 7, (5, 4))
+    formula = weights["0.weight"][ids] @ weights["onnx::MatMul_9"] + weights["1.bias"]
+    for other in (formula, *runtimes(path, ids)):
+        assert relative_difference(net.predict(ids), other) <= 1e-12
+    graph.node[0].attribute.append(helper.make_attribute("axis", 1))  # columns: (7, batch, 4) — no Embedding
+    del graph.node[1:]
+    graph.node[0].output[0] = "output"
+    graph.output[0].CopyFrom(helper.make_tensor_value_info("output", TensorProto.DOUBLE, [7, "batch_size", 4]))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    with pytest.raises(ModelFileError, match=r"node '/0/Gather' .*only Gather along axis 0"):
+        refnet.onnx.load(path)

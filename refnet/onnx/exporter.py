@@ -13,6 +13,7 @@ nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(la
                     momentum = 1 − momentum (ONNX weighs the running value, refnet the batch's)
     Add, Multiply   a chain of binary Add / Mul in refnet's order: (x_1 + x_2) + x_3 ...
     Concatenate     Concat(axis), the same axis (both count the batch axis N as 0)
+    Embedding       Gather(W, ids, axis=0); X holds int64 ids then
 
 A new layer is one function ``(graph, layer, inputs, prefix) -> output name`` and one entry in
 EXPORTERS; ``graph.shapes[name]`` is the per-sample shape of a tensor, for a layer whose nodes depend on
@@ -32,6 +33,7 @@ import numpy as np
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
+from refnet.embedding import Embedding
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from refnet.graph import GraphModel
 from refnet.layer import Dense
@@ -121,6 +123,11 @@ def elementwise(op_type: str) -> ExportFunction:
     return export_activation
 
 
+def export_embedding(graph: OnnxGraph, layer: Embedding, inputs: list[str], prefix: str) -> str:
+    """y = W[ids] = Gather(W, ids, axis=0): a row of W for each id (X is then int64)."""
+    return graph.node("Gather", [graph.constant(f"{prefix}/W", layer.params["W"]), inputs[0]], prefix, axis=0)
+
+
 def export_softmax(graph: OnnxGraph, layer: Softmax, inputs: list[str], prefix: str) -> str:
     """Softmax over the last axis."""
     return graph.node("Softmax", inputs, prefix, axis=-1)
@@ -174,6 +181,7 @@ def export_concatenate(graph: OnnxGraph, layer: Concatenate, inputs: list[str], 
 #: Layer class -> its export. Looked up by exact class: a subclass may compute something else.
 EXPORTERS: dict[type[Layer], ExportFunction] = {
     Dense: export_dense,
+    Embedding: export_embedding,
     Identity: elementwise("Identity"),
     ReLU: elementwise("Relu"),
     Sigmoid: elementwise("Sigmoid"),
@@ -263,6 +271,13 @@ def _export_graph(graph: OnnxGraph, model: GraphModel) -> str:
     return tensors[id(model.output_node)]
 
 
+def _takes_ids(model: NeuralNetwork) -> bool:
+    """True when X holds integer ids: the layer that reads X is an Embedding (``takes_ids``)."""
+    if isinstance(model, GraphModel):
+        return any(getattr(node.layer, "takes_ids", False) for node in model.input_node.consumers)
+    return bool(getattr(model.layers[0], "takes_ids", False))
+
+
 def _input_shape(model: NeuralNetwork, input_shape: int | Sequence[int] | None) -> tuple[int, ...]:
     """The per-sample shape of X: the one given, the model's own, or (in_features,)."""
     if input_shape is not None:
@@ -304,7 +319,8 @@ def _resolve_opset(onnx: Any, opset: int | None) -> int:
 def _model(onnx: Any, graph: OnnxGraph, model: NeuralNetwork, opset: int) -> Any:
     helper = onnx.helper
     element = helper.np_dtype_to_tensor_dtype(graph.dtype)
-    inputs = [helper.make_tensor_value_info("X", element, ["N", *graph.shapes["X"]])]
+    ids = helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
+    inputs = [helper.make_tensor_value_info("X", ids if _takes_ids(model) else element, ["N", *graph.shapes["X"]])]
     outputs = [helper.make_tensor_value_info("Y", element, ["N", *graph.shapes["Y"]])]
     onnx_graph = helper.make_graph(graph.nodes, "refnet", inputs, outputs, initializer=graph.initializers)
     opsets = [helper.make_opsetid("", opset)]

@@ -10,6 +10,7 @@ graph's nodes into layers with ``IMPORTERS[op_type]``:
                                    the activation, folded into the Dense it follows (else its own layer)
     BatchNormalization             BatchNorm with the running statistics, eps = epsilon, momentum = 1 − momentum
     Dropout                        Dropout(ratio): the identity at inference, as in the file
+    Gather(W, ids, axis=0)         Embedding holding W, where ids is the model's integer input
     Identity, Flatten(axis=1)      nothing: the value passes through (Flatten: of (N, D) only; likewise a
     Cast, Reshape                  Cast to the model's own type, a Reshape of (N, D) to (−1, D))
     Add, Sum, Mul, Concat(axis)    the merges Add, Multiply, Concatenate(axis) (the model is then a GraphModel)
@@ -34,6 +35,7 @@ import numpy as np
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
+from refnet.embedding import Embedding
 from refnet.functions import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from refnet.layer import Dense
 from refnet.merge import Add, Concatenate, Multiply
@@ -189,6 +191,18 @@ def import_dropout(reader: OnnxReader, index: int, node: Any) -> None:
     reader.add(Dropout(ratio), [node.input[0]], str(node.output[0]), node)
 
 
+def import_gather(reader: OnnxReader, index: int, node: Any) -> None:
+    """Gather(W, ids, axis=0) of the model's integer input: Embedding(V, E) holding W (PyTorch's nn.Embedding)."""
+    if reader.attributes(node, {"axis": 0})["axis"] != 0:
+        raise ValueError("only Gather along axis 0 (rows of a table) is an Embedding")
+    W = reader.constant(node.input[0])
+    if W.ndim != 2 or not reader.ids or reader.value(node.input[1]) != reader.input:
+        raise ValueError("only a Gather of rows of a 2-D table by the model's integer input is an Embedding")
+    layer = Embedding(*W.shape, seed=0, dtype=reader.dtype)
+    np.copyto(layer.params["W"], W)
+    reader.add(layer, [node.input[1]], str(node.output[0]), node)
+
+
 def import_identity(reader: OnnxReader, index: int, node: Any) -> None:
     """y = x: no layer."""
     reader.attributes(node, {})
@@ -273,6 +287,7 @@ IMPORTERS: dict[str, ImportFunction] = {
     "Mul": import_mul,
     "BatchNormalization": import_batchnorm,
     "Dropout": import_dropout,
+    "Gather": import_gather,
     "Identity": import_identity,
     "Flatten": import_flatten,
     "Constant": import_constant,

@@ -30,6 +30,8 @@ __all__ = ["MAX_BYTES", "OnnxReader", "Step", "decimal_float", "read_model"]
 MAX_BYTES = 256 * 2**20
 #: ONNX's TensorProto element types refnet computes in.
 DTYPES: dict[int, np.dtype[Any]] = {1: np.dtype(np.float32), 11: np.dtype(np.float64)}
+#: ONNX's integer element types an input of ids may have (an Embedding reads it): int32, int64.
+ID_TYPES = (6, 7)
 #: TensorProto.EXTERNAL: a tensor whose data lies in another file.
 EXTERNAL = 1
 
@@ -54,7 +56,8 @@ class OnnxReader:
         graph = model.graph
         self.output = self._output(graph, output)
         self.nodes = self._needed(graph, self.output)
-        self.dtype, self.input, self.shape = self._input(graph)
+        self.dtype = self._dtype(graph)
+        self.input, self.shape, self.ids = self._input(graph)
         #: The per-sample shape (without N) of every value read so far, from each layer's ``output_shape``.
         self.shapes: dict[str, tuple[int, ...]] = {self.input: self.shape}
         self.opset = next((int(entry.version) for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
@@ -70,23 +73,34 @@ class OnnxReader:
         self.steps: list[Step] = []
 
     # -- the graph's boundary --------------------------------------------------------------
-    def _input(self, graph: Any) -> tuple[np.dtype[Any], str, tuple[int, ...]]:
+    def _dtype(self, graph: Any) -> np.dtype[Any]:
+        """The model's dtype: its output's element type, float or double."""
+        (value,) = [value for value in graph.output if value.name == self.output]
+        dtype = DTYPES.get(int(value.type.tensor_type.elem_type))
+        if dtype is None:
+            raise ModelFileError(f"{self.where}: output {value.name!r} must be float or double (element type 1 or 11)")
+        return dtype
+
+    def _input(self, graph: Any) -> tuple[str, tuple[int, ...], bool]:
+        """The input's name, its per-sample shape, and whether it holds integer ids (for an Embedding)."""
         constants = {tensor.name for tensor in graph.initializer}
         inputs = [value for value in graph.input if value.name not in constants]  # old files list weights too
         if len(inputs) != 1:
             raise ModelFileError(f"{self.where}: refnet models take one input, this graph takes {len(inputs)}")
         (value,) = inputs
         tensor = value.type.tensor_type
-        dtype = DTYPES.get(int(tensor.elem_type))
-        if dtype is None:
-            raise ModelFileError(f"{self.where}: input {value.name!r} must be float or double (element type 1 or 11)")
+        ids = int(tensor.elem_type) in ID_TYPES
+        if DTYPES.get(int(tensor.elem_type)) != self.dtype and not ids:
+            raise ModelFileError(
+                f"{self.where}: input {value.name!r} must be of the output's type ({self.dtype}) or int64 ids"
+            )
         dims = list(tensor.shape.dim)
-        if len(dims) < 2 or any(dim.dim_value <= 0 for dim in dims[1:]):
+        if len(dims) < 1 + (not ids) or any(dim.dim_value <= 0 for dim in dims[1:]):
             raise ModelFileError(
                 f"{self.where}: input {value.name!r} must have shape (N, features) or (N, ..., features) with every "
                 "axis after N fixed"
             )
-        return dtype, value.name, tuple(int(dim.dim_value) for dim in dims[1:])
+        return value.name, tuple(int(dim.dim_value) for dim in dims[1:]), ids
 
     def _output(self, graph: Any, output: str | None) -> str:
         names = [str(value.name) for value in graph.output]
