@@ -109,9 +109,14 @@ def export_dense(graph: OnnxGraph, layer: Dense, inputs: list[str], prefix: str)
         z = graph.node("Gemm", [inputs[0], W, b], prefix)
     else:  # Gemm takes matrices only
         z = graph.node("Add", [graph.node("MatMul", [inputs[0], W], prefix), b], prefix)
-    if type(layer.activation) is Identity:
+    return then_activation(graph, layer.activation, z, prefix)
+
+
+def then_activation(graph: OnnxGraph, activation: Activation, z: str, prefix: str) -> str:
+    """y = act(z) for the activation inside a layer (Dense, ...): its own export, no node for the identity."""
+    if type(activation) is Identity:
         return z
-    return exporter_for(layer.activation, f"the activation of {prefix}")(graph, layer.activation, [z], prefix)
+    return exporter_for(activation, f"the activation of {prefix}")(graph, activation, [z], prefix)
 
 
 def elementwise(op_type: str) -> ExportFunction:

@@ -98,20 +98,32 @@ def import_activation(reader: OnnxReader, index: int, node: Any) -> None:
     reader.add(activation, [node.input[0] if not reader.is_constant(node.input[0]) else node.input[1]], output, node)
 
 
-def add_dense(reader: OnnxReader, node: Any, x: str, W: Array, b: Array, z: str) -> None:
-    """Dense(W, b) from x to z, with the activation that alone reads z folded in."""
-    activation: Activation | None = None
-    n_in, n_out = W.shape
-    reader.shapes[z] = (*reader.shapes[reader.value(x)][:-1], n_out)  # what an activation reading z is given
+def add_with_activation(
+    reader: OnnxReader, node: Any, make: Callable[[Activation | None], Layer], x: str, z: str
+) -> None:
+    """The layer ``make(activation)`` from x to z, with the activation that alone reads z folded in (Dense, ...)."""
+    layer = make(None)
+    reader.shapes[z] = layer.output_shape(reader.shapes[reader.value(x)])  # what an activation reading z is given
     readers = [] if z == reader.output else reader.consumers.get(z, [])
     if readers:  # one node (Relu, ...), or the two of max(z, alpha·z): Mul and Max
         found = activation_at(reader, readers[0], reader.nodes[readers[0]])
         if found is not None and sorted(found[1]) == sorted(readers):
             activation, spanned, z = found
             reader.absorbed.update(spanned)
-    dense = Dense(n_in, n_out, activation, weight_init=lambda shape, rng, dtype: W, seed=0, dtype=reader.dtype)
-    np.copyto(dense.params["b"], b)
-    reader.add(dense, [x], z, node)
+            layer = make(activation)
+    reader.add(layer, [x], z, node)
+
+
+def add_dense(reader: OnnxReader, node: Any, x: str, W: Array, b: Array, z: str) -> None:
+    """Dense(W, b) from x to z, with the activation that alone reads z folded in."""
+
+    def dense(activation: Activation | None) -> Dense:
+        n_in, n_out = W.shape
+        layer = Dense(n_in, n_out, activation, weight_init=lambda shape, rng, dtype: W, seed=0, dtype=reader.dtype)
+        np.copyto(layer.params["b"], b)
+        return layer
+
+    add_with_activation(reader, node, dense, x, z)
 
 
 def bias(reader: OnnxReader, name: str | None, width: int) -> Array:
