@@ -591,7 +591,7 @@ def test_a_backward_that_accumulates_across_calls_is_reported() -> None:
 class OverwritingEmbedding(Embedding):
     """numpy-ml's bug: dW[ids] = grad_y keeps one row of each repeated id."""
 
-    def backward(self, grad_y: Any) -> None:
+    def backward(self, grad_y: Any) -> None:  # type: ignore[override]  # as Embedding: ids have no gradient
         assert self._ids is not None
         self.grads["W"].fill(0.0)
         self.grads["W"][self._ids] = grad_y
@@ -600,7 +600,7 @@ class OverwritingEmbedding(Embedding):
 class AssignAddEmbedding(Embedding):
     """dW[ids] += grad_y looks like an accumulation but buffers: each repeated id still gets one row."""
 
-    def backward(self, grad_y: Any) -> None:
+    def backward(self, grad_y: Any) -> None:  # type: ignore[override]  # as Embedding: ids have no gradient
         assert self._ids is not None
         self.grads["W"].fill(0.0)
         self.grads["W"][self._ids] += grad_y

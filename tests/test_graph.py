@@ -74,6 +74,7 @@ def test_input_gradient_sums_both_paths_at_fan_out() -> None:
     model.forward(X, training=True)
     grad_y = np.array([[1.0, 2.0], [-1.0, 0.5]])
     grad_x = model.backward(grad_y)
+    assert grad_x is not None
     np.testing.assert_allclose(grad_x, grad_y + grad_y @ dense.params["W"].T, rtol=1e-14)
 
 

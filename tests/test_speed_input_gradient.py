@@ -89,7 +89,7 @@ def test_backward_still_returns_dL_dX_from_the_same_gradients() -> None:
     loss = net.core.loss
     grad_y = loss.value_and_gradient(net.core.forward(X_prepared, training=True), target)[1]
     grad_X = net.backward(grad_y)
-    assert grad_X.shape == X.shape
+    assert grad_X is not None and grad_X.shape == X.shape
     assert recorders(net)[0].calls[-1] == "backward"
     for layer, saved in zip(net.layers, trained, strict=True):
         for key, value in saved.items():
@@ -116,7 +116,8 @@ def test_graph_layers_fed_by_the_input_skip_their_input_gradient() -> None:
     trained = [{key: value.copy() for key, value in layer.grads.items()} for layer in model.layers]
     X_prepared, target = model.core.prepare(X, Y)
     grad_y = model.core.loss.value_and_gradient(model.core.forward(X_prepared, training=True), target)[1]
-    assert model.backward(grad_y).shape == X.shape
+    grad_X = model.backward(grad_y)
+    assert grad_X is not None and grad_X.shape == X.shape
     assert a.calls[-1] == b.calls[-1] == "backward"
     for layer, saved in zip(model.layers, trained, strict=True):
         for key, value in saved.items():
