@@ -20,7 +20,8 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-from onnx.reference import ReferenceEvaluator  # noqa: E402
+# Through importorskip, whose modules are typed Any: mypy checks these tests the same with and without the extra.
+ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
 
 import refnet.onnx  # noqa: E402
 from refnet import (  # noqa: E402
@@ -301,7 +302,7 @@ def test_leaky_relu_is_exact_in_float64_whatever_alpha_is(tmp_path: Path) -> Non
     _, _, _, path = exported("Dense(leaky_relu 0.01)", np.float32, tmp_path)
     assert [node.op_type for node in onnx.load(str(path)).graph.node] == ["Gemm", "LeakyRelu"]
     (layer,) = refnet.onnx.load(path).layers
-    assert layer.activation.alpha == 0.01
+    assert isinstance(layer, Dense) and isinstance(layer.activation, LeakyReLU) and layer.activation.alpha == 0.01
 
 
 def test_predict_proba_appends_softmax_or_sigmoid(tmp_path: Path) -> None:
