@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     ),
     # training: loop, callbacks, progress, plotting
     **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], TRAINING),
+    "refnet.diagnostics": TRAINING,  # issue 22: it takes the network as an argument, never imports it
     # models
     **dict.fromkeys(["refnet.network", "refnet.graph"], MODELS),
     # (io: refnet/io, the model file's archive and its contents, by folder)
