@@ -68,10 +68,11 @@ class Finding:
 
 @dataclass
 class ParameterStats:
-    """One parameter array: its gradient norm ‖g‖, its norm ‖θ‖, and ‖Δθ‖/‖θ‖ of one step (None when ‖θ‖ = 0)."""
+    """One parameter array: its gradient norm ‖g‖ (None when frozen: not computed), its norm ‖θ‖, and
+    ‖Δθ‖/‖θ‖ of one step (None when ‖θ‖ = 0 or frozen)."""
 
     name: str
-    grad_norm: float
+    grad_norm: float | None
     weight_norm: float
     update_ratio: float | None
 
@@ -88,6 +89,7 @@ class LayerStats:
     dead_fraction: float | None  # ReLU layers only
     saturated_fraction: float | None  # sigmoid and tanh layers only
     histogram: tuple[list[int], list[float]]  # counts and bin edges of the output values
+    frozen: bool = False  # ``layer.trainable`` False: no gradients, no updates
     params: list[ParameterStats] = field(default_factory=list)
 
 
@@ -207,6 +209,7 @@ def layer_stats(index: int, layer: Layer, y: Array) -> LayerStats:
         dead_fraction=dead_fraction(y) if kind == "relu" else None,
         saturated_fraction=saturated_fraction(kind, y) if kind in ("sigmoid", "tanh") else None,
         histogram=([int(c) for c in counts], [float(e) for e in edges]),
+        frozen=not layer.trainable,
     )
 
 
@@ -234,6 +237,9 @@ def probe(net: NeuralNetwork, X: Array, Y: Any, optimizer: Optimizer) -> list[La
         for name, value in layer.params.items():
             theta = before[layer_stat.index][name]
             size = norm(theta)
+            if layer_stat.frozen:  # its gradients are not computed, and no step moves it
+                layer_stat.params.append(ParameterStats(name, None, size, None))
+                continue
             ratio = norm(value - theta) / size if size > 0 else None
             layer_stat.params.append(ParameterStats(name, grads[layer_stat.index][name], size, ratio))
     return stats
@@ -324,6 +330,8 @@ def layer_findings(layers: list[LayerStats]) -> list[Finding]:
                 )
             )
         for param in stats.params:
+            if param.grad_norm is None:  # frozen
+                continue
             if not math.isfinite(param.grad_norm):
                 findings.append(Finding("nonfinite_gradient", f"{where}: the gradient of {param.name} is not finite"))
             elif param.grad_norm == 0.0 and param.weight_norm > 0.0:
@@ -505,7 +513,8 @@ class DiagnosticsCallback(Callback):
                 before = None if self._before_last_step is None else self._before_last_step[stats.index][param.name]
                 size = 0.0 if before is None else norm(before)
                 after = net.layers[stats.index].params[param.name]
-                param.update_ratio = norm(after - before) / size if before is not None and size > 0 else None
+                moved = before is not None and size > 0 and not stats.frozen
+                param.update_ratio = norm(after - before) / size if moved else None
         chance_y, chance_means = chance_prediction(loss, target)
         chance, value = loss.loss(chance_y, target), data_loss(net, X, target)
         findings = network_findings(value, chance, None, not loss.is_classification) + layer_findings(layers)
@@ -552,7 +561,7 @@ def report_table(report: Diagnosis) -> str:
     for stats in report.layers:
         first = (
             str(stats.index),
-            stats.layer,
+            stats.layer + (" (frozen)" if stats.frozen else ""),
             _number(stats.mean),
             _number(stats.std),
             _percent(stats.dead_fraction),

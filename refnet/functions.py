@@ -35,6 +35,9 @@ class Activation(Layer):
     #: True when the derivative is written in terms of the input x (``gradient(x, grad_y)``),
     #: False when in terms of the output y (``gradient(y, grad_y)``).
     from_input: ClassVar[bool] = False
+    #: The initializer ``Dense(weight_init='auto')`` uses, by name, where it is neither He normal (the
+    #: ReLU family) nor Glorot uniform (the rest): SELU's is "lecun_normal".
+    auto_init: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -253,6 +256,7 @@ class SELU(Activation):
     """
 
     name = "selu"
+    auto_init = "lecun_normal"
 
     def function(self, x: Array, out: Array | None = None) -> Array:
         """y = scale·x where x > 0, scale·alpha·expm1(x) elsewhere."""

@@ -406,9 +406,10 @@ class MulticlassHinge(Loss):
         self.margin = check_positive(margin, "margin")
 
     def check_prediction(self, y_pred: Any) -> Array:
+        """Scores (N, C), at least 2 classes."""
         y_pred = super().check_prediction(y_pred)
-        if y_pred.shape[1] < 2:
-            raise ShapeError(f"MulticlassHinge: scores need at least 2 classes (columns), got shape {y_pred.shape}")
+        if y_pred.ndim != 2 or y_pred.shape[1] < 2:
+            raise ShapeError(f"MulticlassHinge: scores must be (N, C) with C >= 2 classes, got shape {y_pred.shape}")
         return y_pred
 
     def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:

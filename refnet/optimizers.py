@@ -117,12 +117,12 @@ class Optimizer:
         return self._state.setdefault(layer, {}).setdefault(name, {})
 
     def _parameters(self, layers: Iterable[Layer]) -> Iterator[tuple[Layer, str, Array, Array]]:
-        for layer in layers:
+        for layer in trainable(layers):
             for name, param in layer.params.items():
                 yield layer, name, param, layer.grads[name]
 
     def global_norm(self, layers: Iterable[Layer]) -> float:
-        """sqrt(Σ over all parameters of Σ g²): the norm gradient clipping compares."""
+        """sqrt(Σ over all parameters of Σ g²): the norm gradient clipping compares (frozen layers left out)."""
         total = 0.0
         for _, _, _, grad in self._parameters(layers):
             flat = grad.ravel()
@@ -130,7 +130,8 @@ class Optimizer:
         return math.sqrt(total)
 
     def step(self, layers: Iterable[Layer]) -> None:
-        """Apply one update to every parameter of ``layers``, in place."""
+        """Apply one update to every parameter of ``layers``, in place; a frozen layer (``trainable`` False)
+        is left exactly as it is."""
         if isinstance(layers, Layer):
             raise TypeError(
                 f"step() takes a list of layers, e.g. step(network.layers), got one {type(layers).__name__}"
@@ -139,6 +140,7 @@ class Optimizer:
         for layer in layers:
             if not isinstance(layer, Layer):
                 raise TypeError(f"step() takes Layer objects (e.g. Dense), got {type(layer).__name__}")
+        layers = trainable(layers)
         scale = 1.0
         if self.clip_norm is not None:
             norm = self.global_norm(layers)
@@ -166,8 +168,9 @@ class Optimizer:
         ``refnet.support.packing``); each layer's ``params``/``grads`` entries become views of the
         buffers, with the same values. Parameters that cannot share a buffer stay single.
         Packing happens on the first step and again whenever an array was replaced since;
-        call it before keeping references to the arrays across a step.
+        call it before keeping references to the arrays across a step. Frozen layers are not packed.
         """
+        layers = trainable(layers)
         if not self._plan_intact(layers):
             self._plan, self._plan_entries = self._make_plan(layers)
         return self._plan
@@ -276,6 +279,11 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def trainable(layers: Iterable[Layer]) -> list[Layer]:
+    """The layers an optimizer updates: those not frozen (``layer.trainable``)."""
+    return [layer for layer in layers if layer.trainable]
 
 
 class SGD(Optimizer):

@@ -85,7 +85,7 @@ def plot_diagnosis(diagnosis: Diagnosis, path: str | Path | None = None) -> Any:
         axis.set_title(f"{stats.index}: {stats.activation or type_name(stats.layer)}", fontsize=9)
         axis.tick_params(labelsize=7)
     names = [f"{stats.index}.{param.name}" for stats in layers for param in stats.params]
-    gradients = [param.grad_norm for stats in layers for param in stats.params]
+    gradients = [param.grad_norm or 0.0 for stats in layers for param in stats.params]
     ratios = [param.update_ratio or 0.0 for stats in layers for param in stats.params]
     half = max(len(layers), 2) // 2
     for axis, values, label in (
@@ -117,7 +117,7 @@ def plot_diagnostics_over_epochs(epochs: list[int], diagnoses: list[Diagnosis], 
         for param_index, param in enumerate(stats.params):
             label = f"{stats.index}.{param.name}"
             series = [d.layers[[s.index for s in d.layers].index(stats.index)].params[param_index] for d in diagnoses]
-            gradient_axis.plot(shown, [max(p.grad_norm, 1e-30) for p in series], label=label)
+            gradient_axis.plot(shown, [max(p.grad_norm or 0.0, 1e-30) for p in series], label=label)
             ratio_axis.plot(shown, [p.update_ratio if p.update_ratio else float("nan") for p in series], label=label)
         counts, edges = stats.histogram
         histogram_axis.stairs(counts, edges, label=f"{stats.index}: {stats.activation or type_name(stats.layer)}")

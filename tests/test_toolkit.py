@@ -411,3 +411,31 @@ def test_cross_entropy_still_trains_with_the_new_activations() -> None:
     net = NeuralNetwork([Dense(2, 16, "selu"), Dense(16, 16, "softplus"), Dense(16, 2)], CrossEntropy(), seed=0)
     net.train(X, labels, epochs=150, optimizer=Adam(0.02), batch_size=None)
     assert net.evaluate(X, labels)["accuracy"] > 0.9
+
+
+def test_selu_auto_init_is_lecun_normal() -> None:
+    W = Dense(400, 300, "selu", seed=0).params["W"]
+    assert W.var() == pytest.approx(1 / 400, rel=0.02)
+    np.testing.assert_array_equal(W, Dense(400, 300, "selu", weight_init="lecun_normal", seed=0).params["W"])
+
+
+def test_softplus_auto_init_stays_glorot_uniform() -> None:
+    W = Dense(400, 300, "softplus", seed=0).params["W"]
+    assert np.abs(W).max() <= np.sqrt(6 / 700)
+
+
+def test_mae_and_huber_take_any_shape_and_hinge_only_rows() -> None:
+    y_pred, y = np.ones((2, 3, 4)), np.zeros((2, 3, 4))
+    mae = MAE()
+    assert mae.forward(y_pred, y) == 1.0 and Huber().forward(y_pred, y) == 0.5
+    np.testing.assert_array_equal(mae.backward(), np.full((2, 3, 4), 1 / 24))
+    with pytest.raises(ShapeError, match=r"\(N, C\)"):
+        MulticlassHinge().forward(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int))
+
+
+def test_the_new_activations_act_on_sequences() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    for name in ("elu", "selu", "softplus"):
+        layer = Dense(3, 4, name, seed=0)
+        assert layer.forward(x).shape == (2, 5, 4)
+        assert layer.backward(np.ones((2, 5, 4))).shape == (2, 5, 3)

@@ -115,7 +115,7 @@ TOOLKIT_TARGETS: dict[str, tuple[str, ...]] = {
         "MAE.loss", "MAE.gradient", "Huber.loss", "Huber.gradient", "MulticlassHinge.prepare_target",
         "MulticlassHinge._margins", "MulticlassHinge.loss", "MulticlassHinge.gradient", "MulticlassHinge.accuracy",
     ),
-    "refnet/optimizers.py": ("RMSProp.update", "AdaGrad.update"),
+    "refnet/optimizers.py": ("RMSProp.update", "AdaGrad.update", "trainable"),
     "refnet/initializers.py": ("he_uniform", "glorot_normal", "lecun_normal", "orthogonal"),
     "refnet/callbacks.py": ("linear_warmup", "warmup_rate"),
 }  # fmt: skip

@@ -17,7 +17,8 @@ a time), as in ``gradcheck.suite.textbook``, and the derivatives in terms of the
 - initializers: the same Generator's draws scaled by the formula (he_uniform: −a + 2a·U, a = √(6/fan_in);
   glorot_normal: Z·√(2/(fan_in + fan_out)); lecun_normal: Z·√(1/fan_in)), their moments over a large
   draw, and orthogonal: Gram–Schmidt of the same normal draw (R's diagonal positive), WᵀW = I;
-- linear_warmup(W, cosine_decay(E)): lr0·(f + (1 − f)·e/W) for e < W, then the cosine from e − W.
+- linear_warmup(W, cosine_decay(E)): lr0·(f + (1 − f)·e/W) for e < W, then the cosine from e − W;
+- freezing: every optimizer leaves a frozen layer's θ at θ₀, and clips by the live layers' norm alone.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
-from gradcheck.suite.optim import OptimizerFactory, ParameterHolder, run_steps
+from gradcheck.suite.optim import OptimizerFactory, ParameterHolder, adam_steps, run_steps
 from gradcheck.suite.optim import compare as compare_steps
 from gradcheck.suite.references import ValueCheck, compare, rows, runner, vector
 from gradcheck.suite.references import loss as loss_reference
@@ -46,7 +47,7 @@ from refnet.functions import ELU, SELU, Activation, Softplus
 from refnet.initializers import glorot_normal, he_uniform, lecun_normal, orthogonal
 from refnet.layer import Dense
 from refnet.losses import MAE, Huber, Loss, MulticlassHinge
-from refnet.optimizers import AdaGrad, Adam, Optimizer, RMSProp
+from refnet.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp
 
 Matrix = textbook.Matrix
 Scalar = Callable[[float], float]
@@ -491,6 +492,34 @@ def clipping(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
     return results
 
 
+def frozen_layer(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+    """Freezing: a frozen layer (``trainable = False``) beside a live one, 3 steps with clip_norm = 1. The frozen
+    layer's θ stays θ₀ exactly, though its (stale) gradient is huge; the live one follows its closed form on
+    g·min(1, 1/‖g‖) with ‖g‖ its own norm alone (the clip norm leaves the frozen layer out)."""
+    theta_frozen, theta_live = rng.standard_normal(4), rng.standard_normal(5)
+    gradients = [[1e3 * rng.standard_normal(4), 2.0 * rng.standard_normal(5)] for _ in range(3)]
+    clipped = np.array([g * min(1.0, 1.0 / math.sqrt(float(g @ g))) for _, g in gradients])
+    optimizers: dict[str, tuple[Callable[..., Optimizer], Callable[[Array, Array], Array]]] = {
+        "SGD": (lambda **kw: SGD(0.1, **kw), lambda th, g: th - 0.1 * np.cumsum(g, axis=0)),
+        "Adam": (lambda **kw: Adam(0.01, **kw), lambda th, g: adam_steps(th, g, 0.01, 0.9, 0.999, 1e-8)),
+        **NEW_OPTIMIZERS,
+    }
+    results = []
+    for name, (make, closed_form) in optimizers.items():
+        frozen, live = ParameterHolder(W=theta_frozen), ParameterHolder(W=theta_live)
+        frozen.trainable = False
+        actual_frozen, actual_live = run_steps(make(clip_norm=1.0), [frozen, live], gradients)
+        results.append(
+            compare_steps(name, "frozen layer", np.tile(theta_frozen, (3, 1)), actual_frozen, tol, "θ_t = θ₀")
+        )
+        results.append(
+            compare_steps(
+                name, "live layer beside it", closed_form(theta_live, clipped), actual_live, tol, "clip by its own ‖g‖"
+            )
+        )
+    return results
+
+
 # -- initializers -----------------------------------------------------------------------------
 
 SHAPE = (300, 200)
@@ -680,6 +709,7 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("Adam[amsgrad]", (Adam,), timed(amsgrad)),
     ("RMSProp, AdaGrad, amsgrad[state carried]", (RMSProp, AdaGrad, Adam), timed(several_layers_resumed)),
     ("clip_norm[RMSProp, AdaGrad, amsgrad]", (RMSProp, AdaGrad, Adam), timed(clipping)),
+    ("freezing[every optimizer leaves a frozen layer as it is]", (SGD, Adam, RMSProp, AdaGrad), timed(frozen_layer)),
     ("initializers[he_uniform, glorot_normal, lecun_normal]", (), timed(initializer_values)),
     ("initializers[orthogonal]", (), timed(orthogonal_values)),
     ("schedule[linear_warmup → cosine_decay]", (LearningRateScheduler,), timed(warmup)),
