@@ -17,7 +17,8 @@ from refnet.callbacks import (
     linear_warmup,
     step_decay,
 )
-from refnet.diagnostics import Diagnosis, DiagnosticsCallback, diagnose
+from refnet.diagnosis import Diagnosis
+from refnet.diagnostics import DiagnosticsCallback, diagnose
 from refnet.dropout import Dropout
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import (

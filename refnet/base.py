@@ -227,7 +227,7 @@ class Layer:
         return cls(**config)
 
     def parameter_count(self) -> int:
-        """Total number of trainable scalars."""
+        """Total number of parameter scalars (frozen or not)."""
         return sum(int(value.size) for value in self.params.values())
 
     def _require_forward(self, cached: object) -> None:

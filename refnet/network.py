@@ -363,7 +363,7 @@ class NeuralNetwork:
 
     # -- inspection ----------------------------------------------------------------
     def parameter_count(self) -> int:
-        """Total number of trainable scalars."""
+        """Total number of parameter scalars (a frozen layer's included; ``summary()`` shows both counts)."""
         return sum(layer.parameter_count() for layer in self.layers)
 
     def summary(self, print_fn: Callable[[str], object] = print) -> None:

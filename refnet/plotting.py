@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from refnet.callbacks import History
-    from refnet.diagnostics import Diagnosis
+    from refnet.diagnosis import Diagnosis
 
 INSTALL_HINT = 'plotting needs matplotlib, an optional extra: pip install "refnet[plot]" (or pip install matplotlib)'
 

@@ -625,6 +625,7 @@ def warmup(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
     lr0 = 0.2
     expected = np.array([warmup_formula(epoch, lr0) for epoch in range(15)])
     plain = linear_warmup(3)
+    halved = linear_warmup(3, lambda epoch, lr0: 0.5 * lr0 * 0.9**epoch)
     set_rates, logged = drive_scheduler(LearningRateScheduler(make_warmup()), lr0)
     return [
         compare_steps(
@@ -642,6 +643,14 @@ def warmup(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
             np.array([plain(e, lr0) for e in range(6)]),
             tol,
             "lr0·(0.1 + 0.9·e/3), then lr0",
+        ),
+        compare_steps(
+            "linear_warmup",
+            "then a schedule that starts at lr0/2",
+            np.array([lr0 * (0.1 + 0.9 * e / 3) if e < 3 else 0.5 * lr0 * 0.9 ** (e - 3) for e in range(6)]),
+            np.array([halved(e, lr0) for e in range(6)]),
+            tol,
+            "the warm-up ends at e = W − 1: from e = W on, the schedule's own rate",
         ),
         compare_steps(
             "linear_warmup",
