@@ -61,12 +61,17 @@ BATCH_ROWS = 256  # rows of the batch the per-layer statistics are measured on
 # -- measuring ---------------------------------------------------------------------------------
 
 
+#: The layer methods a model runs a layer's forward through: ``forward`` (the interface), and what a
+#: network calls on the arrays it validated once, where a layer has one (``forward_unchecked``).
+FORWARD_METHODS = ("forward", "forward_unchecked")
+
+
 @contextmanager
 def watched(layers: list[Layer]) -> Iterator[dict[int, Array]]:
     """While inside, every layer's forward output is recorded by layer index (the last call's).
 
-    Each layer's ``forward`` is shadowed by an instance attribute that calls it and keeps a copy of y;
-    leaving removes the attribute again. Used on the diagnostic copy only.
+    Each layer's forward methods are shadowed by instance attributes that call them and keep a copy of
+    y; leaving removes the attributes again. Used on the diagnostic copy only.
     """
     outputs: dict[int, Array] = {}
 
@@ -79,12 +84,15 @@ def watched(layers: list[Layer]) -> Iterator[dict[int, Array]]:
         return forward_and_record
 
     for index, layer in enumerate(layers):
-        setattr(layer, "forward", recorder(index, layer.forward))  # noqa: B010 (an instance attribute)
+        for method in FORWARD_METHODS:
+            if hasattr(layer, method):
+                setattr(layer, method, recorder(index, getattr(layer, method)))
     try:
         yield outputs
     finally:
         for layer in layers:
-            del layer.forward
+            for method in FORWARD_METHODS:
+                vars(layer).pop(method, None)
 
 
 def units_axis(y: Array) -> int:
