@@ -20,6 +20,7 @@ from refnet.callbacks import (
 from refnet.diagnosis import Diagnosis
 from refnet.diagnostics import DiagnosticsCallback, diagnose
 from refnet.dropout import Dropout
+from refnet.embedding import Embedding  # issue 20
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import (
     ELU,
@@ -67,6 +68,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ElasticNet",
+    "Embedding",
     "GraphError",
     "GraphModel",
     "History",
