@@ -84,15 +84,15 @@ def plot_diagnosis(diagnosis: Diagnosis, path: str | Path | None = None) -> Any:
         axis.stairs(counts, edges, fill=True)
         axis.set_title(f"{stats.index}: {stats.activation or type_name(stats.layer)}", fontsize=9)
         axis.tick_params(labelsize=7)
-    names = [f"{stats.index}.{param.name}" for stats in layers for param in stats.params]
-    gradients = [param.grad_norm or 0.0 for stats in layers for param in stats.params]
-    ratios = [param.update_ratio or 0.0 for stats in layers for param in stats.params]
+    # Only what was measured: a frozen layer has no gradient, a parameter at 0 (a new bias) no ratio.
+    gradients = {f"{s.index}.{p.name}": p.grad_norm for s in layers for p in s.params if p.grad_norm is not None}
+    ratios = {f"{s.index}.{p.name}": p.update_ratio for s in layers for p in s.params if p.update_ratio is not None}
     half = max(len(layers), 2) // 2
     for axis, values, label in (
         (figure.add_subplot(grid[1, :half]), gradients, "gradient norm ‖g‖"),
         (figure.add_subplot(grid[1, half:]), ratios, "update / weight ‖Δθ‖/‖θ‖"),
     ):
-        axis.bar(names, [max(value, 1e-30) for value in values])
+        axis.bar(list(values), [max(value, 1e-30) for value in values.values()])
         axis.set_yscale("log")
         axis.set_ylabel(label)
         axis.tick_params(axis="x", labelrotation=45, labelsize=7)
