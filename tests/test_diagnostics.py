@@ -356,3 +356,14 @@ def test_the_callback_plots_over_epochs(tmp_path: Path) -> None:
     classifier().train(X, y, epochs=3, optimizer=Adam(0.01), callbacks=[recorder])
     recorder.plot(tmp_path / "epochs.png")
     assert (tmp_path / "epochs.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_embedding_first_sequence_classifier_is_diagnosed() -> None:
+    from refnet.embedding import Embedding
+
+    ids = np.random.default_rng(0).integers(0, 20, (300, 5))
+    net = NeuralNetwork([Embedding(20, 8), Dense(8, 16, "relu"), Dense(16, 3)], CrossEntropy(), seed=0)
+    report = diagnose(net, ids, ids % 3, Adam(0.01))  # a label per position, (N, T)
+    assert report.chance == pytest.approx(math.log(3)) and len(report.layers) == 3
+    assert report.layers[0].params[0].grad_norm is not None and report.layers[0].params[0].grad_norm > 0
+    assert report.findings == [], str(report)
