@@ -15,7 +15,7 @@ from gradcheck import check_optimizers
 from gradcheck.suite.optim import ADAM_CHECKS, SGD_CHECKS, ParameterHolder, run_steps
 from gradcheck.suite.toolkit import check_toolkit_optimizers
 from refnet import SGD, AdaGrad, Adam, RMSProp
-from refnet.optimizers import ParamState
+from refnet.support.packing import ParamState
 
 Array = Any
 

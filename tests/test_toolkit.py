@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +38,6 @@ from refnet import (
     orthogonal,
 )
 from refnet.errors import ShapeError
-from tests.helpers import central_difference
 
 # -- activations -----------------------------------------------------------------------------
 
@@ -124,7 +124,9 @@ def test_a_dense_with_a_new_activation_saves_and_loads(tmp_path: Path, name: str
     loaded = NeuralNetwork.load(tmp_path / "net.npz")
     X = np.random.default_rng(0).standard_normal((5, 3))
     np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
-    assert loaded.layers[0].activation.get_config() == net.layers[0].activation.get_config()
+    first, original = loaded.layers[0], net.layers[0]
+    assert isinstance(first, Dense) and isinstance(original, Dense)
+    assert first.activation.get_config() == original.activation.get_config()
 
 
 # -- losses --------------------------------------------------------------------------------
@@ -202,7 +204,8 @@ def test_the_new_losses_save_and_load_with_their_settings(tmp_path: Path, loss: 
     net = NeuralNetwork([Dense(2, 3, seed=0)], loss)
     net.save(tmp_path / "net.npz")
     loaded = NeuralNetwork.load(tmp_path / "net.npz")
-    assert type(loaded.loss) is type(loss) and loaded.loss.get_config() == loss.get_config()
+    assert loaded.loss is not None and type(loaded.loss) is type(loss)
+    assert loaded.loss.get_config() == loss.get_config()
 
 
 # -- optimizers ----------------------------------------------------------------------------
