@@ -5,7 +5,7 @@ nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(la
 
     Dense(act)      Gemm(x, W, b) on rows (N, in), MatMul(x, W) + Add(·, b) on (N, ..., in); then the
                     activation's node                             W: (in, out), so transB = 0
-    ReLU, Tanh, ... Relu, Tanh, Sigmoid, Softmax(axis=-1), Identity
+    ReLU, Tanh, ... Relu, Tanh, Sigmoid, Softmax(axis=-1), Identity, Elu(alpha), Selu, Softplus
     LeakyReLU       LeakyRelu(alpha) where alpha is exact in float32 (ONNX stores float attributes
                     in float32), else Max(x, Mul(x, alpha)) with alpha a tensor of the model's dtype
     Dropout         Dropout(x, ratio) without training_mode: the identity at inference; ratio keeps p
@@ -34,7 +34,20 @@ from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.embedding import Embedding
-from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from refnet.functions import (
+    ELU,
+    SELU,
+    SELU_ALPHA,
+    SELU_SCALE,
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from refnet.graph import GraphModel
 from refnet.layer import Dense
 from refnet.losses import BinaryCrossEntropy, CrossEntropy
@@ -148,6 +161,16 @@ def export_leaky_relu(graph: OnnxGraph, layer: LeakyReLU, inputs: list[str], pre
     return graph.node("Max", [inputs[0], scaled], prefix)
 
 
+def export_elu(graph: OnnxGraph, layer: ELU, inputs: list[str], prefix: str) -> str:
+    """Elu(alpha): x for x > 0, alpha·(e^x − 1) elsewhere."""
+    return graph.node("Elu", inputs, prefix, alpha=layer.alpha)
+
+
+def export_selu(graph: OnnxGraph, layer: SELU, inputs: list[str], prefix: str) -> str:
+    """Selu(alpha, gamma = scale), PyTorch's constants (ONNX stores them in float32, as its own defaults)."""
+    return graph.node("Selu", inputs, prefix, alpha=SELU_ALPHA, gamma=SELU_SCALE)
+
+
 def export_dropout(graph: OnnxGraph, layer: Dropout, inputs: list[str], prefix: str) -> str:
     """Dropout(x, ratio = p) with training_mode absent (false): y = x, as refnet's evaluation."""
     return graph.node("Dropout", [inputs[0], graph.constant(f"{prefix}/ratio", np.array(layer.p))], prefix)
@@ -193,6 +216,9 @@ EXPORTERS: dict[type[Layer], ExportFunction] = {
     Tanh: elementwise("Tanh"),
     Softmax: export_softmax,
     LeakyReLU: export_leaky_relu,
+    ELU: export_elu,
+    SELU: export_selu,
+    Softplus: elementwise("Softplus"),
     Dropout: export_dropout,
     BatchNorm: export_batchnorm,
     Add: chain("Add"),

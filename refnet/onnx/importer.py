@@ -6,7 +6,7 @@ graph's nodes into layers with ``IMPORTERS[op_type]``:
     Gemm(x, B, C)                  Dense: W = alpha·B (transB = 0) or alpha·Bᵀ (transB = 1, the layout
                                    of PyTorch and skl2onnx), b = beta·C (zeros without C)
     MatMul(x, B) [+ Add(·, C)]     Dense: W = B, b = C (zeros without the Add): the pattern of Keras/TensorFlow
-    Relu, Sigmoid, Tanh, Softmax(last axis), LeakyRelu(alpha), Max(x, Mul(x, alpha))
+    Relu, Sigmoid, Tanh, Softmax(last axis), LeakyRelu(alpha), Max(x, Mul(x, alpha)), Elu, Selu, Softplus
                                    the activation, folded into the Dense it follows (else its own layer)
     BatchNormalization             BatchNorm with the running statistics, eps = epsilon, momentum = 1 − momentum
     Dropout                        Dropout(ratio): the identity at inference, as in the file
@@ -36,7 +36,19 @@ from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
 from refnet.embedding import Embedding
-from refnet.functions import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from refnet.functions import (
+    ELU,
+    SELU,
+    SELU_ALPHA,
+    SELU_SCALE,
+    Activation,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from refnet.layer import Dense
 from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
@@ -69,6 +81,16 @@ def activation_at(reader: OnnxReader, index: int, node: Any) -> tuple[Activation
         if axis != rank - 1 and not (axis == -1 and reader.opset >= 13):
             raise ValueError(f"Softmax over axis {axis} of a rank-{rank} value: refnet's acts on the last axis")
         return Softmax(), [index], output
+    if op == "Elu":
+        return ELU(float(decimal_float(reader.attributes(node, {"alpha": 1.0})["alpha"]))), [index], output
+    if op == "Selu":
+        settings = reader.attributes(node, {"alpha": SELU_ALPHA, "gamma": SELU_SCALE})
+        if (np.float32(settings["alpha"]), np.float32(settings["gamma"])) != (
+            np.float32(SELU_ALPHA),
+            np.float32(SELU_SCALE),
+        ):
+            raise ValueError("Selu with other constants than SELU's (Klambauer et al.'s, ONNX's defaults)")
+        return SELU(), [index], output
     if op == "LeakyRelu":
         alpha = reader.attributes(node, {"alpha": 0.01})["alpha"]
         return LeakyReLU(float(decimal_float(alpha))), [index], output
@@ -85,7 +107,7 @@ def activation_at(reader: OnnxReader, index: int, node: Any) -> tuple[Activation
     return None
 
 
-SIMPLE_ACTIVATIONS: dict[str, type[Activation]] = {"Relu": ReLU, "Sigmoid": Sigmoid, "Tanh": Tanh}
+SIMPLE_ACTIVATIONS: dict[str, type[Activation]] = {"Relu": ReLU, "Sigmoid": Sigmoid, "Tanh": Tanh, "Softplus": Softplus}
 
 
 def import_activation(reader: OnnxReader, index: int, node: Any) -> None:
@@ -296,6 +318,9 @@ IMPORTERS: dict[str, ImportFunction] = {
     "Tanh": import_activation,
     "Softmax": import_activation,
     "LeakyRelu": import_activation,
+    "Elu": import_activation,
+    "Selu": import_activation,
+    "Softplus": import_activation,
     "Mul": import_mul,
     "BatchNormalization": import_batchnorm,
     "Dropout": import_dropout,
