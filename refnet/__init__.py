@@ -5,6 +5,7 @@ Everything public is importable from here, e.g. ``from refnet import Dense, Neur
 
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
+from refnet.batchnorm2d import BatchNorm2D
 from refnet.callbacks import (
     Callback,
     EarlyStopping,
@@ -16,6 +17,7 @@ from refnet.callbacks import (
     exponential_decay,
     step_decay,
 )
+from refnet.conv import Conv2D
 from refnet.dropout import Dropout
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
@@ -26,6 +28,7 @@ from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.optimizers import SGD, Adam, Optimizer
+from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
 from refnet.regularizers import ElasticNet
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
@@ -36,16 +39,20 @@ __all__ = [
     "Activation",
     "Adam",
     "Add",
+    "AvgPool2D",
     "BatchNorm",
+    "BatchNorm2D",
     "BinaryCrossEntropy",
     "CallOrderError",
     "Callback",
     "Concatenate",
+    "Conv2D",
     "CrossEntropy",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "ElasticNet",
+    "Flatten",
     "GraphError",
     "GraphModel",
     "History",
@@ -55,6 +62,7 @@ __all__ = [
     "LeakyReLU",
     "LearningRateScheduler",
     "Loss",
+    "MaxPool2D",
     "Merge",
     "ModelCheckpoint",
     "ModelFileError",

@@ -1,0 +1,144 @@
+"""Pooling and flattening for images of shape (N, C, H, W).
+
+Each output reads one window of its channel, windows[n,c,i,j,p,q] = x[n, c, i·sh + p, j·sw + q]
+(``refnet.conv.patches``, a strided view); H_out = ⌊(H − kh)/sh⌋ + 1 (windows that overhang are dropped):
+
+    MaxPool2D:  y[n,c,i,j] = max_{p,q} windows[n,c,i,j,p,q]
+                grad_x gets grad_y[n,c,i,j] at the FIRST maximum of its window in row-major order
+                (p first, then q), 0 elsewhere; overlapping windows add up
+    AvgPool2D:  y[n,c,i,j] = (1/(kh·kw)) Σ_{p,q} windows[n,c,i,j,p,q]
+                grad_x[n, c, i·sh + p, j·sw + q] += grad_y[n,c,i,j] / (kh·kw)
+    Flatten:    (N, C, H, W) -> (N, C·H·W) in C order (as ``torch.flatten(x, 1)``); any (N, ...) -> (N, prod(...))
+
+Both pools send the gradient back through ``refnet.conv.add_patches``, the transpose of reading the windows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from refnet.base import Array, Layer, Shape
+from refnet.conv import Pair, add_patches, as_pair, check_fits, check_images, output_size, patches
+from refnet.errors import ShapeError
+from refnet.support.checks import as_array, cast_finite
+
+__all__ = ["AvgPool2D", "Flatten", "MaxPool2D"]
+
+
+class Pool2D(Layer):
+    """What the two pools share: kernel and stride (default: the kernel), the shapes, the config."""
+
+    def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None) -> None:
+        super().__init__()
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
+        #: The last forward's x shape, y shape and dtype, which backward's grad_y must match.
+        self._forwarded: tuple[Shape, Shape, np.dtype[Any]] | None = None
+
+    def image_shape(self, channels: int, height: int, width: int) -> tuple[int, int, int]:
+        """The per-sample output shape (C, H_out, W_out) for inputs (C, height, width)."""
+        check_fits(self, (height, width), self.kernel_size)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return channels, output_size(height, kh, sh), output_size(width, kw, sw)
+
+    def windows(self, x: Any) -> Array:
+        """x checked, as its windows (N, C, H_out, W_out, kh, kw), a view; remembers the shapes for backward."""
+        x = check_images(x, self)
+        y_shape = (x.shape[0], *self.image_shape(*x.shape[1:]))
+        self._forwarded = (x.shape, y_shape, x.dtype)
+        return patches(x, self.kernel_size, self.stride)
+
+    def checked_grad_y(self, grad_y: Any) -> tuple[Array, Shape]:
+        """grad_y after a forward, of the output's shape in its dtype; and the shape of x."""
+        self._require_forward(self._forwarded)
+        assert self._forwarded is not None
+        x_shape, y_shape, dtype = self._forwarded
+        grad_y = check_images(grad_y, self, name="grad_y", shape=y_shape)
+        return cast_finite(grad_y, dtype, f"{type(self).__name__}: grad_y"), x_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
+
+
+class MaxPool2D(Pool2D):
+    """y = the largest value of each window; its gradient goes to the first maximum (row-major)."""
+
+    def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None) -> None:
+        super().__init__(kernel_size, stride)
+        self._first: Array | None = None  # (N, C, H_out, W_out, 1): index p·kw + q of each window's first maximum
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y[n,c,i,j] = max_{p,q} x[n, c, i·sh + p, j·sw + q].  Shapes (N, C, H, W) -> (N, C, H_out, W_out).
+
+        Caches the index of each window's first maximum (``argmax`` returns the first one).
+        """
+        windows = self.windows(x)
+        flat = windows.reshape(*windows.shape[:4], -1)  # (N, C, H_out, W_out, kh·kw), (p, q) row-major
+        self._first = flat.argmax(axis=-1)[..., np.newaxis]
+        return np.take_along_axis(flat, self._first, axis=-1)[..., 0]
+
+    def backward(self, grad_y: Array) -> Array:
+        """grad_x[n, c, i·sh + p*, j·sw + q*] += grad_y[n,c,i,j], (p*, q*) the window's first maximum.
+
+        Shapes: grad_y (N, C, H_out, W_out) -> grad_windows (N, C, H_out, W_out, kh, kw) -> grad_x (N, C, H, W).
+        """
+        grad_y, x_shape = self.checked_grad_y(grad_y)
+        assert self._first is not None
+        kh, kw = self.kernel_size
+        grad_windows = np.zeros((*grad_y.shape, kh * kw), dtype=grad_y.dtype)
+        np.put_along_axis(grad_windows, self._first, grad_y[..., np.newaxis], axis=-1)
+        return add_patches(grad_windows.reshape(*grad_y.shape, kh, kw), x_shape, self.stride)
+
+
+class AvgPool2D(Pool2D):
+    """y = the mean of each window; each element of a window gets grad_y / (kh·kw)."""
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y[n,c,i,j] = (1/(kh·kw)) Σ_{p,q} x[n, c, i·sh + p, j·sw + q].
+
+        Shapes: x (N, C, H, W) -> windows (N, C, H_out, W_out, kh, kw) -> y (N, C, H_out, W_out).
+        """
+        return self.windows(x).mean(axis=(4, 5))
+
+    def backward(self, grad_y: Array) -> Array:
+        """grad_x[n, c, i·sh + p, j·sw + q] += grad_y[n,c,i,j] / (kh·kw) for every (p, q).
+
+        Shapes: grad_y (N, C, H_out, W_out) -> grad_windows (N, C, H_out, W_out, kh, kw) -> grad_x (N, C, H, W).
+        """
+        grad_y, x_shape = self.checked_grad_y(grad_y)
+        kh, kw = self.kernel_size
+        share = grad_y / grad_y.dtype.type(kh * kw)
+        grad_windows = np.broadcast_to(share[..., np.newaxis, np.newaxis], (*share.shape, kh, kw))  # a view
+        return add_patches(grad_windows, x_shape, self.stride)
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1·d2·...) in C order; backward reshapes the gradient back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._forwarded: tuple[Shape, np.dtype[Any]] | None = None
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y[n, (c·H + h)·W + w] = x[n, c, h, w].  Shapes (N, C, H, W) -> (N, C·H·W); any (N, ...) -> (N, prod(...))."""
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            x = as_array(x, "Flatten: x").astype(np.float64, copy=False)
+        if x.ndim < 2 or 0 in x.shape:
+            raise ShapeError(f"Flatten: x must have shape (N, ...) with at least one feature, got {x.shape}")
+        self._forwarded = (x.shape, x.dtype)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+    def backward(self, grad_y: Array) -> Array:
+        """grad_x = grad_y reshaped to x's shape.  Shapes (N, C·H·W) -> (N, C, H, W)."""
+        self._require_forward(self._forwarded)
+        assert self._forwarded is not None
+        shape, dtype = self._forwarded
+        flat = (shape[0], math.prod(shape[1:]))
+        if type(grad_y) is not np.ndarray or grad_y.dtype.kind not in "iuf":
+            grad_y = as_array(grad_y, "Flatten: grad_y")
+        if grad_y.shape != flat:
+            raise ShapeError(f"Flatten: grad_y must have shape {flat}, got {grad_y.shape}")
+        return cast_finite(grad_y, dtype, "Flatten: grad_y").reshape(shape)
