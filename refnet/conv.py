@@ -6,22 +6,21 @@ Forward, for x of shape (N, C, H, W), W of shape (O, C, kh, kw), b of shape (O,)
     y = act(z)
     H_out = ⌊(H + 2·ph − kh)/sh⌋ + 1,  W_out = ⌊(W + 2·pw − kw)/sw⌋ + 1
 
-The sum over (c, p, q) is one matrix product once every patch is laid out as a row (im2col):
-    cols[(n,i,j), (c,p,q)] = x_pad[n, c, i·sh + p, j·sw + q]      (N·H_out·W_out, K),  K = C·kh·kw
-    z_rows = cols @ W_mat.T + b                                   (N·H_out·W_out, O),  W_mat = W.reshape(O, K)
+The sum over (c, p, q) is one matrix product once every patch is laid out as a column (im2col):
+    cols[(c,p,q), (n,i,j)] = x_pad[n, c, i·sh + p, j·sw + q]      (K, M),  K = C·kh·kw,  M = N·H_out·W_out
+    z_cols = W_mat @ cols + b                                     (O, M),  W_mat = W.reshape(O, K)
 so a convolution is a Dense layer applied to every patch, and its backward is Dense's:
 
 Backward, given grad_y = dL/dy of shape (N, O, H_out, W_out), grad_z = grad_y·act'(z):
     db[o]       = Σ_{n,i,j} grad_z[n,o,i,j]                                       (O,)
     dW[o,c,p,q] = Σ_{n,i,j} grad_z[n,o,i,j] · x_pad[n,c,i·sh+p,j·sw+q]            (O, C, kh, kw)
-                  dW_mat = grad_rows.T @ cols   (+ l1·sign(W) + l2·W)
+                  dW_mat = grad_z_cols @ cols.T   (+ l1·sign(W) + l2·W)
     grad_x_pad[n,c,i·sh+p,j·sw+q] += Σ_o grad_z[n,o,i,j] · W[o,c,p,q]   for every (i, j) and (p, q)
-                  grad_cols = grad_rows @ W_mat, then col2im (``add_patches``) adds each patch's row
-                  back where the patch was read from: the transpose of im2col
+                  grad_cols = W_mat.T @ grad_z_cols, then col2im adds each patch's column back
+                  where the patch was read from: the transpose of im2col
     grad_x = grad_x_pad without its padding                                       (N, C, H, W)
 
-``patches`` (a strided view, no copy) and ``add_patches`` (its transpose) are the machinery the
-pooling layers share (``refnet.pooling``).
+``im2col`` and ``col2im`` are the machinery the pooling layers share (``refnet.pooling``).
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ import numbers
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
@@ -41,34 +39,41 @@ from refnet.functions import ACTIVATIONS, Activation, get_activation
 from refnet.regularizers import ElasticNet
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_finite, check_int, make_rng
 
-__all__ = ["Conv2D", "add_patches", "output_size", "patches"]
+__all__ = ["Conv2D", "col2im", "im2col", "output_size"]
 
 Pair = tuple[int, int]
 
-# -- the machinery: patches (im2col as a strided view) and its transpose (col2im) -------------
+# -- the machinery: im2col (every window, one column each) and its transpose col2im ------------
 
 
-def patches(x: Array, kernel: Pair, stride: Pair) -> Array:
-    """The windows of x: patches[n,c,i,j,p,q] = x[n, c, i·sh + p, j·sw + q], a read-only view (no copy).
+def im2col(x: Array, kernel: Pair, stride: Pair) -> Array:
+    """cols[c,p,q,n,i,j] = x[n, c, i·sh + p, j·sw + q]: the windows of x, one copy per kernel offset (p, q).
 
-    Shapes: x (N, C, H, W) -> (N, C, H_out, W_out, kh, kw) with H_out = ⌊(H − kh)/sh⌋ + 1.
+    Shapes: x (N, C, H, W) -> cols (C, kh, kw, N, H_out, W_out), H_out = ⌊(H − kh)/sh⌋ + 1;
+    ``cols.reshape(C·kh·kw, N·H_out·W_out)`` has one window per column.
     """
-    windows = sliding_window_view(x, kernel, axis=(2, 3))  # (N, C, H − kh + 1, W − kw + 1, kh, kw)
-    return windows[:, :, :: stride[0], :: stride[1]]
-
-
-def add_patches(grad_patches: Array, shape: Shape, stride: Pair) -> Array:
-    """The transpose of ``patches``: grad_x[n, c, i·sh + p, j·sw + q] += grad_patches[n,c,i,j,p,q].
-
-    Each element of x receives the sum over every window it belongs to (windows overlap when
-    the stride is smaller than the kernel). Shapes: (N, C, H_out, W_out, kh, kw) -> ``shape`` (N, C, H, W).
-    """
-    H_out, W_out, kh, kw = grad_patches.shape[2:]
-    sh, sw = stride
-    grad_x = np.zeros(shape, dtype=grad_patches.dtype)
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    H_out, W_out = output_size(H, kh, sh), output_size(W, kw, sw)
+    cols = np.empty((C, kh, kw, N, H_out, W_out), dtype=x.dtype)
     for p in range(kh):
         for q in range(kw):
-            grad_x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw] += grad_patches[:, :, :, :, p, q]
+            cols[:, p, q] = x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw].transpose(1, 0, 2, 3)
+    return cols
+
+
+def col2im(cols: Array, shape: Shape, stride: Pair) -> Array:
+    """The transpose of ``im2col``: grad_x[n, c, i·sh + p, j·sw + q] += cols[c,p,q,n,i,j].
+
+    Each element of x receives the sum over every window it belongs to (windows overlap when
+    the stride is smaller than the kernel). Shapes: cols (C, kh, kw, N, H_out, W_out) -> ``shape`` (N, C, H, W).
+    """
+    _, kh, kw, _, H_out, W_out = cols.shape
+    sh, sw = stride
+    grad_x = np.zeros(shape, dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            grad_x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw] += cols[:, p, q].transpose(1, 0, 2, 3)
     return grad_x
 
 
@@ -194,7 +199,7 @@ class Conv2D(Layer):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         #: While W comes from OS entropy (no rng or seed given): a fingerprint of W as drawn (see ``adopt_rng``).
         self._unseeded: bytes | None = _fingerprint(W) if rng is None and seed is None else None
-        self._cols: Array | None = None  # im2col of the last forward's x_pad, (N·H_out·W_out, K)
+        self._cols: Array | None = None  # im2col of the last forward's x_pad, (K, M)
         self._out: Array | None = None  # z if the activation differentiates at its input, else y
         self._x_shape: Shape = ()
 
@@ -212,21 +217,20 @@ class Conv2D(Layer):
     def forward(self, x: Array, training: bool = True) -> Array:
         """z[n,o,i,j] = b[o] + Σ_{c,p,q} W[o,c,p,q]·x_pad[n,c,i·sh+p,j·sw+q];  y = act(z).
 
-        Shapes: x (N, C, H, W) -> x_pad (N, C, H + 2·ph, W + 2·pw) -> cols (N·H_out·W_out, C·kh·kw)
-        -> z_rows = cols @ W_mat.T + b (N·H_out·W_out, O) -> y (N, O, H_out, W_out). Caches cols.
+        Shapes: x (N, C, H, W) -> x_pad (N, C, H + 2·ph, W + 2·pw) -> cols (K, M), K = C·kh·kw,
+        M = N·H_out·W_out -> z_cols = W_mat @ cols + b (O, M) -> y (N, O, H_out, W_out). Caches cols.
         """
         W, b = self.params["W"], self.params["b"]
         x = check_images(x, self, channels=self.in_channels, dtype=W.dtype)
         N, _, H, W_in = x.shape
-        _, H_out, W_out = self.image_shape(H, W_in)
-        O, K = self.out_channels, W[0].size
-        (ph, pw), kernel, stride = self.padding, self.kernel_size, self.stride
+        O, H_out, W_out = self.image_shape(H, W_in)
+        K, M = W[0].size, N * H_out * W_out
+        ph, pw = self.padding
         x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        # im2col: the reshape of the (n, i, j, c, p, q)-ordered view copies every patch into a row
-        cols = patches(x_pad, kernel, stride).transpose(0, 2, 3, 1, 4, 5).reshape(N * H_out * W_out, K)
-        z_rows = cols @ W.reshape(O, K).T  # Σ over k = (c, p, q): (N·H_out·W_out, O)
-        z_rows += b
-        z = z_rows.reshape(N, H_out, W_out, O).transpose(0, 3, 1, 2)  # (N, O, H_out, W_out), a view
+        cols = im2col(x_pad, self.kernel_size, self.stride).reshape(K, M)  # column (n, i, j), row (c, p, q)
+        z_cols = W.reshape(O, K) @ cols  # Σ over k = (c, p, q): (O, M)
+        z_cols += b[:, np.newaxis]
+        z = z_cols.reshape(O, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, O, H_out, W_out), a view
         from_input = getattr(self.activation, "from_input", False)
         y = self.activation.function(z, out=None if from_input else z)
         self._cols, self._x_shape = cols, x.shape
@@ -234,11 +238,11 @@ class Conv2D(Layer):
         return y
 
     def backward(self, grad_y: Array) -> Array:
-        """grad_z = grad_y·act'(z);  db = Σ_{n,i,j} grad_z;  dW_mat = grad_rows.T @ cols (+ penalty gradient);
-        grad_cols = grad_rows @ W_mat;  grad_x = col2im(grad_cols) without the padding.
+        """grad_z = grad_y·act'(z);  db = Σ_{n,i,j} grad_z;  dW_mat = grad_z_cols @ cols.T (+ penalty gradient);
+        grad_cols = W_mat.T @ grad_z_cols;  grad_x = col2im(grad_cols) without the padding.
 
-        Shapes: grad_y (N, O, H_out, W_out) -> grad_rows (N·H_out·W_out, O) -> grad_cols
-        (N·H_out·W_out, C·kh·kw) -> grad_x (N, C, H, W). Skips grad_x while ``input_grad_needed`` is False.
+        Shapes: grad_y (N, O, H_out, W_out) -> grad_z_cols (O, M) -> grad_cols (K, M) -> grad_x (N, C, H, W).
+        Skips grad_x while ``input_grad_needed`` is False.
         """
         self._require_forward(self._cols)
         assert self._cols is not None and self._out is not None
@@ -246,18 +250,18 @@ class Conv2D(Layer):
         grad_y = check_images(grad_y, self, dtype=W.dtype, name="grad_y", shape=self._out.shape)
         grad_z = self.activation.gradient(self._out, grad_y)
         N, O, H_out, W_out = grad_z.shape
-        grad_rows = grad_z.transpose(0, 2, 3, 1).reshape(N * H_out * W_out, O)  # row (n, i, j), column o
-        grad_rows.sum(axis=0, out=self.grads["b"])
-        np.matmul(grad_rows.T, cols, out=self.grads["W"].reshape(O, -1))  # Σ over (n, i, j); in place
+        grad_z_cols = grad_z.transpose(1, 0, 2, 3).reshape(O, N * H_out * W_out)  # row o, column (n, i, j)
+        grad_z_cols.sum(axis=1, out=self.grads["b"])
+        np.matmul(grad_z_cols, cols.T, out=self.grads["W"].reshape(O, -1))  # Σ over (n, i, j); in place
         if self.regularizer.active:
             self.regularizer.add_gradient(W, self.grads["W"])
         if not self.input_grad_needed:
             return grad_z  # read by nobody (see Layer.backward_params)
-        grad_cols = grad_rows @ W.reshape(O, -1)  # Σ over o: (N·H_out·W_out, C·kh·kw)
+        grad_cols = W.reshape(O, -1).T @ grad_z_cols  # Σ over o: (K, M)
         C, (kh, kw), (ph, pw) = self.in_channels, self.kernel_size, self.padding
         _, _, H, W_in = self._x_shape
-        grad_patches = grad_cols.reshape(N, H_out, W_out, C, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-        grad_x_pad = add_patches(grad_patches, (N, C, H + 2 * ph, W_in + 2 * pw), self.stride)
+        grad_cols = grad_cols.reshape(C, kh, kw, N, H_out, W_out)
+        grad_x_pad = col2im(grad_cols, (N, C, H + 2 * ph, W_in + 2 * pw), self.stride)
         return grad_x_pad[:, :, ph : ph + H, pw : pw + W_in]
 
     def penalty(self) -> float:

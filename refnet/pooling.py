@@ -1,7 +1,7 @@
 """Pooling and flattening for images of shape (N, C, H, W).
 
-Each output reads one window of its channel, windows[n,c,i,j,p,q] = x[n, c, i·sh + p, j·sw + q]
-(``refnet.conv.patches``, a strided view); H_out = ⌊(H − kh)/sh⌋ + 1 (windows that overhang are dropped):
+Each output reads one window of its channel, cols[c,p,q,n,i,j] = x[n, c, i·sh + p, j·sw + q]
+(``refnet.conv.im2col``); H_out = ⌊(H − kh)/sh⌋ + 1 (windows that overhang are dropped):
 
     MaxPool2D:  y[n,c,i,j] = max_{p,q} windows[n,c,i,j,p,q]
                 grad_x gets grad_y[n,c,i,j] at the FIRST maximum of its window in row-major order
@@ -10,7 +10,7 @@ Each output reads one window of its channel, windows[n,c,i,j,p,q] = x[n, c, i·s
                 grad_x[n, c, i·sh + p, j·sw + q] += grad_y[n,c,i,j] / (kh·kw)
     Flatten:    (N, C, H, W) -> (N, C·H·W) in C order (as ``torch.flatten(x, 1)``); any (N, ...) -> (N, prod(...))
 
-Both pools send the gradient back through ``refnet.conv.add_patches``, the transpose of reading the windows.
+Both pools send the gradient back through ``refnet.conv.col2im``, the transpose of reading the windows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from refnet.base import Array, Layer, Shape
-from refnet.conv import Pair, add_patches, as_pair, check_fits, check_images, output_size, patches
+from refnet.conv import Pair, as_pair, check_fits, check_images, col2im, im2col, output_size
 from refnet.errors import ShapeError
 from refnet.support.checks import as_array, cast_finite
 
@@ -45,11 +45,13 @@ class Pool2D(Layer):
         return channels, output_size(height, kh, sh), output_size(width, kw, sw)
 
     def windows(self, x: Any) -> Array:
-        """x checked, as its windows (N, C, H_out, W_out, kh, kw), a view; remembers the shapes for backward."""
+        """x checked, as its windows (C, kh·kw, N, H_out, W_out), (p, q) row-major; remembers the shapes."""
         x = check_images(x, self)
-        y_shape = (x.shape[0], *self.image_shape(*x.shape[1:]))
-        self._forwarded = (x.shape, y_shape, x.dtype)
-        return patches(x, self.kernel_size, self.stride)
+        N, C, H, W = x.shape
+        _, H_out, W_out = self.image_shape(C, H, W)
+        self._forwarded = (x.shape, (N, C, H_out, W_out), x.dtype)
+        kh, kw = self.kernel_size
+        return im2col(x, self.kernel_size, self.stride).reshape(C, kh * kw, N, H_out, W_out)
 
     def checked_grad_y(self, grad_y: Any) -> tuple[Array, Shape]:
         """grad_y after a forward, of the output's shape in its dtype; and the shape of x."""
@@ -68,29 +70,29 @@ class MaxPool2D(Pool2D):
 
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None) -> None:
         super().__init__(kernel_size, stride)
-        self._first: Array | None = None  # (N, C, H_out, W_out, 1): index p·kw + q of each window's first maximum
+        self._first: Array | None = None  # (C, 1, N, H_out, W_out): index p·kw + q of each window's first maximum
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n,c,i,j] = max_{p,q} x[n, c, i·sh + p, j·sw + q].  Shapes (N, C, H, W) -> (N, C, H_out, W_out).
 
-        Caches the index of each window's first maximum (``argmax`` returns the first one).
+        Caches the index p·kw + q of each window's first maximum (``argmax`` returns the first one).
         """
-        windows = self.windows(x)
-        flat = windows.reshape(*windows.shape[:4], -1)  # (N, C, H_out, W_out, kh·kw), (p, q) row-major
-        self._first = flat.argmax(axis=-1)[..., np.newaxis]
-        return np.take_along_axis(flat, self._first, axis=-1)[..., 0]
+        windows = self.windows(x)  # (C, kh·kw, N, H_out, W_out)
+        self._first = windows.argmax(axis=1)[:, np.newaxis]  # (C, 1, N, H_out, W_out)
+        y = np.take_along_axis(windows, self._first, axis=1)[:, 0]  # (C, N, H_out, W_out)
+        return y.transpose(1, 0, 2, 3)
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x[n, c, i·sh + p*, j·sw + q*] += grad_y[n,c,i,j], (p*, q*) the window's first maximum.
 
-        Shapes: grad_y (N, C, H_out, W_out) -> grad_windows (N, C, H_out, W_out, kh, kw) -> grad_x (N, C, H, W).
+        Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh, kw, N, H_out, W_out) -> grad_x (N, C, H, W).
         """
         grad_y, x_shape = self.checked_grad_y(grad_y)
         assert self._first is not None
-        kh, kw = self.kernel_size
-        grad_windows = np.zeros((*grad_y.shape, kh * kw), dtype=grad_y.dtype)
-        np.put_along_axis(grad_windows, self._first, grad_y[..., np.newaxis], axis=-1)
-        return add_patches(grad_windows.reshape(*grad_y.shape, kh, kw), x_shape, self.stride)
+        (kh, kw), (N, C, H_out, W_out) = self.kernel_size, grad_y.shape
+        grad_cols = np.zeros((C, kh * kw, N, H_out, W_out), dtype=grad_y.dtype)
+        np.put_along_axis(grad_cols, self._first, grad_y.transpose(1, 0, 2, 3)[:, np.newaxis], axis=1)
+        return col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), x_shape, self.stride)
 
 
 class AvgPool2D(Pool2D):
@@ -99,20 +101,20 @@ class AvgPool2D(Pool2D):
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n,c,i,j] = (1/(kh·kw)) Σ_{p,q} x[n, c, i·sh + p, j·sw + q].
 
-        Shapes: x (N, C, H, W) -> windows (N, C, H_out, W_out, kh, kw) -> y (N, C, H_out, W_out).
+        Shapes: x (N, C, H, W) -> windows (C, kh·kw, N, H_out, W_out) -> y (N, C, H_out, W_out).
         """
-        return self.windows(x).mean(axis=(4, 5))
+        return self.windows(x).mean(axis=1).transpose(1, 0, 2, 3)
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x[n, c, i·sh + p, j·sw + q] += grad_y[n,c,i,j] / (kh·kw) for every (p, q).
 
-        Shapes: grad_y (N, C, H_out, W_out) -> grad_windows (N, C, H_out, W_out, kh, kw) -> grad_x (N, C, H, W).
+        Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh, kw, N, H_out, W_out) -> grad_x (N, C, H, W).
         """
         grad_y, x_shape = self.checked_grad_y(grad_y)
-        kh, kw = self.kernel_size
-        share = grad_y / grad_y.dtype.type(kh * kw)
-        grad_windows = np.broadcast_to(share[..., np.newaxis, np.newaxis], (*share.shape, kh, kw))  # a view
-        return add_patches(grad_windows, x_shape, self.stride)
+        (kh, kw), (N, C, H_out, W_out) = self.kernel_size, grad_y.shape
+        share = (grad_y / grad_y.dtype.type(kh * kw)).transpose(1, 0, 2, 3)  # (C, N, H_out, W_out)
+        grad_cols = np.broadcast_to(share[:, np.newaxis, np.newaxis], (C, kh, kw, N, H_out, W_out))  # a view
+        return col2im(grad_cols, x_shape, self.stride)
 
 
 class Flatten(Layer):

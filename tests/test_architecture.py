@@ -39,6 +39,10 @@ LAYERS: dict[str, int] = {
             "refnet.regularizers",
             "refnet.losses",
             "refnet.optimizers",
+            # the convolutional layers (issue 19)
+            "refnet.conv",
+            "refnet.pooling",
+            "refnet.batchnorm2d",
         ],
         COMPONENTS,
     ),

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import assert_gradient_close, central_difference, projection_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
 from refnet import AvgPool2D, BatchNorm, BatchNorm2D, Conv2D, Flatten, MaxPool2D
-from tests.helpers import assert_gradient_close, central_difference, projection_loss
 
 SETTINGS = settings(max_examples=20, deadline=None)
 DTYPES = [np.float64, np.float32]

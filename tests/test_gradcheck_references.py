@@ -17,20 +17,25 @@ import pytest
 from helpers import central_difference
 
 from gradcheck import CATALOG, run_catalog
-from gradcheck.suite import stateful, textbook
+from gradcheck.suite import conv_references, stateful, textbook
 from gradcheck.suite.catalog import CATALOG_TOLERANCES, public_components
 from refnet import (
     MSE,
     Add,
+    AvgPool2D,
     BatchNorm,
+    BatchNorm2D,
     BinaryCrossEntropy,
     Concatenate,
+    Conv2D,
     CrossEntropy,
     Dense,
     Dropout,
     ElasticNet,
+    Flatten,
     Identity,
     LeakyReLU,
+    MaxPool2D,
     Multiply,
     NeuralNetwork,
     Neuron,
@@ -122,6 +127,16 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
      lambda method: lambda self, *a: {**method(self, *a), "loss": method(self, *a)["loss"] * 1.01}),
     ("Network[relu→linear, BCE logits] reference", NeuralNetwork, "compute_gradients", scaled),
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
+    # the convolutional layers (issue 19)
+    *((f"Conv2D[{label}] reference", Conv2D, "forward", scaled) for label, config, _ in conv_references.CONV_CASES
+      if "dtype" not in config),
+    ("Conv2D[tanh, 3x3 stride 2 padding 1, L1+L2] reference", Conv2D, "penalty", offset),
+    *((f"{'MaxPool2D' if kind == 'max' else 'AvgPool2D'}[{label}] reference",
+       MaxPool2D if kind == "max" else AvgPool2D, "forward", scaled)
+      for label, kind, _, _, _ in conv_references.POOL_CASES),
+    ("Flatten reference", Flatten, "forward", scaled),
+    ("BatchNorm2D[train] reference", BatchNorm2D, "forward", scaled),
+    ("BatchNorm2D[eval] reference", BatchNorm2D, "forward", scaled),
 ]  # fmt: skip
 
 
