@@ -22,7 +22,7 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.batchnorm import BatchNorm
-from refnet.conv import check_images
+from refnet.conv import check_image_shape, check_images
 from refnet.errors import ShapeError
 from refnet.support.checks import check_int
 
@@ -60,6 +60,11 @@ class BatchNorm2D(Layer):
         self.rows = BatchNorm(self.num_channels, eps=eps, momentum=momentum, dtype=dtype)
         self.params, self.grads, self.state = self.rows.params, self.rows.grads, self.rows.state
         self._shape: Shape | None = None
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """(C, H, W) -> (C, H, W), with C = num_channels (per sample, without N)."""
+        check_image_shape(self, shape, self.num_channels)
+        return tuple(shape)
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = from_rows(BatchNorm(to_rows(x))).  Shapes (N, C, H, W) -> (N·H·W, C) -> (N, C, H, W)."""

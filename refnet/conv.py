@@ -137,6 +137,20 @@ def check_images(
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
+def check_image_shape(layer: object, shape: Shape, channels: int | None = None) -> None:
+    """Refuse a per-sample shape (without N) that is not (C, H, W), or (channels, H, W) when given."""
+    wanted = f"({channels}, H, W)" if channels is not None else "(C, H, W)"
+    got = f"(N, {', '.join(map(str, shape))})"
+    if len(shape) != 3:
+        hint = f"; flat rows of pixels are images once reshaped: X.reshape(N, {channels or 'C'}, H, W)"
+        raise ShapeError(
+            f"{layer!r} takes images, inputs of shape (N, C, H, W) = (N, {wanted[1:]}, got {got}"
+            + (hint if len(shape) == 1 else "")
+        )
+    if channels is not None and shape[0] != channels:
+        raise ShapeError(f"{layer!r} expects {channels} channels (axis 1), got inputs of shape {got}")
+
+
 def check_fits(layer: object, size: Pair, kernel: Pair, padding: Pair = (0, 0)) -> None:
     """Refuse an input smaller than the kernel (after padding): no window fits, the output would be empty."""
     padded = (size[0] + 2 * padding[0], size[1] + 2 * padding[1])
@@ -207,6 +221,15 @@ class Conv2D(Layer):
     def weight_shape(self) -> tuple[int, int, int, int]:
         """(O, C, kh, kw)."""
         return (self.out_channels, self.in_channels, *self.kernel_size)
+
+    def output_features(self, in_features: int) -> int | None:
+        """None: the output's width depends on the input's height and width, not on its last axis alone."""
+        return None
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """(C, H, W) -> (O, H_out, W_out), H_out = ⌊(H + 2·ph − kh)/sh⌋ + 1 (per sample, without N)."""
+        check_image_shape(self, shape, self.in_channels)
+        return self.image_shape(shape[1], shape[2])
 
     def image_shape(self, height: int, width: int) -> tuple[int, int, int]:
         """The per-sample output shape (O, H_out, W_out) for input images of ``height`` x ``width``."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from refnet.base import Array, Layer, Shape
-from refnet.conv import Pair, as_pair, check_fits, check_images, col2im, im2col, output_size
+from refnet.conv import Pair, as_pair, check_fits, check_image_shape, check_images, col2im, im2col, output_size
 from refnet.errors import ShapeError
 from refnet.support.checks import as_array, cast_finite
 
@@ -37,6 +37,15 @@ class Pool2D(Layer):
         self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
         #: The last forward's x shape, y shape and dtype, which backward's grad_y must match.
         self._forwarded: tuple[Shape, Shape, np.dtype[Any]] | None = None
+
+    def output_features(self, in_features: int) -> int | None:
+        """None: the output's width depends on the input's width and the kernel, not on the last axis alone."""
+        return None
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """(C, H, W) -> (C, H_out, W_out), H_out = ⌊(H − kh)/sh⌋ + 1 (per sample, without N)."""
+        check_image_shape(self, shape)
+        return self.image_shape(*shape)
 
     def image_shape(self, channels: int, height: int, width: int) -> tuple[int, int, int]:
         """The per-sample output shape (C, H_out, W_out) for inputs (C, height, width)."""
@@ -63,6 +72,9 @@ class Pool2D(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
 class MaxPool2D(Pool2D):
@@ -123,6 +135,16 @@ class Flatten(Layer):
     def __init__(self) -> None:
         super().__init__()
         self._forwarded: tuple[Shape, np.dtype[Any]] | None = None
+
+    def output_features(self, in_features: int) -> int | None:
+        """None: the output's width is the product of every axis of the input, not its last axis alone."""
+        return None
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """(d1, d2, ...) -> (d1·d2·...,) (per sample, without N)."""
+        if not shape:
+            raise ShapeError(f"{self!r} needs inputs of shape (N, ...) with at least one axis after N, got (N,)")
+        return (math.prod(shape),)
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n, (c·H + h)·W + w] = x[n, c, h, w].  Shapes (N, C, H, W) -> (N, C·H·W); any (N, ...) -> (N, prod(...))."""
