@@ -137,6 +137,8 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("Flatten reference", Flatten, "forward", scaled),
     ("BatchNorm2D[train] reference", BatchNorm2D, "forward", scaled),
     ("BatchNorm2D[eval] reference", BatchNorm2D, "forward", scaled),
+    ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", NeuralNetwork, "forward", scaled),
+    ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", Conv2D, "penalty", offset),
 ]  # fmt: skip
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +24,20 @@ from gradcheck.core.kinks import draw_away, push_from_zero
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.network_check import check_network
 from gradcheck.suite import conv_textbook as book
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
 from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, ValueCheck, compare, runner, vector
+from refnet.base import Layer
 from refnet.batchnorm2d import BatchNorm2D
-from refnet.conv import Conv2D
+from refnet.conv import Conv2D, im2col
+from refnet.functions import Tanh
+from refnet.graph import GraphModel, Input
+from refnet.layer import Dense
+from refnet.losses import MSE, CrossEntropy
+from refnet.merge import Add
+from refnet.network import NeuralNetwork
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
 
 Pair = tuple[int, int]
@@ -295,6 +304,135 @@ def batchnorm2d_running(rng: np.random.Generator, tol: Tolerances) -> list[Check
     ]
 
 
+# -- whole networks: a CNN stack and a residual CNN block in a graph -----------------------------
+
+
+def kink_distance(layers: list[Layer]) -> Callable[[Array], float]:
+    """x ↦ how near the layers run on x come to a kink: a ReLU Conv2D's smallest |z|, a max pool's
+    smallest gap between the largest and the second largest value of a window whose maximum is > 0
+    (a window of ReLU zeros is flat, not a kink)."""
+
+    def distance(x: Array) -> float:
+        nearest = np.inf
+        for layer in layers:
+            if isinstance(layer, Conv2D) and layer.activation.relu_family:
+                nearest = min(nearest, pre_activation_distance(layer)(x))
+            if isinstance(layer, MaxPool2D):
+                kh, kw = layer.kernel_size
+                windows = np.sort(im2col(x, layer.kernel_size, layer.stride).reshape(x.shape[1], kh * kw, -1), axis=1)
+                top, second = windows[:, -1], windows[:, -2]
+                nearest = min(nearest, float(np.min(np.where(top > 0, top - second, np.inf))))
+            x = layer.forward(x, training=True)
+        return float(nearest)
+
+    return distance
+
+
+def cnn_layers(rng: np.random.Generator) -> list[Layer]:
+    """Conv2D(relu, L2) → MaxPool 2 → Conv2D(tanh, L1) → BatchNorm2D → AvgPool 2 → Flatten → Dense."""
+    first = conv_layer(rng, {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 1,
+                             "activation": "relu", "l2_lambda": 0.05})  # fmt: skip
+    second = conv_layer(rng, {"in_channels": 3, "out_channels": 4, "kernel_size": 2, "activation": "tanh",
+                              "l1_lambda": 0.02})  # fmt: skip
+    return [first, MaxPool2D(2), second, BatchNorm2D(4), AvgPool2D(2), Flatten(), Dense(4, 3, l2_lambda=0.05, rng=rng)]
+
+
+def cnn_network(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+    """The CNN stack through compute_gradients at X (4, 2, 6, 6) away from its kinks, CE on labels."""
+    layers = cnn_layers(rng)
+    push_from_zero(layers[2].params["W"], tol.kink_margin)
+    X = draw_away(lambda: rng.standard_normal((4, 2, 6, 6)), kink_distance(layers), tol.kink_margin)
+    network = NeuralNetwork(layers, CrossEntropy(), input_shape=(2, 6, 6))
+    return check_network(network, X, rng.integers(0, 3, 4), seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+
+def residual_block(rng: np.random.Generator) -> GraphModel:
+    """x → Conv2D(tanh) → Conv2D → Add(x, ·) → Tanh → Flatten → Dense: x fans out, its gradients are summed."""
+    x = Input((2, 4, 4))
+    h = conv_layer(rng, {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 1, "activation": "tanh"})(x)
+    branch = conv_layer(rng, {"in_channels": 3, "out_channels": 2, "kernel_size": 3, "padding": 1,
+                              "l2_lambda": 0.05})(h)  # fmt: skip
+    return GraphModel(x, Dense(32, 2, rng=rng)(Flatten()(Tanh()(Add()(x, branch)))), MSE())
+
+
+def residual_network(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+    model = residual_block(rng)
+    X, Y = rng.standard_normal((3, 2, 4, 4)), rng.standard_normal((3, 2))
+    return check_network(model, X, Y, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+
+def textbook_forward(layers: list[Layer], x: Any, training: bool) -> Any:
+    """The textbook forward of the CNN layers, one after the other (nested lists throughout)."""
+    for layer in layers:
+        if isinstance(layer, Conv2D):
+            f = textbook.elementwise(layer.activation.name)[0]
+            z = book.conv2d(x, nested(layer.params["W"]), vector(layer.params["b"]), layer.stride, layer.padding)
+            x = book.elementwise(z, f)
+        elif isinstance(layer, MaxPool2D):
+            x = book.max_pool(x, layer.kernel_size, layer.stride)[0]
+        elif isinstance(layer, AvgPool2D):
+            x = book.avg_pool(x, layer.kernel_size, layer.stride)
+        elif isinstance(layer, BatchNorm2D):
+            if training:
+                mean, var = book.channel_statistics(x)
+            else:
+                mean, var = vector(layer.state["running_mean"]), vector(layer.state["running_var"])
+            x = book.batchnorm2d(
+                x, vector(layer.params["gamma"]), vector(layer.params["beta"]), mean, var, BATCHNORM_EPS
+            )
+        elif isinstance(layer, Flatten):
+            x = book.flatten(x)
+        elif isinstance(layer, Tanh):
+            x = book.elementwise(x, math.tanh)
+        else:
+            assert isinstance(layer, Dense)
+            x = textbook.affine(x, nested(layer.params["W"]), vector(layer.params["b"]))
+    return x
+
+
+def cnn_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+    """The CNN stack: predict (running statistics), forward in training (batch statistics), the penalty,
+    evaluate's loss and compute_gradients' value, each against the layers' textbook forwards."""
+    layers = cnn_layers(rng)
+    layers[3].state["running_mean"][:] = rng.standard_normal(4)
+    layers[3].state["running_var"][:] = rng.uniform(0.5, 2.0, 4)
+    network = NeuralNetwork(layers, CrossEntropy(), input_shape=(2, 6, 6))
+    X, y = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 3, 4)
+    one_hot = [[1.0 if j == label else 0.0 for j in range(3)] for label in y]
+    conv_first, conv_second, dense = layers[0], layers[2], layers[6]
+    assert isinstance(conv_first, Conv2D) and isinstance(conv_second, Conv2D) and isinstance(dense, Dense)
+    penalty = (
+        book.penalty(nested(conv_first.params["W"]), 0.0, 0.05)
+        + book.penalty(nested(conv_second.params["W"]), 0.02, 0.0)
+        + textbook.penalty(nested(dense.params["W"]), 0.0, 0.05)
+    )
+    evaluation = textbook_forward(layers, nested(X), training=False)
+    results = [
+        compare("predict", evaluation, network.predict(X), tol, "the layers' textbook forwards, running statistics"),
+        compare("penalty", penalty, network.penalty(), tol, "Σ_layers l1·Σ|W| + (l2/2)·ΣW², the kernels included"),
+        compare(
+            "evaluate loss",
+            textbook.cross_entropy(evaluation, one_hot) + penalty,
+            network.evaluate(X, y)["loss"],
+            tol,
+            "loss(predict(X), y) + penalties",
+        ),
+    ]
+    training = textbook_forward(layers, nested(X), training=True)  # before refnet's training forward moves the state
+    results.append(compare("forward (training)", training, network.forward(X, training=True), tol, "batch statistics"))
+    value = network.compute_gradients(X, y)
+    results.append(
+        compare(
+            "compute_gradients",
+            textbook.cross_entropy(training, one_hot) + penalty,
+            value,
+            tol,
+            "loss(forward(X, training), y) + penalties",
+        )
+    )
+    return results
+
+
 # -- the catalog's checks ------------------------------------------------------------------------
 
 #: (label, Conv2D config, x shape) of the Conv2D checks: strides 2 that leave the last row and column
@@ -364,4 +502,11 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("BatchNorm2D[train] reference", (BatchNorm2D,), runner(batchnorm2d_values(training=True))),
     ("BatchNorm2D[eval] reference", (BatchNorm2D,), runner(batchnorm2d_values(training=False))),
     ("BatchNorm2D running statistics", (BatchNorm2D,), runner(batchnorm2d_running)),
+    (
+        "Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense, CE, L1+L2]",
+        (NeuralNetwork, Conv2D, MaxPool2D, BatchNorm2D, AvgPool2D, Flatten),
+        cnn_network,
+    ),
+    ("GraphModel[residual CNN block, conv→conv→Add(x, ·), MSE, L2]", (GraphModel, Conv2D, Add), residual_network),
+    ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", (NeuralNetwork,), runner(cnn_values)),
 ]
