@@ -215,7 +215,7 @@ class Conv2D(Layer):
         self._unseeded: bytes | None = _fingerprint(W) if rng is None and seed is None else None
         self._cols: Array | None = None  # im2col of the last forward's x_pad, (K, M)
         self._out: Array | None = None  # z if the activation differentiates at its input, else y
-        self._x_shape: Shape = ()
+        self._x_pad_shape: Shape = ()
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
@@ -247,8 +247,8 @@ class Conv2D(Layer):
         x = check_images(x, self, channels=self.in_channels, dtype=W.dtype)
         N, _, H, W_in = x.shape
         O, H_out, W_out = self.image_shape(H, W_in)
-        K, M = W[0].size, N * H_out * W_out
-        ph, pw = self.padding
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        K, M = self.in_channels * kh * kw, N * H_out * W_out
         x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         cols = im2col(x_pad, self.kernel_size, self.stride).reshape(K, M)  # column (n, i, j), row (c, p, q)
         z_cols = W.reshape(O, K) @ cols  # Σ over k = (c, p, q): (O, M)
@@ -256,7 +256,7 @@ class Conv2D(Layer):
         z = z_cols.reshape(O, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, O, H_out, W_out), a view
         from_input = getattr(self.activation, "from_input", False)
         y = self.activation.function(z, out=None if from_input else z)
-        self._cols, self._x_shape = cols, x.shape
+        self._cols, self._x_pad_shape = cols, x_pad.shape
         self._out = z if from_input else y
         return y
 
@@ -282,10 +282,8 @@ class Conv2D(Layer):
             return grad_z  # read by nobody (see Layer.backward_params)
         grad_cols = W.reshape(O, -1).T @ grad_z_cols  # Σ over o: (K, M)
         C, (kh, kw), (ph, pw) = self.in_channels, self.kernel_size, self.padding
-        _, _, H, W_in = self._x_shape
-        grad_cols = grad_cols.reshape(C, kh, kw, N, H_out, W_out)
-        grad_x_pad = col2im(grad_cols, (N, C, H + 2 * ph, W_in + 2 * pw), self.stride)
-        return grad_x_pad[:, :, ph : ph + H, pw : pw + W_in]
+        grad_x_pad = col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), self._x_pad_shape, self.stride)
+        return grad_x_pad[:, :, ph : grad_x_pad.shape[2] - ph, pw : grad_x_pad.shape[3] - pw]
 
     def penalty(self) -> float:
         """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""

@@ -23,7 +23,7 @@ import numpy as np
 from refnet.base import Array, Layer, Shape
 from refnet.conv import Pair, as_pair, check_fits, check_image_shape, check_images, col2im, im2col, output_size
 from refnet.errors import ShapeError
-from refnet.support.checks import as_array, cast_finite
+from refnet.support.checks import cast_finite, check_batch
 
 __all__ = ["AvgPool2D", "Flatten", "MaxPool2D"]
 
@@ -82,28 +82,37 @@ class MaxPool2D(Pool2D):
 
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None) -> None:
         super().__init__(kernel_size, stride)
-        self._first: Array | None = None  # (C, 1, N, H_out, W_out): index p·kw + q of each window's first maximum
+        self._windows: Array | None = None  # (C, kh·kw, N, H_out, W_out): the last forward's windows
+        self._y: Array | None = None  # (C, N, H_out, W_out): their maxima
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n,c,i,j] = max_{p,q} x[n, c, i·sh + p, j·sw + q].  Shapes (N, C, H, W) -> (N, C, H_out, W_out).
 
-        Caches the index p·kw + q of each window's first maximum (``argmax`` returns the first one).
+        Caches the windows (C, kh·kw, N, H_out, W_out) and their maxima (C, N, H_out, W_out).
         """
-        windows = self.windows(x)  # (C, kh·kw, N, H_out, W_out)
-        self._first = windows.argmax(axis=1)[:, np.newaxis]  # (C, 1, N, H_out, W_out)
-        y = np.take_along_axis(windows, self._first, axis=1)[:, 0]  # (C, N, H_out, W_out)
+        windows = self.windows(x)
+        y = windows.max(axis=1)
+        self._windows, self._y = windows, y
         return y.transpose(1, 0, 2, 3)
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x[n, c, i·sh + p*, j·sw + q*] += grad_y[n,c,i,j], (p*, q*) the window's first maximum.
 
-        Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh, kw, N, H_out, W_out) -> grad_x (N, C, H, W).
+        The window is scanned in row-major order (k = p·kw + q): the first element equal to the
+        maximum takes the gradient, the others get 0 (a tie is a kink: the first one is the choice).
+        Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh·kw, N, H_out, W_out) -> grad_x (N, C, H, W).
         """
         grad_y, x_shape = self.checked_grad_y(grad_y)
-        assert self._first is not None
-        (kh, kw), (N, C, H_out, W_out) = self.kernel_size, grad_y.shape
-        grad_cols = np.zeros((C, kh * kw, N, H_out, W_out), dtype=grad_y.dtype)
-        np.put_along_axis(grad_cols, self._first, grad_y.transpose(1, 0, 2, 3)[:, np.newaxis], axis=1)
+        assert self._windows is not None and self._y is not None
+        windows, y = self._windows, self._y
+        grad_y_c = grad_y.transpose(1, 0, 2, 3)  # (C, N, H_out, W_out), as y
+        grad_cols = np.empty_like(windows, dtype=grad_y.dtype)
+        unclaimed = np.ones(y.shape, dtype=bool)  # windows whose first maximum is still ahead
+        for k in range(windows.shape[1]):
+            first = unclaimed & (windows[:, k] == y)
+            np.multiply(grad_y_c, first, out=grad_cols[:, k])
+            unclaimed &= ~first
+        (kh, kw), (C, _, N, H_out, W_out) = self.kernel_size, windows.shape
         return col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), x_shape, self.stride)
 
 
@@ -148,10 +157,7 @@ class Flatten(Layer):
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n, (c·H + h)·W + w] = x[n, c, h, w].  Shapes (N, C, H, W) -> (N, C·H·W); any (N, ...) -> (N, prod(...))."""
-        if type(x) is not np.ndarray or x.dtype.kind != "f":
-            x = as_array(x, "Flatten: x").astype(np.float64, copy=False)
-        if x.ndim < 2 or 0 in x.shape:
-            raise ShapeError(f"Flatten: x must have shape (N, ...) with at least one feature, got {x.shape}")
+        x = check_batch(x, self)
         self._forwarded = (x.shape, x.dtype)
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
@@ -160,9 +166,5 @@ class Flatten(Layer):
         self._require_forward(self._forwarded)
         assert self._forwarded is not None
         shape, dtype = self._forwarded
-        flat = (shape[0], math.prod(shape[1:]))
-        if type(grad_y) is not np.ndarray or grad_y.dtype.kind not in "iuf":
-            grad_y = as_array(grad_y, "Flatten: grad_y")
-        if grad_y.shape != flat:
-            raise ShapeError(f"Flatten: grad_y must have shape {flat}, got {grad_y.shape}")
+        grad_y = check_batch(grad_y, self, name="grad_y", shape=(shape[0], math.prod(shape[1:])))
         return cast_finite(grad_y, dtype, "Flatten: grad_y").reshape(shape)
