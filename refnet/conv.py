@@ -66,15 +66,17 @@ def col2im(cols: Array, shape: Shape, stride: Pair) -> Array:
     """The transpose of ``im2col``: grad_x[n, c, i·sh + p, j·sw + q] += cols[c,p,q,n,i,j].
 
     Each element of x receives the sum over every window it belongs to (windows overlap when
-    the stride is smaller than the kernel). Shapes: cols (C, kh, kw, N, H_out, W_out) -> ``shape`` (N, C, H, W).
+    the stride is smaller than the kernel). Shapes: cols (C, kh, kw, N, H_out, W_out) -> ``shape`` (N, C, H, W),
+    summed channel-first (the layout of cols, so every addition runs along memory) and returned as a view.
     """
     _, kh, kw, _, H_out, W_out = cols.shape
+    N, C, H, W = shape
     sh, sw = stride
-    grad_x = np.zeros(shape, dtype=cols.dtype)
+    grad_x = np.zeros((C, N, H, W), dtype=cols.dtype)
     for p in range(kh):
         for q in range(kw):
-            grad_x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw] += cols[:, p, q].transpose(1, 0, 2, 3)
-    return grad_x
+            grad_x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw] += cols[:, p, q]
+    return grad_x.transpose(1, 0, 2, 3)
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
