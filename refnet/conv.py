@@ -99,56 +99,13 @@ def as_pair(value: Any, name: str, *, minimum: int = 1) -> Pair:
     return number, number
 
 
-def check_images(
-    x: Any,
-    layer: object,
-    *,
-    channels: int | None = None,
-    dtype: np.dtype[Any] | None = None,
-    name: str = "x",
-    shape: Shape | None = None,
-) -> Array:
-    """A batch of images (N, C, H, W): 4-D, not empty, with ``channels`` channels (or exactly ``shape``).
-
-    Cast to ``dtype`` if given (a layer with parameters); otherwise floats keep their dtype and
-    integers become float64. Only the shape is checked: the network checks values once, at its boundary.
-    """
-    owner = type(layer).__name__
-    if type(x) is not np.ndarray or x.dtype.kind not in "iuf":
-        x = as_array(x, f"{owner}: {name}")
-    if shape is not None and x.shape != shape:
-        raise ShapeError(f"{owner}: {name} must have shape {shape}, got {x.shape}")
-    if x.ndim != 4:
-        wanted = f"(N, {channels}, H, W)" if channels is not None else "(N, C, H, W)"
-        hint = ""
-        if x.ndim == 2:
-            hint = (
-                f"; flat rows of pixels are images once reshaped: x.reshape(N, {channels or 'C'}, H, W)"
-                if channels is not None
-                else "; flat rows of pixels are images once reshaped: x.reshape(N, C, H, W)"
-            )
-        raise ShapeError(f"{owner}: {name} must be 4-D images of shape {wanted}, got shape {x.shape}{hint}")
-    if 0 in x.shape:
-        raise ShapeError(f"{owner}: {name} is empty: got shape {x.shape}")
-    if channels is not None and x.shape[1] != channels:
-        raise ShapeError(
-            f"{owner}: {name} has {x.shape[1]} channels (axis 1) but the layer expects {channels}: got shape {x.shape}"
-        )
-    if dtype is not None:
-        return x if x.dtype == dtype else cast_finite(x, dtype, f"{owner}: {name}")
-    return x if x.dtype.kind == "f" else x.astype(np.float64)
-
-
 def check_image_shape(layer: object, shape: Shape, channels: int | None = None) -> None:
     """Refuse a per-sample shape (without N) that is not (C, H, W), or (channels, H, W) when given."""
-    wanted = f"({channels}, H, W)" if channels is not None else "(C, H, W)"
     got = f"(N, {', '.join(map(str, shape))})"
     if len(shape) != 3:
+        wanted = "(N, C, H, W)" + (f" = (N, {channels}, H, W)" if channels is not None else "")
         hint = f"; flat rows of pixels are images once reshaped: X.reshape(N, {channels or 'C'}, H, W)"
-        raise ShapeError(
-            f"{layer!r} takes images, inputs of shape (N, C, H, W) = (N, {wanted[1:]}, got {got}"
-            + (hint if len(shape) == 1 else "")
-        )
+        raise ShapeError(f"{layer!r} takes images of shape {wanted}, got {got}" + (hint if len(shape) == 1 else ""))
     if channels is not None and shape[0] != channels:
         raise ShapeError(f"{layer!r} expects {channels} channels (axis 1), got inputs of shape {got}")
 
@@ -246,11 +203,10 @@ class Conv2D(Layer):
         M = N·H_out·W_out -> z_cols = W_mat @ cols + b (O, M) -> y (N, O, H_out, W_out). Caches cols.
         """
         W, b = self.params["W"], self.params["b"]
-        x = check_images(x, self, channels=self.in_channels, dtype=W.dtype)
-        N, _, H, W_in = x.shape
-        O, H_out, W_out = self.image_shape(H, W_in)
-        (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        K, M = self.in_channels * kh * kw, N * H_out * W_out
+        N, C, H, W_in = x.shape
+        O, (kh, kw), (sh, sw), (ph, pw) = self.out_channels, self.kernel_size, self.stride, self.padding
+        H_out, W_out = output_size(H, kh, sh, ph), output_size(W_in, kw, sw, pw)
+        K, M = C * kh * kw, N * H_out * W_out
         x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         cols = im2col(x_pad, self.kernel_size, self.stride).reshape(K, M)  # column (n, i, j), row (c, p, q)
         z_cols = W.reshape(O, K) @ cols  # Σ over k = (c, p, q): (O, M)
@@ -269,10 +225,8 @@ class Conv2D(Layer):
         Shapes: grad_y (N, O, H_out, W_out) -> grad_z_cols (O, M) -> grad_cols (K, M) -> grad_x (N, C, H, W).
         Skips grad_x while ``input_grad_needed`` is False.
         """
-        self._require_forward(self._cols)
-        assert self._cols is not None and self._out is not None
+        assert self._cols is not None and self._out is not None  # set by forward (the interface checks the order)
         cols, W = self._cols, self.params["W"]
-        grad_y = check_images(grad_y, self, dtype=W.dtype, name="grad_y", shape=self._out.shape)
         grad_z = self.activation.gradient(self._out, grad_y)
         N, O, H_out, W_out = grad_z.shape
         grad_z_cols = grad_z.transpose(1, 0, 2, 3).reshape(O, N * H_out * W_out)  # row o, column (n, i, j)

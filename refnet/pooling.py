@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from refnet.base import Array, Layer, Shape
-from refnet.conv import Pair, as_pair, check_fits, check_image_shape, check_images, col2im, im2col, output_size
+from refnet.conv import Pair, as_pair, check_fits, check_image_shape, col2im, im2col, output_size
 from refnet.errors import ShapeError
-from refnet.support.checks import cast_finite, check_batch
 
 __all__ = ["AvgPool2D", "Flatten", "MaxPool2D"]
 
@@ -35,8 +34,7 @@ class Pool2D(Layer):
         super().__init__()
         self.kernel_size = as_pair(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else as_pair(stride, "stride")
-        #: The last forward's x shape, y shape and dtype, which backward's grad_y must match.
-        self._forwarded: tuple[Shape, Shape, np.dtype[Any]] | None = None
+        self._x_shape: Shape = ()  # the last forward's x shape
 
     def output_features(self, in_features: int) -> int | None:
         """None: the output's width depends on the input's width and the kernel, not on the last axis alone."""
@@ -53,22 +51,14 @@ class Pool2D(Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         return channels, output_size(height, kh, sh), output_size(width, kw, sw)
 
-    def windows(self, x: Any) -> Array:
-        """x checked, as its windows (C, kh·kw, N, H_out, W_out), (p, q) row-major; remembers the shapes."""
-        x = check_images(x, self)
+    def windows(self, x: Array) -> Array:
+        """x's windows (C, kh·kw, N, H_out, W_out), (p, q) row-major; remembers x's shape for backward."""
         N, C, H, W = x.shape
-        _, H_out, W_out = self.image_shape(C, H, W)
-        self._forwarded = (x.shape, (N, C, H_out, W_out), x.dtype)
-        kh, kw = self.kernel_size
-        return im2col(x, self.kernel_size, self.stride).reshape(C, kh * kw, N, H_out, W_out)
-
-    def checked_grad_y(self, grad_y: Any) -> tuple[Array, Shape]:
-        """grad_y after a forward, of the output's shape in its dtype; and the shape of x."""
-        self._require_forward(self._forwarded)
-        assert self._forwarded is not None
-        x_shape, y_shape, dtype = self._forwarded
-        grad_y = check_images(grad_y, self, name="grad_y", shape=y_shape)
-        return cast_finite(grad_y, dtype, f"{type(self).__name__}: grad_y"), x_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        self._x_shape = x.shape
+        return im2col(x, self.kernel_size, self.stride).reshape(
+            C, kh * kw, N, output_size(H, kh, sh), output_size(W, kw, sw)
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
@@ -102,8 +92,7 @@ class MaxPool2D(Pool2D):
         maximum takes the gradient, the others get 0 (a tie is a kink: the first one is the choice).
         Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh·kw, N, H_out, W_out) -> grad_x (N, C, H, W).
         """
-        grad_y, x_shape = self.checked_grad_y(grad_y)
-        assert self._windows is not None and self._y is not None
+        assert self._windows is not None and self._y is not None  # set by forward (the interface checks the order)
         windows, y = self._windows, self._y
         grad_y_c = grad_y.transpose(1, 0, 2, 3)  # (C, N, H_out, W_out), as y
         grad_cols = np.empty_like(windows, dtype=grad_y.dtype)
@@ -113,7 +102,7 @@ class MaxPool2D(Pool2D):
             np.multiply(grad_y_c, first, out=grad_cols[:, k])
             unclaimed &= ~first
         (kh, kw), (C, _, N, H_out, W_out) = self.kernel_size, windows.shape
-        return col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), x_shape, self.stride)
+        return col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), self._x_shape, self.stride)
 
 
 class AvgPool2D(Pool2D):
@@ -131,11 +120,10 @@ class AvgPool2D(Pool2D):
 
         Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh, kw, N, H_out, W_out) -> grad_x (N, C, H, W).
         """
-        grad_y, x_shape = self.checked_grad_y(grad_y)
         (kh, kw), (N, C, H_out, W_out) = self.kernel_size, grad_y.shape
         share = (grad_y / grad_y.dtype.type(kh * kw)).transpose(1, 0, 2, 3)  # (C, N, H_out, W_out)
         grad_cols = np.broadcast_to(share[:, np.newaxis, np.newaxis], (C, kh, kw, N, H_out, W_out))  # a view
-        return col2im(grad_cols, x_shape, self.stride)
+        return col2im(grad_cols, self._x_shape, self.stride)
 
 
 class Flatten(Layer):
@@ -143,7 +131,7 @@ class Flatten(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._forwarded: tuple[Shape, np.dtype[Any]] | None = None
+        self._x_shape: Shape = ()  # the last forward's x shape
 
     def output_features(self, in_features: int) -> int | None:
         """None: the output's width is the product of every axis of the input, not its last axis alone."""
@@ -157,14 +145,9 @@ class Flatten(Layer):
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n, (c·H + h)·W + w] = x[n, c, h, w].  Shapes (N, C, H, W) -> (N, C·H·W); any (N, ...) -> (N, prod(...))."""
-        x = check_batch(x, self)
-        self._forwarded = (x.shape, x.dtype)
+        self._x_shape = x.shape
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x = grad_y reshaped to x's shape.  Shapes (N, C·H·W) -> (N, C, H, W)."""
-        self._require_forward(self._forwarded)
-        assert self._forwarded is not None
-        shape, dtype = self._forwarded
-        grad_y = check_batch(grad_y, self, name="grad_y", shape=(shape[0], math.prod(shape[1:])))
-        return cast_finite(grad_y, dtype, "Flatten: grad_y").reshape(shape)
+        return grad_y.reshape(self._x_shape)

@@ -43,6 +43,8 @@ LAYERS: dict[str, int] = {
             "refnet.conv",
             "refnet.pooling",
             "refnet.batchnorm2d",
+            # sequence components (issue 20)
+            "refnet.embedding",
         ],
         COMPONENTS,
     ),

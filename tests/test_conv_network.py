@@ -147,7 +147,9 @@ def test_flatten_before_a_dense_of_the_wrong_width_names_both_widths() -> None:
 @pytest.mark.parametrize("input_shape", [None, (1, 8, 8)])
 def test_flat_rows_given_to_a_cnn_say_which_image_shape_is_expected(input_shape: Any) -> None:
     net = small_cnn(input_shape=input_shape)
-    with pytest.raises(ShapeError, match=r"layer 0 \(Conv2D\).*\(N, 1, H, W\), got \(N, 64\).*X.reshape\(N, 1, H, W\)"):
+    with pytest.raises(
+        ShapeError, match=r"layer 0 \(Conv2D\).*= \(N, 1, H, W\), got \(N, 64\).*X.reshape\(N, 1, H, W\)"
+    ):
         net.predict(np.zeros((5, 64)))
     with pytest.raises(ShapeError, match=r"layer 0 \(Conv2D\).*expects 1 channels \(axis 1\), got inputs of shape"):
         net.predict(np.zeros((5, 3, 8, 8)))

@@ -46,6 +46,7 @@ from refnet import (
     Tanh,
 )
 from refnet.callbacks import LearningRateScheduler
+from refnet.embedding import Embedding
 from refnet.optimizers import SGD
 
 Array = Any
@@ -139,6 +140,8 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("BatchNorm2D[eval] reference", BatchNorm2D, "forward", scaled),
     ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", NeuralNetwork, "forward", scaled),
     ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", Conv2D, "penalty", offset),
+    # issue 20: the sequence components
+    ("Embedding reference", Embedding, "forward", scaled),
 ]  # fmt: skip
 
 
