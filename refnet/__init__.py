@@ -6,6 +6,7 @@ Everything public is importable from here, e.g. ``from refnet import Dense, Neur
 from refnet import onnx as onnx  # refnet.onnx.export / load; onnx itself is imported only when they run
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
+from refnet.batchnorm2d import BatchNorm2D
 from refnet.callbacks import (
     Callback,
     EarlyStopping,
@@ -18,6 +19,7 @@ from refnet.callbacks import (
     linear_warmup,
     step_decay,
 )
+from refnet.conv import Conv2D
 from refnet.diagnosis import Diagnosis
 from refnet.diagnostics import DiagnosticsCallback, diagnose
 from refnet.dropout import Dropout
@@ -43,6 +45,7 @@ from refnet.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Los
 from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp
+from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
 from refnet.regularizers import ElasticNet
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
@@ -57,11 +60,14 @@ __all__ = [
     "AdaGrad",
     "Adam",
     "Add",
+    "AvgPool2D",
     "BatchNorm",
+    "BatchNorm2D",
     "BinaryCrossEntropy",
     "CallOrderError",
     "Callback",
     "Concatenate",
+    "Conv2D",
     "CrossEntropy",
     "Dense",
     "Diagnosis",
@@ -70,6 +76,7 @@ __all__ = [
     "EarlyStopping",
     "ElasticNet",
     "Embedding",
+    "Flatten",
     "GraphError",
     "GraphModel",
     "History",
@@ -80,6 +87,7 @@ __all__ = [
     "LeakyReLU",
     "LearningRateScheduler",
     "Loss",
+    "MaxPool2D",
     "Merge",
     "ModelCheckpoint",
     "ModelFileError",

@@ -182,7 +182,8 @@ class NeuralNetwork:
             X = first.check_ids(X, name)
         else:
             X = as_array(X, name)
-            if X.ndim == 2 and self.in_features is not None:  # rows of features: the messages name columns
+            rows = self.input_shape is None or len(self.input_shape) == 1  # not images nor sequences
+            if X.ndim == 2 and rows and self.in_features is not None:  # rows of features: the messages name columns
                 index = next((i for i, layer in enumerate(self.layers) if layer.in_features is not None), None)
                 owner = "the network" if index is None else f"layer {index} ({type(self.layers[index]).__name__})"
                 X = as_features(X, name, self.dtype, self.in_features, expected_by=owner)

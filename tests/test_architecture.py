@@ -44,6 +44,10 @@ LAYERS: dict[str, int] = {
             "refnet.regularizers",
             "refnet.losses",
             "refnet.optimizers",
+            # the convolutional layers (issue 19)
+            "refnet.conv",
+            "refnet.pooling",
+            "refnet.batchnorm2d",
             # sequence components (issue 20)
             "refnet.embedding",
         ],

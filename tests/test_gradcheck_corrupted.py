@@ -24,15 +24,20 @@ from refnet import (
     MAE,
     MSE,
     SELU,
+    AvgPool2D,
     BatchNorm,
+    BatchNorm2D,
     BinaryCrossEntropy,
+    Conv2D,
     CrossEntropy,
     Dense,
     Dropout,
     ElasticNet,
+    Flatten,
     Huber,
     Identity,
     LeakyReLU,
+    MaxPool2D,
     MulticlassHinge,
     NeuralNetwork,
     Neuron,
@@ -590,6 +595,119 @@ CASES: dict[str, Case] = {
     "Multiply own factor instead of the others": merge_case(Multiply, MultiplyOwnFactor, (3, 3)),
     "Concatenate split one column late": merge_case(Concatenate, ConcatenateShifted, (2, 3)),
     "GraphModel fan-out gradients not summed": fan_out_graph_case,
+}
+
+
+# -- corrupted convolutional layers (issue 19) -------------------------------------------------
+
+
+class Conv2DScaledW(Conv2D):
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["W"] *= 1.01
+        return grad_x
+
+
+class Conv2DFlippedKernelInGradX(Conv2D):
+    """The classic mix-up of correlation and convolution: grad_x computed with the kernel rotated by 180°."""
+
+    def backward(self, grad_y: Array) -> Array:
+        W = self.params["W"].copy()
+        self.params["W"][...] = W[:, :, ::-1, ::-1]
+        try:
+            return np.asarray(super().backward(grad_y))
+        finally:
+            self.params["W"][...] = W
+
+
+class Conv2DNoRegularizationGradient(Conv2D):
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["W"] -= self.regularizer.gradient(self.params["W"])
+        return grad_x
+
+
+class Conv2DBiasMean(Conv2D):
+    """db as a mean over the positions (i, j) instead of a sum."""
+
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["b"] /= grad_y.shape[2] * grad_y.shape[3]
+        return grad_x
+
+
+def conv_case(cls: type[Conv2D], activation: str, stride: int = 1, padding: int = 0, l2: float = 0.0) -> Case:
+    def run(bad: bool, sweep: bool) -> Report:
+        layer = (cls if bad else Conv2D)(2, 3, 3, stride, padding, activation, l2_lambda=l2, seed=7)
+        layer.params["b"][:] = 0.1 * rng().standard_normal(3)
+        return check_layer(layer, rng().standard_normal((2, 2, 5, 6)), sweep=sweep)
+
+    return run
+
+
+class MaxPool2DSpread(MaxPool2D):
+    """Spreads grad_y over the whole window instead of sending it to the maximum."""
+
+    def backward(self, grad_y: Array) -> Array:
+        return np.asarray(AvgPool2D.backward(self, grad_y) * np.prod(self.kernel_size))  # type: ignore[arg-type]
+
+
+class AvgPool2DUnscaled(AvgPool2D):
+    """Forgets the 1/(kh·kw) in backward."""
+
+    def backward(self, grad_y: Array) -> Array:
+        return np.asarray(super().backward(grad_y) * np.prod(self.kernel_size))
+
+
+class FlattenFortran(Flatten):
+    """Reshapes the gradient back in Fortran order."""
+
+    def backward(self, grad_y: Array) -> Array:
+        shape = super().backward(grad_y).shape
+        return np.asarray(grad_y).reshape(shape, order="F")
+
+
+def pool_case(good: type, bad_cls: type, *arguments: Any) -> Case:
+    def run(bad: bool, sweep: bool) -> Report:
+        x = (rng().permutation(2 * 2 * 6 * 6).reshape(2, 2, 6, 6) - 72.0) * 0.01  # no ties
+        return check_layer((bad_cls if bad else good)(*arguments), x, sweep=sweep)
+
+    return run
+
+
+class BatchNorm2DScaledX(BatchNorm2D):
+    def backward(self, grad_y: Array) -> Array:
+        return np.asarray(1.01 * super().backward(grad_y))
+
+
+class BatchNorm2DScaledGamma(BatchNorm2D):
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["gamma"] *= 1.01
+        return grad_x
+
+
+def batchnorm2d_case(cls: type[BatchNorm2D], training: bool) -> Case:
+    def run(bad: bool, sweep: bool) -> Report:
+        r = rng()
+        layer = (cls if bad else BatchNorm2D)(2)
+        layer.params["gamma"][:] = r.uniform(0.5, 1.5, 2)
+        layer.state["running_var"][:] = r.uniform(0.5, 2.0, 2)
+        return check_layer(layer, r.standard_normal((2, 2, 3, 3)) * 2 + 1, training=training, sweep=sweep)
+
+    return run
+
+
+CASES |= {
+    "Conv2D W scaled 1.01": conv_case(Conv2DScaledW, "tanh", padding=1),
+    "Conv2D grad_x with the kernel flipped": conv_case(Conv2DFlippedKernelInGradX, "identity", stride=2, padding=1),
+    "Conv2D regularization gradient missing": conv_case(Conv2DNoRegularizationGradient, "sigmoid", l2=0.1),
+    "Conv2D db mean instead of sum": conv_case(Conv2DBiasMean, "identity"),
+    "MaxPool2D gradient spread over the window": pool_case(MaxPool2D, MaxPool2DSpread, 2),
+    "AvgPool2D 1/(kh·kw) dropped": pool_case(AvgPool2D, AvgPool2DUnscaled, 3, 2),
+    "Flatten gradient reshaped in Fortran order": pool_case(Flatten, FlattenFortran),
+    "BatchNorm2D train gamma scaled 1.01": batchnorm2d_case(BatchNorm2DScaledGamma, training=True),
+    "BatchNorm2D eval grad_x scaled 1.01": batchnorm2d_case(BatchNorm2DScaledX, training=False),
 }
 
 

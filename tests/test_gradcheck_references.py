@@ -17,7 +17,7 @@ import pytest
 from helpers import central_difference
 
 from gradcheck import CATALOG, run_catalog
-from gradcheck.suite import stateful, textbook
+from gradcheck.suite import conv_references, stateful, textbook
 from gradcheck.suite.catalog import CATALOG_TOLERANCES, public_components
 from refnet import (
     ELU,
@@ -25,16 +25,21 @@ from refnet import (
     MSE,
     SELU,
     Add,
+    AvgPool2D,
     BatchNorm,
+    BatchNorm2D,
     BinaryCrossEntropy,
     Concatenate,
+    Conv2D,
     CrossEntropy,
     Dense,
     Dropout,
     ElasticNet,
+    Flatten,
     Huber,
     Identity,
     LeakyReLU,
+    MaxPool2D,
     MulticlassHinge,
     Multiply,
     NeuralNetwork,
@@ -129,6 +134,18 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
      lambda method: lambda self, *a: {**method(self, *a), "loss": method(self, *a)["loss"] * 1.01}),
     ("Network[relu→linear, BCE logits] reference", NeuralNetwork, "compute_gradients", scaled),
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
+    # the convolutional layers (issue 19)
+    *((f"Conv2D[{label}] reference", Conv2D, "forward", scaled) for label, config, _ in conv_references.CONV_CASES
+      if "dtype" not in config),
+    ("Conv2D[tanh, 3x3 stride 2 padding 1, L1+L2] reference", Conv2D, "penalty", offset),
+    *((f"{'MaxPool2D' if kind == 'max' else 'AvgPool2D'}[{label}] reference",
+       MaxPool2D if kind == "max" else AvgPool2D, "forward", scaled)
+      for label, kind, _, _, _ in conv_references.POOL_CASES),
+    ("Flatten reference", Flatten, "forward", scaled),
+    ("BatchNorm2D[train] reference", BatchNorm2D, "forward", scaled),
+    ("BatchNorm2D[eval] reference", BatchNorm2D, "forward", scaled),
+    ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", NeuralNetwork, "forward", scaled),
+    ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", Conv2D, "penalty", offset),
     # issue 20: the sequence components
     ("Embedding reference", Embedding, "forward", scaled),
 ]  # fmt: skip

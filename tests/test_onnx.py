@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -54,7 +55,7 @@ DTYPES = [np.float64, np.float32]
 ROWS = 64
 
 
-def relative_difference(y: np.ndarray, reference: np.ndarray) -> float:
+def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
     """max|y − reference| / max|reference|, in float64."""
     y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     return float(np.abs(y - reference).max() / np.abs(reference).max())
@@ -180,7 +181,7 @@ FLOAT32_CONSTANTS = {"SELU": {np.float64: 1e-7, np.float32: 1e-5}}
 NO_FLOAT64_KERNEL = {"ELU": "Elu", "Dense(elu)": "Elu", "SELU": "Selu", "Softplus": "Softplus"}
 
 
-def built(name: str, dtype: Any) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+def built(name: str, dtype: Any) -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any]]:
     """(model, X, what refnet computes for X: predict, or predict_proba for a proba case)."""
     build, proba = CASES[name]
     net = randomized(build(dtype), seed=len(name))
@@ -194,19 +195,19 @@ def built(name: str, dtype: Any) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]
     return net, X, net.predict_proba(X) if proba else net.predict(X)
 
 
-def exported(name: str, dtype: Any, folder: Path) -> tuple[NeuralNetwork, np.ndarray, np.ndarray, Path]:
+def exported(name: str, dtype: Any, folder: Path) -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any], Path]:
     net, X, y = built(name, dtype)
     path = folder / "model.onnx"
     refnet.onnx.export(net, path, proba=CASES[name][1])
     return net, X, y, path
 
 
-def run_onnxruntime(path: Path, X: np.ndarray) -> np.ndarray:
+def run_onnxruntime(path: Path, X: NDArray[Any]) -> NDArray[Any]:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {"X": X})[0]
 
 
-def run_reference(path: Path, X: np.ndarray) -> np.ndarray:
+def run_reference(path: Path, X: NDArray[Any]) -> NDArray[Any]:
     return ReferenceEvaluator(str(path)).run(None, {"X": X})[0]
 
 
@@ -368,7 +369,7 @@ def test_every_supported_opset_runs_in_onnxruntime(opset: int, tmp_path: Path) -
 class Doubled(Tanh):
     """A user's activation: 2·tanh(x). Not one refnet knows how to export."""
 
-    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def function(self, x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         return np.multiply(2.0, np.tanh(x), out=out)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -42,7 +43,7 @@ ELEMENT = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 
 
-def relative_difference(y: np.ndarray, reference: np.ndarray) -> float:
+def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
     """max|y − reference| / max|reference|, in float64."""
     y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     return float(np.abs(y - reference).max() / np.abs(reference).max())
@@ -51,7 +52,7 @@ def relative_difference(y: np.ndarray, reference: np.ndarray) -> float:
 def write(
     folder: Path,
     nodes: list[Any],
-    weights: dict[str, np.ndarray],
+    weights: dict[str, NDArray[Any]],
     n_in: int,
     n_out: int,
     dtype: Any = np.float32,
@@ -75,12 +76,12 @@ def write(
     return path
 
 
-def runtimes(path: Path, X: np.ndarray, input_name: str = "input") -> tuple[np.ndarray, np.ndarray]:
+def runtimes(path: Path, X: NDArray[Any], input_name: str = "input") -> tuple[NDArray[Any], NDArray[Any]]:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {input_name: X})[0], ReferenceEvaluator(str(path)).run(None, {input_name: X})[0]
 
 
-def torch_mlp(folder: Path, dtype: Any = np.float32) -> tuple[Path, dict[str, np.ndarray]]:
+def torch_mlp(folder: Path, dtype: Any = np.float32) -> tuple[Path, dict[str, NDArray[Any]]]:
     """nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)) as torch.onnx.export writes it."""
     rng = np.random.default_rng(0)
     weights = {
@@ -323,7 +324,7 @@ def test_an_operator_refnet_has_no_layer_for_is_refused_naming_it_and_its_node(t
     ids=["transA", "softmax-axis", "add-constant", "flatten-axis"],
 )
 def test_a_node_outside_what_refnet_represents_is_refused_naming_the_node(
-    node: Any, weights: dict[str, np.ndarray], message: str, tmp_path: Path
+    node: Any, weights: dict[str, NDArray[Any]], message: str, tmp_path: Path
 ) -> None:
     with pytest.raises(ModelFileError, match=rf"node '{node.name}' \({node.op_type}\): .*{message}"):
         refnet.onnx.load(write(tmp_path, [node], weights, 3, 3, np.float64))
@@ -339,7 +340,7 @@ def test_weights_that_are_not_finite_and_unknown_attributes_are_refused(tmp_path
 
 
 def test_a_training_mode_batchnorm_is_refused(tmp_path: Path) -> None:
-    arrays = {name: np.ones(3) for name in ("s", "b", "m", "v")}
+    arrays: dict[str, NDArray[Any]] = {name: np.ones(3) for name in ("s", "b", "m", "v")}
     outputs = ["output", "new_mean", "new_var"]
     node = helper.make_node("BatchNormalization", ["input", *arrays], outputs, name="bn", training_mode=1)
     with pytest.raises(ModelFileError, match="node 'bn' .*only inference-mode BatchNormalization"):
@@ -495,13 +496,13 @@ def test_a_loaded_models_backward_is_the_gradient_of_what_onnxruntime_computes(t
     assert relative_difference(grad_X, numerical) <= 1e-8  # the central difference's own error is O(h²)
 
 
-def sklearn_mlp(folder: Path, classifier: bool) -> tuple[Path, dict[str, np.ndarray]]:
+def sklearn_mlp(folder: Path, classifier: bool) -> tuple[Path, dict[str, NDArray[Any]]]:
     """MLPRegressor / MLPClassifier(zipmap=False) as skl2onnx converts them: Cast of the input, MatMul + Add of a
     (1, n) intercept per layer, the activation (Identity for a regressor's output), then Reshape(−1, 1) for a
     regressor; ArgMax, ArrayFeatureExtractor (ai.onnx.ml) and Reshape for a classifier's label output."""
     rng = np.random.default_rng(12)
     n_out = 3 if classifier else 1
-    weights: dict[str, np.ndarray] = {
+    weights: dict[str, NDArray[Any]] = {
         "coefficient": rng.normal(0, 0.5, (4, 5)).astype(np.float32),
         "intercepts": rng.normal(0, 0.5, (1, 5)).astype(np.float32),
         "coefficient1": rng.normal(0, 0.5, (5, n_out)).astype(np.float32),

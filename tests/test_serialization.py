@@ -382,7 +382,7 @@ CONFIG_DAMAGE = {
     "unknown version": (_config_edit("version", 2), "format version 2; this refnet reads version 1"),
     "version true": (_config_edit("version", True), "format version True"),
     "other format": (_config_edit("format", "keras"), "not a refnet model file"),
-    "unknown layer": (lambda c: c["layers"][0].__setitem__("type", "Conv2D"), "unknown type 'Conv2D'"),
+    "unknown layer": (lambda c: c["layers"][0].__setitem__("type", "Conv5D"), "unknown type 'Conv5D'"),
     "unsafe layer type": (lambda c: c["layers"][0].__setitem__("type", "__import__"), "unknown type"),
     "bad layer config": (
         lambda c: c["layers"][0].__setitem__("config", {"bogus": 1}),

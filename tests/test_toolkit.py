@@ -163,7 +163,7 @@ def test_multiclass_hinge_gives_cs231ns_worked_example() -> None:
     loss = MulticlassHinge()
     assert loss.forward(scores, np.array([0, 1, 2])) == pytest.approx((2.9 + 0.0 + 12.9) / 3, rel=1e-12)
     # row 0: s_1 counts (+1), s_2 does not; row 2: both count, so the label's score gets −2
-    np.testing.assert_allclose(loss.backward(), [[-1, 1, 0], [0, 0, 0], [1, 1, -2]] / np.float64(3), rtol=1e-15)
+    np.testing.assert_allclose(loss.backward(), np.array([[-1, 1, 0], [0, 0, 0], [1, 1, -2]]) / 3, rtol=1e-15)
 
 
 def test_multiclass_hinge_term_at_exactly_zero_does_not_count() -> None:

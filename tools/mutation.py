@@ -104,6 +104,13 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "refnet/graph.py": (
         "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),
+    # the convolutional layers (issue 19)
+    "refnet/conv.py": ("im2col", "col2im", "output_size", "Conv2D.forward", "Conv2D.backward", "Conv2D.penalty"),
+    "refnet/pooling.py": (
+        "Pool2D.image_shape", "MaxPool2D.forward", "MaxPool2D.backward", "AvgPool2D.forward", "AvgPool2D.backward",
+        "Flatten.forward", "Flatten.backward",
+    ),
+    "refnet/batchnorm2d.py": ("to_rows", "from_rows", "BatchNorm2D.forward", "BatchNorm2D.backward"),
 }  # fmt: skip
 
 #: Issue 22, the learner's toolkit: its functions, added to the files' targets in a block of their own.
@@ -130,6 +137,7 @@ SKIPPED_CALLS = frozenset({
     "check_unit_interval", "_require_forward", "require_loss", "_check_X", "prepare", "_nonfinite",
     "_check_training_rows", "as_batch", "as_ids", "check_ids",
     "_overflow", "isinstance", "errstate", "float_errors_as_values",
+    "check_image_shape", "check_fits",  # the convolutional layers' (issue 19)
 })  # fmt: skip
 
 #: Calls whose arguments are a shape (``reshape(-1, 1)`` → ``reshape(-2, 1)`` is the same).
@@ -150,6 +158,9 @@ EQUIVALENT: dict[str, str] = {
     "keep = (self.rng.random(shape) > self.p)":
         "random() returns multiples of 2^-53: r == p has probability 2^-53 at most (0 for p = 0.3, not such a "
         "multiple); equivalent in practice",
+    "refnet/conv.py::Conv2D.backward: return grad_z  # read by nobody (see Layer.backward_params)  =>  "
+    "return grad_z * 1.01  # read by nobody (see Layer.backward_params)":
+        "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
     "refnet/optimizers.py::Optimizer.step: if norm > self.clip_norm:  =>  if (norm >= self.clip_norm):":
         "at norm == clip_norm the scale clip_norm/norm is exactly 1.0: the same gradient",
     "refnet/optimizers.py::Optimizer.step: grad = unit.grad if scale == 1.0 else unit.grad * "
