@@ -3,6 +3,7 @@
 Everything public is importable from here, e.g. ``from refnet import Dense, NeuralNetwork``.
 """
 
+from refnet.attention import MultiHeadAttention
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import (
@@ -18,19 +19,22 @@ from refnet.callbacks import (
 )
 from refnet.dropout import Dropout
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
-from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
+from refnet.functions import GELU, Activation, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh, get_activation
 from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Merge, Multiply, Node
 from refnet.initializers import glorot_uniform, he_normal
 from refnet.layer import Dense
+from refnet.layernorm import LayerNorm
 from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.optimizers import SGD, Adam, Optimizer
+from refnet.positional import PositionalEmbedding
 from refnet.regularizers import ElasticNet
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
+    "GELU",
     "MSE",
     "SGD",
     "Activation",
@@ -52,20 +56,24 @@ __all__ = [
     "Identity",
     "Input",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "LearningRateScheduler",
     "Loss",
     "Merge",
     "ModelCheckpoint",
     "ModelFileError",
+    "MultiHeadAttention",
     "Multiply",
     "NeuralNetwork",
     "Neuron",
     "Node",
     "NonFiniteError",
     "Optimizer",
+    "PositionalEmbedding",
     "ReLU",
     "ShapeError",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Tanh",

@@ -39,6 +39,10 @@ LAYERS: dict[str, int] = {
             "refnet.regularizers",
             "refnet.losses",
             "refnet.optimizers",
+            # issue 21
+            "refnet.layernorm",
+            "refnet.attention",
+            "refnet.positional",
         ],
         COMPONENTS,
     ),

@@ -17,7 +17,7 @@ import pytest
 from helpers import central_difference
 
 from gradcheck import CATALOG, run_catalog
-from gradcheck.suite import stateful, textbook
+from gradcheck.suite import attention_references, stateful, textbook
 from gradcheck.suite.catalog import CATALOG_TOLERANCES, public_components
 from refnet import (
     MSE,
@@ -40,8 +40,12 @@ from refnet import (
     Softmax,
     Tanh,
 )
+from refnet.attention import MultiHeadAttention
 from refnet.callbacks import LearningRateScheduler
+from refnet.functions import GELU, SiLU
+from refnet.layernorm import LayerNorm
 from refnet.optimizers import SGD
+from refnet.positional import PositionalEmbedding
 
 Array = Any
 
@@ -122,6 +126,16 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
      lambda method: lambda self, *a: {**method(self, *a), "loss": method(self, *a)["loss"] * 1.01}),
     ("Network[relu→linear, BCE logits] reference", NeuralNetwork, "compute_gradients", scaled),
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
+    # issue 21
+    *((f"MultiHeadAttention[{name}] reference", MultiHeadAttention, "forward", scaled)
+      for name in ("1 head", "1 head, causal", "2 heads", "2 heads, causal", "4 heads", "4 heads, causal")),
+    *((f"LayerNorm[{shape}] reference", LayerNorm, "forward", scaled) for shape in ("(N, D)", "(N, T, D)")),
+    ("PositionalEmbedding reference", PositionalEmbedding, "forward", scaled),
+    ("GELU reference", GELU, "function", scaled),
+    # an erf off by 4e-15 relative (far inside the value checks' 1e-9) fails the erf check
+    ("GELU[erf] reference", attention_references, "erf", lambda erf: lambda x: erf(x) * (1 + 4e-15)),
+    ("GELU[tanh] reference", GELU, "function", scaled),
+    ("SiLU reference", SiLU, "function", scaled),
 ]  # fmt: skip
 
 

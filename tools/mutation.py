@@ -103,6 +103,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "refnet/graph.py": (
         "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),
+    # issue 21
+    "refnet/layernorm.py": ("LayerNorm.forward", "LayerNorm.backward"),
+    "refnet/attention.py": (
+        "split_heads", "merge_heads", "causal_mask", "attention_forward", "attention_backward",
+        "MultiHeadAttention.forward", "MultiHeadAttention.backward", "MultiHeadAttention._allowed",
+    ),
+    "refnet/positional.py": ("PositionalEmbedding.forward", "PositionalEmbedding.backward"),
+    "refnet/support/erf.py": ("erf", "erf_block"),
 }  # fmt: skip
 
 #: Calls whose arguments are validation, not math (and whose statements are never removed).
