@@ -168,9 +168,9 @@ class GraphModel(NeuralNetwork):
                 continue
             args = [values[id(source)] for source in node.inputs]
             if layer.multiple_inputs:
-                values[id(node)] = layer.forward_many(args, training)
+                values[id(node)] = layer.forward_many_unchecked(args, training)
             else:
-                values[id(node)] = layer.forward(args[0], training)
+                values[id(node)] = layer.forward_unchecked(args[0], training)
         return values[id(self.output_node)]
 
     def backward(self, grad_y: Array) -> Array:
@@ -194,9 +194,12 @@ class GraphModel(NeuralNetwork):
                 continue
             grad_y = grads.pop(id(node))
             if not input_gradient and not layer.multiple_inputs and node.inputs[0] is self.input_node:
-                layer.backward_params(grad_y)
+                layer.backward_params(grad_y, checked=False)
                 continue
-            input_grads = layer.backward_many(grad_y) if layer.multiple_inputs else [layer.backward(grad_y)]
+            if layer.multiple_inputs:
+                input_grads = layer.backward_many_unchecked(grad_y)
+            else:
+                input_grads = [layer.backward_unchecked(grad_y)]
             for source, grad_x in zip(node.inputs, input_grads, strict=True):
                 key = id(source)
                 grads[key] = grads[key] + grad_x if key in grads else grad_x
