@@ -35,7 +35,7 @@ from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 from refnet.initializers import glorot_uniform
 from refnet.support.checks import as_array, check_dtype, check_int, make_rng
-from refnet.support.sequences import check_last_axis
+from refnet.support.sequences import check_sequence_shape
 
 __all__ = [
     "MultiHeadAttention",
@@ -155,11 +155,15 @@ class MultiHeadAttention(Layer):
     def in_features(self) -> int:
         return self.embed_dim
 
+    def output_shape(self, shape: Shape) -> Shape:
+        """(T, E) -> (T, E): sequences only."""
+        check_sequence_shape(shape, self.embed_dim, self)
+        return shape
+
     def forward(self, x: Array, training: bool = True, mask: Array | None = None) -> Array:
         """y = concat_h(softmax(Q_h K_hᵀ/√d + M) V_h) @ W_o + b_o.  Shapes (N, T, E) -> (N, T, E)."""
         W_q, W_k, W_v, W_o = (self.params[name] for name in WEIGHTS)
         b_q, b_k, b_v, b_o = (self.params[name] for name in BIASES)
-        x = check_last_axis(x, self.embed_dim, W_q.dtype, self, ndim=3)
         allowed = self._allowed(mask, x.shape)
         N, T, E = x.shape
         rows = x.reshape(N * T, E)  # every token is a row of the projections
@@ -175,13 +179,11 @@ class MultiHeadAttention(Layer):
         """dW_o = concat(Z)ᵀ grad_y;  dZ = grad_y W_oᵀ;  (dQ, dK, dV) through the attention;
         dW_q = xᵀ dQ, db_q = Σ dQ (K, V alike);  grad_x = dQ W_qᵀ + dK W_kᵀ + dV W_vᵀ.
         Shapes (N, T, E) -> (N, T, E)."""
-        self._require_forward(self._cache)
-        assert self._cache is not None
+        assert self._cache is not None  # set by forward (the interface checks the order)
         rows, Q, K, V, A, Z_rows = self._cache
         W_o = self.params["W_o"]
         N, H, T, d = Q.shape
         E = H * d
-        grad_y = check_last_axis(grad_y, E, W_o.dtype, self, name="grad_y", shape=(N, T, E))
         grad_rows = grad_y.reshape(N * T, E)
         np.matmul(Z_rows.T, grad_rows, out=self.grads["W_o"])  # in place: the optimizer may hold views of grads
         grad_rows.sum(axis=0, out=self.grads["b_o"])

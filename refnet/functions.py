@@ -208,24 +208,7 @@ _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 _GELU_CUBIC = 0.044715
 
 
-class _FromInput(Activation):
-    """Until Activation dispatches on ``from_input``: forward caches x, backward differentiates at x."""
-
-    from_input = True
-
-    def forward(self, x: Array, training: bool = True) -> Array:
-        x = check_batch(x, self)
-        self._y = x
-        return self.function(x)
-
-    def backward(self, grad_y: Array) -> Array:
-        self._require_forward(self._y)
-        assert self._y is not None
-        grad_y = check_batch(grad_y, self, name="grad_y", shape=self._y.shape)
-        return self.gradient(self._y, cast_finite(grad_y, self._y.dtype, f"{type(self).__name__}: grad_y"))
-
-
-class GELU(_FromInput):
+class GELU(Activation):
     """Gaussian error linear unit (Hendrycks & Gimpel, 2016), as PyTorch's nn.GELU.
 
     approximate='none' (exact):  f(x) = x·Φ(x),  Φ(x) = ½(1 + erf(x/√2));  f'(x) = Φ(x) + x·φ(x),
@@ -273,7 +256,7 @@ class GELU(_FromInput):
         return {"approximate": self.approximate}
 
 
-class SiLU(_FromInput):
+class SiLU(Activation):
     """Sigmoid linear unit (swish): f(x) = x·σ(x);  f'(x) = σ(x)·(1 + x·(1 − σ(x))), at the input x."""
 
     name = "silu"
@@ -288,3 +271,6 @@ class SiLU(_FromInput):
         """grad_x = grad_y·σ(x)·(1 + x·(1 − σ(x)))."""
         s = Sigmoid().function(x)
         return grad_y * (s * (1 + x * (1 - s)))
+
+
+ACTIVATIONS.update({cls.name: cls for cls in (GELU, SiLU)})

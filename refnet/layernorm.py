@@ -21,7 +21,6 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.support.checks import check_dtype, check_int, check_positive
-from refnet.support.sequences import check_last_axis
 
 
 class LayerNorm(Layer):
@@ -51,7 +50,6 @@ class LayerNorm(Layer):
     def forward(self, x: Array, training: bool = True) -> Array:
         """x_hat = (x − mean_d x) / sqrt(var_d x + eps);  y = gamma * x_hat + beta.  (N, ..., D) -> (N, ..., D)."""
         gamma, beta = self.params["gamma"], self.params["beta"]
-        x = check_last_axis(x, self.num_features, gamma.dtype, self)
         mean = x.mean(axis=-1, keepdims=True)  # (N, ..., 1)
         centered = x - mean
         var = (centered * centered).mean(axis=-1, keepdims=True)  # (N, ..., 1), biased
@@ -64,10 +62,8 @@ class LayerNorm(Layer):
         """dgamma = Σ_rows grad_y·x_hat;  dbeta = Σ_rows grad_y;  with grad_x_hat = grad_y·gamma:
         grad_x = (grad_x_hat − mean_d grad_x_hat − x_hat·mean_d(grad_x_hat·x_hat)) / sqrt(var + eps).
         Shapes (N, ..., D) -> (N, ..., D)."""
-        self._require_forward(self._x_hat)
-        assert self._x_hat is not None and self._inv_std is not None
+        assert self._x_hat is not None and self._inv_std is not None  # set by forward (the interface checks the order)
         x_hat, gamma = self._x_hat, self.params["gamma"]
-        grad_y = check_last_axis(grad_y, self.num_features, gamma.dtype, self, name="grad_y", shape=x_hat.shape)
         D = self.num_features
         rows_y, rows_x_hat = grad_y.reshape(-1, D), x_hat.reshape(-1, D)  # every leading axis is a batch axis
         np.einsum("rd,rd->d", rows_y, rows_x_hat, out=self.grads["gamma"])

@@ -15,8 +15,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
+from refnet.errors import ShapeError
 from refnet.support.checks import check_dtype, check_int, make_rng
-from refnet.support.sequences import check_last_axis
+from refnet.support.sequences import check_sequence_shape
 
 
 class PositionalEmbedding(Layer):
@@ -53,25 +54,29 @@ class PositionalEmbedding(Layer):
     def in_features(self) -> int:
         return self.embed_dim
 
-    def forward(self, x: Array, training: bool = True) -> Array:
-        """y[n, t] = x[n, t] + P[t].  Shapes (N, T, E) -> (N, T, E)."""
-        P = self.params["P"]
-        x = check_last_axis(x, self.embed_dim, P.dtype, self, ndim=3)
-        T = x.shape[1]
+    def output_shape(self, shape: Shape) -> Shape:
+        """(T, E) -> (T, E), for T <= max_length."""
+        check_sequence_shape(shape, self.embed_dim, self)
+        self._check_length(shape[0])
+        return shape
+
+    def _check_length(self, T: int) -> None:
         if self.max_length < T:
-            raise ValueError(
+            raise ShapeError(
                 f"PositionalEmbedding: the sequences have {T} positions but the table covers max_length = "
                 f"{self.max_length}: build it with max_length >= {T}, or cut the sequences"
             )
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        """y[n, t] = x[n, t] + P[t].  Shapes (N, T, E) -> (N, T, E)."""
+        P = self.params["P"]
+        T = x.shape[1]
         self._shape = x.shape
         return x + P[:T]
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x = grad_y;  dP[t] = Σ_n grad_y[n, t] for t < T, 0 beyond.  Shapes (N, T, E) -> (N, T, E)."""
-        self._require_forward(self._shape)
-        assert self._shape is not None
-        P = self.params["P"]
-        grad_y = check_last_axis(grad_y, self.embed_dim, P.dtype, self, name="grad_y", shape=self._shape)
+        assert self._shape is not None  # set by forward (the interface checks the order)
         T = self._shape[1]
         dP = self.grads["P"]
         grad_y.sum(axis=0, out=dP[:T])  # in place: the optimizer may hold views of grads

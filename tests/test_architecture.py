@@ -49,7 +49,7 @@ LAYERS: dict[str, int] = {
     # training: loop, callbacks, progress, plotting
     **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], TRAINING),
     # models
-    **dict.fromkeys(["refnet.network", "refnet.graph"], MODELS),
+    **dict.fromkeys(["refnet.network", "refnet.graph", "refnet.transformer"], MODELS),
     # (io: refnet/io, the model file's archive and its contents, by folder)
     "refnet": PACKAGE,
 }

@@ -136,6 +136,8 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("GELU[erf] reference", attention_references, "erf", lambda erf: lambda x: erf(x) * (1 + 4e-15)),
     ("GELU[tanh] reference", GELU, "function", scaled),
     ("SiLU reference", SiLU, "function", scaled),
+    ("TransformerBlock[pre-LN, causal] reference", NeuralNetwork, "forward", scaled),
+    ("TransformerBlock[pre-LN, not causal] reference", NeuralNetwork, "compute_gradients", scaled),
 ]  # fmt: skip
 
 

@@ -26,15 +26,19 @@ from gradcheck.checks import check_layer
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report, Verdict
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.network_check import check_network
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
 from gradcheck.suite.references import compare, rows, runner, vector
 from refnet.attention import MultiHeadAttention
 from refnet.functions import GELU, Activation, SiLU
+from refnet.graph import GraphModel, Input
 from refnet.layer import Dense
 from refnet.layernorm import LayerNorm
+from refnet.losses import MSE
 from refnet.positional import PositionalEmbedding
 from refnet.support.erf import erf
+from refnet.transformer import transformer_block
 
 Matrix = textbook.Matrix
 Vector = textbook.Vector
@@ -338,32 +342,102 @@ def positional_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckRe
 
 
 def elementwise_values(make: Callable[[], Activation], name: str) -> ValueCheck:
-    """y = f(x), grad_x = grad_y·f'(x) of GELU/SiLU on x (6, 5) with 0, ±6, ±30 and ±1000, as a layer and
-    through ``function``/``gradient`` (which takes the input x)."""
+    """y = f(x), grad_x = grad_y·f'(x) of GELU/SiLU on sequences x (2, 3, 5) with 0, ±6, ±30 and ±1000, as a
+    layer, through ``function``/``gradient`` (which takes the input x) and inside Dense (at its z)."""
     f, derivative = ELEMENTWISE[name]
 
     def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
         layer = make()
-        x, grad_y = 2.0 * rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
-        x[0] = [0.0, -6.0, 6.0, -30.0, 30.0]
-        x[1, :2] = [-1000.0, 1000.0]
+        x, grad_y = 2.0 * rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 5))
+        x[0, 0] = [0.0, -6.0, 6.0, -30.0, 30.0]
+        x[0, 1, :2] = [-1000.0, 1000.0]
         y = layer.forward(x.copy())
         grad_x = layer.backward(grad_y.copy())
-        expected_y = [[f(v) for v in row] for row in rows(x)]
-        expected_grad = [
-            [g * derivative(v) for v, g in zip(row, grad_row, strict=True)]
-            for row, grad_row in zip(rows(x), rows(grad_y), strict=True)
+        X, G = rows(x.reshape(-1, 5)), rows(grad_y.reshape(-1, 5))
+        expected_y = [[f(v) for v in row] for row in X]
+        expected_grad = [[g * derivative(v) for v, g in zip(r, gr, strict=True)] for r, gr in zip(X, G, strict=True)]
+        dense = Dense(5, 4, make(), rng=rng)
+        dense.params["b"][:] = 0.3 * rng.standard_normal(4)
+        grad_dense = rng.standard_normal((2, 3, 4))
+        dense_y = dense.forward(x.copy() / 10)
+        dense_grad_x = dense.backward(grad_dense.copy())
+        W, b = rows(dense.params["W"]), vector(dense.params["b"])
+        z = textbook.affine(rows(x.reshape(-1, 5) / 10), W, b)
+        grad_z = [
+            [g * derivative(v) for v, g in zip(r, gr, strict=True)]
+            for r, gr in zip(z, rows(grad_dense.reshape(-1, 4)), strict=True)
         ]
+        ref_grad_x, dW, db = textbook.dense_backward(rows(x.reshape(-1, 5) / 10), W, grad_z)
         return [
-            compare("y", expected_y, y, tol, f"y = {name}(x)"),
-            compare("grad_x", expected_grad, grad_x, tol, f"grad_x = grad_y·{name}'(x)"),
-            compare(
-                "function(x, out)", expected_y, layer.function(x.copy(), out=np.empty_like(x)), tol, "into a buffer"
-            ),
-            compare("gradient(x, grad_y)", expected_grad, layer.gradient(x.copy(), grad_y.copy()), tol, "from x"),
+            compare("y", expected_y, y.reshape(-1, 5), tol, f"y = {name}(x)"),
+            compare("grad_x", expected_grad, grad_x.reshape(-1, 5), tol, f"grad_x = grad_y·{name}'(x)"),
+            compare("function(x, out)", expected_y, layer.function(x, out=np.empty_like(x)).reshape(-1, 5), tol, "f"),
+            compare("gradient(x, grad_y)", expected_grad, layer.gradient(x, grad_y).reshape(-1, 5), tol, "from x"),
+            compare("Dense y", [[f(v) for v in r] for r in z], dense_y.reshape(-1, 4), tol, f"{name}(x·W + b)"),
+            compare("Dense grad_x", ref_grad_x, dense_grad_x.reshape(-1, 5), tol, f"(grad_y·{name}'(z))·Wᵀ"),
+            compare("Dense W", dW, dense.grads["W"], tol, f"dW = Σ xᵀ·(grad_y·{name}'(z))"),
+            compare("Dense b", db, dense.grads["b"], tol, f"db = Σ grad_y·{name}'(z)"),
         ]
 
     return check
+
+
+def block_model(rng: np.random.Generator, causal: bool) -> GraphModel:
+    """The pre-LN block on (T, E) = (3, 4) with 2 heads and F = 6, MSE, every parameter random."""
+    x = Input((3, 4))
+    model = GraphModel(x, transformer_block(x, 2, causal=causal, ffn_dim=6, rng=rng), MSE())
+    for layer in model.layers:
+        for name, value in layer.params.items():
+            if isinstance(layer, LayerNorm):
+                value[:] = (1.0 if name == "gamma" else 0.0) + 0.3 * rng.standard_normal(value.shape)
+            else:
+                value[:] = 0.5 * rng.standard_normal(value.shape) / math.sqrt(value.shape[0])
+    return model
+
+
+def block_reference(model: GraphModel, x: Matrix) -> Matrix:
+    """The textbook block on one sequence: a = x + MHA(LN(x)); y = a + gelu(LN(a)·W1 + b1)·W2 + b2."""
+    ln1, attention, _, ln2, hidden, out, _ = model.layers
+    assert isinstance(attention, MultiHeadAttention) and isinstance(hidden, Dense) and isinstance(out, Dense)
+
+    def norm(layer: object, rows_: Matrix) -> Matrix:
+        assert isinstance(layer, LayerNorm)
+        return layernorm(rows_, vector(layer.params["gamma"]), vector(layer.params["beta"]), LAYERNORM_EPS)[0]
+
+    weights = {name: rows(value) for name, value in attention.params.items() if name.startswith("W")}
+    biases = {name: vector(value) for name, value in attention.params.items() if name.startswith("b")}
+    a = add(x, multi_head_attention(norm(ln1, x), weights, biases, attention.num_heads, attention.causal)[0])
+    z = textbook.affine(norm(ln2, a), rows(hidden.params["W"]), vector(hidden.params["b"]))
+    h = [[gelu(value) for value in row] for row in z]
+    return add(a, textbook.affine(h, rows(out.params["W"]), vector(out.params["b"])))
+
+
+def block_values(causal: bool) -> ValueCheck:
+    """predict and compute_gradients' loss of the block against the textbook block, sequence by sequence."""
+
+    def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+        model = block_model(rng, causal)
+        X, Y = rng.standard_normal((3, 3, 4)), rng.standard_normal((3, 3, 4))
+        expected = [block_reference(model, sequence) for sequence in batch_rows(X)]
+        flat = [row for sequence in expected for row in sequence]
+        loss = textbook.mse(flat, rows(Y.reshape(-1, 4)))
+        return [
+            compare("predict", expected, model.predict(X), tol, "a = x + MHA(LN(x)); y = a + FFN(LN(a))"),
+            compare("compute_gradients", loss, model.compute_gradients(X, Y), tol, "MSE of the textbook block"),
+        ]
+
+    return check
+
+
+def block_gradients(causal: bool) -> Runner:
+    """The whole block through ``compute_gradients``: dL/dX and every parameter of its seven nodes."""
+
+    def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+        model = block_model(rng, causal)
+        X, Y = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+        return check_network(model, X, Y, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+    return run
 
 
 #: The contract of refnet's erf: within this relative error of ``math.erf`` everywhere.
@@ -474,11 +548,18 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("LayerNorm[(N, T, D)] reference", (LayerNorm,), timed(layernorm_values((2, 4, 6)))),
     ("PositionalEmbedding", (PositionalEmbedding,), gradients(positional_layer, (3, 4, 4))),
     ("PositionalEmbedding reference", (PositionalEmbedding,), timed(positional_values)),
-    ("GELU", (GELU,), gradients(lambda rng: GELU(), (6, 5), scale=2.0)),
-    ("GELU[tanh]", (GELU,), gradients(lambda rng: GELU("tanh"), (6, 5), scale=2.0)),
-    ("SiLU", (SiLU,), gradients(lambda rng: SiLU(), (6, 5), scale=2.0)),
+    ("GELU", (GELU,), gradients(lambda rng: GELU(), (2, 3, 5), scale=2.0)),
+    ("GELU[tanh]", (GELU,), gradients(lambda rng: GELU("tanh"), (2, 3, 5), scale=2.0)),
+    ("SiLU", (SiLU,), gradients(lambda rng: SiLU(), (2, 3, 5), scale=2.0)),
     ("GELU reference", (GELU,), timed(elementwise_values(GELU, "gelu"))),
-    ("GELU[erf] reference", (GELU,), timed(erf_values)),
+    ("GELU[erf] reference", (), timed(erf_values)),  # refnet.support.erf, which GELU calls
     ("GELU[tanh] reference", (GELU,), timed(elementwise_values(lambda: GELU("tanh"), "gelu_tanh"))),
     ("SiLU reference", (SiLU,), timed(elementwise_values(SiLU, "silu"))),
+    ("Dense[gelu] on (N, T, D)", (Dense, GELU), dense_sequences(GELU)),
+    ("Dense[gelu, tanh] on (N, T, D)", (Dense, GELU), dense_sequences(lambda: GELU("tanh"))),
+    ("Dense[silu] on (N, T, D)", (Dense, SiLU), dense_sequences(SiLU)),
+    ("TransformerBlock[pre-LN, causal, MSE]", (GraphModel, MultiHeadAttention, LayerNorm), block_gradients(True)),
+    ("TransformerBlock[pre-LN, not causal, MSE]", (GraphModel, MultiHeadAttention, LayerNorm), block_gradients(False)),
+    ("TransformerBlock[pre-LN, causal] reference", (GraphModel,), timed(block_values(True))),
+    ("TransformerBlock[pre-LN, not causal] reference", (GraphModel,), timed(block_values(False))),
 ]
