@@ -286,7 +286,7 @@ def check_input(self: Layer, x: Any, training: bool = True, name: str = "x") -> 
     accepts, in the self's dtype (a self without parameters keeps a float's dtype, takes ints as float64)."""
     owner = type(self).__name__
     if self.takes_ids:
-        return self.check_ids(x, f"{owner}: {name}")
+        return self.check_ids(x, f"{owner}: ids")
     array = as_array(x, f"{owner}: {name}")
     width = self.in_features
     if array.ndim < 2 or (width is not None and array.shape[-1] != width):

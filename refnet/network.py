@@ -215,10 +215,11 @@ class NeuralNetwork:
             X = layer.forward_unchecked(X, training)
         return X
 
-    def backward(self, grad_y: Array) -> Array:
+    def backward(self, grad_y: Array) -> Array | None:
         """dL/dX from grad_y = dL/d(output), through every layer in reverse; fills every layer's grads.
 
-        Call after a forward; ``g_{k−1} = layer_k.backward(g_k)``.
+        Call after a forward; ``g_{k−1} = layer_k.backward(g_k)``. None when X is integer ids
+        (an Embedding first): ids have no gradient.
         """
         for layer in reversed(self.layers):
             grad_y = layer.backward_unchecked(grad_y)

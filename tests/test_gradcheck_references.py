@@ -42,6 +42,7 @@ from refnet import (
 )
 from refnet.attention import MultiHeadAttention
 from refnet.callbacks import LearningRateScheduler
+from refnet.embedding import Embedding
 from refnet.functions import GELU, SiLU
 from refnet.layernorm import LayerNorm
 from refnet.optimizers import SGD
@@ -126,6 +127,8 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
      lambda method: lambda self, *a: {**method(self, *a), "loss": method(self, *a)["loss"] * 1.01}),
     ("Network[relu→linear, BCE logits] reference", NeuralNetwork, "compute_gradients", scaled),
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
+    # issue 20: the sequence components
+    ("Embedding reference", Embedding, "forward", scaled),
     # issue 21
     *((f"MultiHeadAttention[{name}] reference", MultiHeadAttention, "forward", scaled)
       for name in ("1 head", "1 head, causal", "2 heads", "2 heads, causal", "4 heads", "4 heads, causal")),

@@ -100,6 +100,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "NeuralNetwork.compute_gradients", "Core.loss_and_gradients", "Core.evaluate",
         "NeuralNetwork.evaluate",
     ),
+    "refnet/embedding.py": ("Embedding.forward", "Embedding.backward"),  # issue 20
     "refnet/graph.py": (
         "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),

@@ -35,7 +35,7 @@ import refnet
 from gradcheck.core.guard import guarded
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
-from gradcheck.suite import attention_references, cases, optim, references, stateful
+from gradcheck.suite import attention_references, cases, optim, references, sequences, stateful
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -216,6 +216,7 @@ CATALOG: list[Check] = [
     *(Check(f"Adam[{name}]", (Adam,), _closed_form(check, Adam)) for name, check in optim.ADAM_CHECKS.items()),
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
     *(Check(name, covers, run) for name, covers, run in (*references.CHECKS, *stateful.CHECKS)),
+    *(Check(name, covers, run) for name, covers, run in sequences.CHECKS),  # issue 20: Embedding, RNN, LSTM, GRU
     # issue 21: LayerNorm, MultiHeadAttention, PositionalEmbedding, GELU, SiLU, the transformer block
     *(Check(name, covers, run) for name, covers, run in attention_references.CHECKS),
 ]
