@@ -31,6 +31,7 @@ from refnet.neuron import Neuron
 from refnet.optimizers import SGD, Adam, Optimizer
 from refnet.positional import PositionalEmbedding
 from refnet.regularizers import ElasticNet
+from refnet.transformer import tiny_gpt, transformer_block
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
@@ -87,4 +88,6 @@ __all__ = [
     "glorot_uniform",
     "he_normal",
     "step_decay",
+    "tiny_gpt",
+    "transformer_block",
 ]

@@ -24,13 +24,17 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from refnet.attention import MultiHeadAttention
+from refnet.embedding import Embedding
+from refnet.graph import GraphModel
 from refnet.layer import Dense
 from refnet.layernorm import LayerNorm
+from refnet.losses import CrossEntropy
 from refnet.merge import Add
-from refnet.support.checks import check_int
-from refnet.wiring import Node
+from refnet.positional import PositionalEmbedding
+from refnet.support.checks import check_int, make_rng
+from refnet.wiring import Input, Node
 
-__all__ = ["transformer_block"]
+__all__ = ["tiny_gpt", "transformer_block"]
 
 
 def transformer_block(
@@ -58,3 +62,35 @@ def transformer_block(
     a = Add()(x, attended)
     hidden = Dense(E, F, "gelu", rng=rng, dtype=dtype)(LayerNorm(E, dtype=dtype)(a))
     return Add()(a, Dense(F, E, rng=rng, dtype=dtype)(hidden))
+
+
+def tiny_gpt(
+    vocab_size: int,
+    max_length: int,
+    embed_dim: int = 64,
+    num_heads: int = 4,
+    num_blocks: int = 2,
+    *,
+    ffn_dim: int | None = None,
+    rng: np.random.Generator | None = None,
+    seed: int | None = None,
+    dtype: DTypeLike = np.float64,
+) -> GraphModel:
+    """A GraphModel from ids (N, T <= max_length) to next-token logits (N, T, vocab_size), with CrossEntropy.
+
+    Token and position embeddings, ``num_blocks`` causal pre-LN blocks, a final LayerNorm and a Dense
+    to the vocabulary. ``rng``/``seed`` draw every initial weight (with neither: from the OS).
+    """
+    generator = None if rng is None and seed is None else make_rng(rng, seed, "tiny_gpt")
+    V, T, E = (
+        check_int(vocab_size, "vocab_size"),
+        check_int(max_length, "max_length"),
+        check_int(embed_dim, "embed_dim"),
+    )
+    ids = Input((T,))
+    tokens = Embedding(V, E, rng=generator, dtype=dtype)(ids)
+    h = PositionalEmbedding(T, E, rng=generator, dtype=dtype)(tokens)
+    for _ in range(check_int(num_blocks, "num_blocks")):
+        h = transformer_block(h, num_heads, causal=True, ffn_dim=ffn_dim, rng=generator, dtype=dtype)
+    logits = Dense(E, V, rng=generator, dtype=dtype)(LayerNorm(E, dtype=dtype)(h))
+    return GraphModel(ids, logits, CrossEntropy())

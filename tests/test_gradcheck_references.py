@@ -88,6 +88,19 @@ def test_every_public_layer_loss_and_regularizer_has_a_reference_check() -> None
     assert NeuralNetwork in covered
 
 
+def unshifted_softmax(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """Attention whose softmax forgets to take each row's max off first (exp overflows on large scores)."""
+
+    def attention(Q: Array, K: Array, V: Array, allowed: Any = None) -> tuple[Array, Array]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = np.where(allowed, Q @ K.swapaxes(-1, -2) / np.sqrt(Q.shape[-1]), -np.inf)
+            A = np.exp(S)
+            A /= A.sum(axis=-1, keepdims=True)
+        return A @ V, A
+
+    return attention
+
+
 FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
     ("Identity reference", Identity, "function", scaled),
     ("ReLU reference", ReLU, "function", scaled),
@@ -140,6 +153,7 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("GELU[tanh] reference", GELU, "function", scaled),
     ("SiLU reference", SiLU, "function", scaled),
     ("TransformerBlock[pre-LN, causal] reference", NeuralNetwork, "forward", scaled),
+    ("MultiHeadAttention[huge scores] reference", attention_references, "attention_forward", unshifted_softmax),
     ("TransformerBlock[pre-LN, not causal] reference", NeuralNetwork, "compute_gradients", scaled),
 ]  # fmt: skip
 

@@ -30,7 +30,7 @@ from gradcheck.network_check import check_network
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
 from gradcheck.suite.references import compare, rows, runner, vector
-from refnet.attention import MultiHeadAttention
+from refnet.attention import MultiHeadAttention, attention_forward, causal_mask
 from refnet.functions import GELU, Activation, SiLU
 from refnet.graph import GraphModel, Input
 from refnet.layer import Dense
@@ -38,7 +38,7 @@ from refnet.layernorm import LayerNorm
 from refnet.losses import MSE
 from refnet.positional import PositionalEmbedding
 from refnet.support.erf import erf
-from refnet.transformer import transformer_block
+from refnet.transformer import tiny_gpt, transformer_block
 
 Matrix = textbook.Matrix
 Vector = textbook.Vector
@@ -287,6 +287,23 @@ def attention_values(heads: int, causal: bool) -> ValueCheck:
     return check
 
 
+def huge_scores(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+    """Scores of several hundred: the softmax must take each row's max off before exp (e^700 overflows)."""
+    Q, K = 30.0 * rng.standard_normal((1, 2, 4, 3)), 30.0 * rng.standard_normal((1, 2, 4, 3))
+    V = rng.standard_normal((1, 2, 4, 3))
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z, A = attention_forward(Q, K, V, causal_mask(4))
+    expected_a, expected_z = [], []
+    for h in range(2):
+        z, a = head_attention(rows(Q[0, h]), rows(K[0, h]), rows(V[0, h]), causal=True)
+        expected_a.append(a)
+        expected_z.append(z)
+    return [
+        compare("A", expected_a, A[0], tol, "A = softmax(Q Kᵀ/√d + M) with scores of ±700: stable"),
+        compare("Z", expected_z, Z[0], tol, "Z = A V"),
+    ]
+
+
 def layernorm_layer(rng: np.random.Generator, D: int) -> LayerNorm:
     layer = LayerNorm(D)
     layer.params["gamma"][:] = rng.uniform(0.5, 1.5, D)
@@ -324,16 +341,16 @@ def layernorm_values(shape: tuple[int, ...]) -> ValueCheck:
 
 
 def positional_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
-    """PositionalEmbedding(6, 4) on x (3, 4, 4): y = x + P[t]; grad_x = grad_y; dP[t] = Σ_n grad_y (0 for t >= 4)."""
+    """PositionalEmbedding(6, 4) on x (3, 5, 4): y = x + P[t]; grad_x = grad_y; dP[t] = Σ_n grad_y (0 for t >= 5)."""
     layer = PositionalEmbedding(6, 4, rng=rng)
-    x, grad_y = rng.standard_normal((3, 4, 4)), rng.standard_normal((3, 4, 4))
+    x, grad_y = rng.standard_normal((3, 5, 4)), rng.standard_normal((3, 5, 4))
     layer.grads["P"][:] = 1.0  # a stale gradient the backward must overwrite, past T too
     y = layer.forward(x.copy())
     grad_x = layer.backward(grad_y.copy())
     P = rows(layer.params["P"])
     X, G = batch_rows(x), batch_rows(grad_y)
-    expected = [[[X[n][t][j] + P[t][j] for j in range(4)] for t in range(4)] for n in range(3)]
-    dP = [[sum(G[n][t][j] for n in range(3)) if t < 4 else 0.0 for j in range(4)] for t in range(6)]
+    expected = [[[X[n][t][j] + P[t][j] for j in range(4)] for t in range(5)] for n in range(3)]
+    dP = [[sum(G[n][t][j] for n in range(3)) if t < 5 else 0.0 for j in range(4)] for t in range(6)]
     return [
         compare("y", expected, y, tol, "y[n, t] = x[n, t] + P[t]"),
         compare("grad_x", G, grad_x, tol, "grad_x = grad_y"),
@@ -440,6 +457,13 @@ def block_gradients(causal: bool) -> Runner:
     return run
 
 
+def gpt_gradients(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+    """A one-block tiny GPT (V = 5, T = 4, E = 4, 2 heads, F = 6) on ids, CrossEntropy on every position."""
+    model = tiny_gpt(5, 4, 4, 2, 1, ffn_dim=6, rng=rng)
+    ids, labels = rng.integers(0, 5, (2, 4)), rng.integers(0, 5, (2, 4))
+    return check_network(model, ids, labels, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+
 #: The contract of refnet's erf: within this relative error of ``math.erf`` everywhere.
 ERF_RTOL = 1e-15
 
@@ -542,11 +566,12 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
         for heads in (1, 2, 4)
         for causal in (False, True)
     ),
+    ("MultiHeadAttention[huge scores] reference", (), timed(huge_scores)),  # attention_forward, the layer's math
     ("LayerNorm[(N, D)]", (LayerNorm,), layernorm_gradients((5, 6))),
     ("LayerNorm[(N, T, D)]", (LayerNorm,), layernorm_gradients((2, 4, 6))),
     ("LayerNorm[(N, D)] reference", (LayerNorm,), timed(layernorm_values((5, 6)))),
     ("LayerNorm[(N, T, D)] reference", (LayerNorm,), timed(layernorm_values((2, 4, 6)))),
-    ("PositionalEmbedding", (PositionalEmbedding,), gradients(positional_layer, (3, 4, 4))),
+    ("PositionalEmbedding", (PositionalEmbedding,), gradients(positional_layer, (3, 5, 4))),  # T ≠ E
     ("PositionalEmbedding reference", (PositionalEmbedding,), timed(positional_values)),
     ("GELU", (GELU,), gradients(lambda rng: GELU(), (2, 3, 5), scale=2.0)),
     ("GELU[tanh]", (GELU,), gradients(lambda rng: GELU("tanh"), (2, 3, 5), scale=2.0)),
@@ -561,5 +586,6 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("TransformerBlock[pre-LN, causal, MSE]", (GraphModel, MultiHeadAttention, LayerNorm), block_gradients(True)),
     ("TransformerBlock[pre-LN, not causal, MSE]", (GraphModel, MultiHeadAttention, LayerNorm), block_gradients(False)),
     ("TransformerBlock[pre-LN, causal] reference", (GraphModel,), timed(block_values(True))),
+    ("TinyGPT[1 block, CE on every position]", (GraphModel, PositionalEmbedding), gpt_gradients),
     ("TransformerBlock[pre-LN, not causal] reference", (GraphModel,), timed(block_values(False))),
 ]
