@@ -26,6 +26,13 @@ from outputs import output_folder  # examples/outputs.py: REFNET_OUT, created if
 from refnet import Adam
 from refnet.transformer import tiny_gpt
 
+try:  # the products here are small: one BLAS thread is as fast, and never waits for a busy core
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+except ImportError:
+    pass
+
 T, EMBED, HEADS, BLOCKS = 64, 64, 4, 2
 EPOCHS, WINDOWS, BATCH = 4, 1024, 32  # each epoch: WINDOWS random windows of the training text
 

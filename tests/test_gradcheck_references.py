@@ -10,6 +10,7 @@ for one test, and the named catalog checks must fail.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,8 @@ def unshifted_softmax(forward: Callable[..., Any]) -> Callable[..., Any]:
     return attention
 
 
-FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+#: (check pattern, the class (or module) whose attribute is corrupted, the attribute, the corruption)
+FORWARD_CORRUPTIONS: list[tuple[str, type | ModuleType, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
     ("Identity reference", Identity, "function", scaled),
     ("ReLU reference", ReLU, "function", scaled),
     ("LeakyReLU reference", LeakyReLU, "function", scaled),
