@@ -206,6 +206,20 @@ KNOWN_SURVIVORS: dict[str, str] = {
     "if not training or self.p == 0.01:":
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
         "values. The checks use p = 0.25 and 0.3; a check at p = 0.01 would be written for this mutant alone",
+    # issue 21: refnet's erf, judged by gradcheck's float64 checks against math.erf (1e-15 relative)
+    "refnet/support/erf.py::erf: return result.reshape(x.shape).astype(x.dtype if x.dtype.kind == \"f\" else "
+    "np.float64, copy=False)  =>  return result.reshape(x.shape).astype(x.dtype if (x.dtype.kind != 'f') else "
+    "np.float64, copy=False)":
+        "float32 in, float64 out: gradcheck checks in float64 only; the tests' float32 case catches it",
+    "refnet/support/erf.py::erf_block: index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)  =>  index = ((a * GRID - 0.5)).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)":
+        "the grid point below instead of the nearest: the series from a point 1/32 away is still within 1e-15 "
+        "(a different rounding, not a wrong value)",
+    "refnet/support/erf.py::erf_block: index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)  =>  index = (a * GRID + 0.505).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)":
+        "a grid point a hair past the nearest: the series is still within 1e-15 (a different rounding)",
 }  # fmt: skip
 
 BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {

@@ -108,6 +108,5 @@ def erf_block(x: Array) -> Array:
         total += np.multiply(beta, 1.0 / (m + 1), out=work)
     total *= h
     total *= SCALE_GRID[index]
-    total += ERF_GRID[index]
-    total[a >= LAST] = 1.0
+    total += ERF_GRID[index]  # beyond LAST: c = LAST, h = 0, and erf(LAST) rounds to 1.0 in float64
     return np.copysign(total, x, out=total)
