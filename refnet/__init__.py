@@ -4,6 +4,7 @@ Everything public is importable from here, e.g. ``from refnet import Dense, Neur
 """
 
 from refnet import onnx as onnx  # refnet.onnx.export / load; onnx itself is imported only when they run
+from refnet.attention import MultiHeadAttention
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.batchnorm2d import BatchNorm2D
@@ -27,12 +28,14 @@ from refnet.embedding import Embedding  # issue 20
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import (
     ELU,
+    GELU,
     SELU,
     Activation,
     Identity,
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
@@ -41,17 +44,21 @@ from refnet.functions import (
 from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Merge, Multiply, Node
 from refnet.initializers import glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, orthogonal
 from refnet.layer import Dense
+from refnet.layernorm import LayerNorm
 from refnet.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss, MulticlassHinge
 from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
+from refnet.positional import PositionalEmbedding
 from refnet.regularizers import ElasticNet
+from refnet.transformer import tiny_gpt, transformer_block
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "ELU",
+    "GELU",
     "MAE",
     "MSE",
     "SELU",
@@ -84,6 +91,7 @@ __all__ = [
     "Identity",
     "Input",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "LearningRateScheduler",
     "Loss",
@@ -91,6 +99,7 @@ __all__ = [
     "Merge",
     "ModelCheckpoint",
     "ModelFileError",
+    "MultiHeadAttention",
     "MulticlassHinge",
     "Multiply",
     "NeuralNetwork",
@@ -98,9 +107,11 @@ __all__ = [
     "Node",
     "NonFiniteError",
     "Optimizer",
+    "PositionalEmbedding",
     "RMSProp",
     "ReLU",
     "ShapeError",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
@@ -119,4 +130,6 @@ __all__ = [
     "linear_warmup",
     "orthogonal",
     "step_decay",
+    "tiny_gpt",
+    "transformer_block",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 
 from refnet.base import Array, Layer
 from refnet.support.checks import check_positive, check_unit_interval
+from refnet.support.erf import erf
 
 
 class Activation(Layer):
@@ -284,3 +285,80 @@ class Softplus(Activation):
 
 
 ACTIVATIONS.update({cls.name: cls for cls in (ELU, SELU, Softplus)})
+
+# -- activations differentiated from their input x (issue 21): gelu, silu ----------------------
+# Their derivatives cannot be written in terms of the output y, so ``from_input`` is True:
+# ``gradient`` receives the input x (see Activation).
+
+_SQRT_HALF = float(np.sqrt(0.5))
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+_GELU_CUBIC = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit (Hendrycks & Gimpel, 2016), as PyTorch's nn.GELU.
+
+    approximate='none' (exact):  f(x) = x·Φ(x),  Φ(x) = ½(1 + erf(x/√2));  f'(x) = Φ(x) + x·φ(x),
+        φ(x) = e^(−x²/2)/√(2π), the normal density; erf is refnet's own (``refnet.support.erf``).
+    approximate='tanh':  f(x) = ½x(1 + tanh u),  u = √(2/π)(x + 0.044715x³);
+        f'(x) = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
+    """
+
+    name = "gelu"
+    relu_family = True  # He initialization in Dense, as for ReLU
+    from_input = True
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def function(self, x: Array, out: Array | None = None) -> Array:
+        """y = x·Φ(x) (exact) or ½x(1 + tanh u) (tanh)."""
+        if self.approximate == "tanh":
+            return np.multiply(0.5 * x, 1 + np.tanh(self._u(x)), out=out)
+        return np.multiply(x, self._cdf(x), out=out)
+
+    def gradient(self, x: Array, grad_y: Array) -> Array:
+        """grad_x = grad_y·(Φ(x) + x·φ(x)) (exact), or grad_y·f'(x) of the tanh form, at the input x."""
+        if self.approximate == "tanh":
+            t = np.tanh(self._u(x))
+            du = _SQRT_2_OVER_PI * (1 + (3 * _GELU_CUBIC) * x * x)
+            return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+        density = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return grad_y * (self._cdf(x) + x * density)
+
+    @staticmethod
+    def _cdf(x: Array) -> Array:
+        """Φ(x) = ½(1 + erf(x/√2)), the standard normal distribution function."""
+        return 0.5 * (1 + erf(x * _SQRT_HALF))
+
+    @staticmethod
+    def _u(x: Array) -> Array:
+        """u = √(2/π)(x + 0.044715x³)."""
+        return _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
+
+
+class SiLU(Activation):
+    """Sigmoid linear unit (swish): f(x) = x·σ(x);  f'(x) = σ(x)·(1 + x·(1 − σ(x))), at the input x."""
+
+    name = "silu"
+    relu_family = True  # He initialization in Dense, as for ReLU
+    from_input = True
+
+    def function(self, x: Array, out: Array | None = None) -> Array:
+        """y = x·σ(x) (σ computed without overflow, as Sigmoid's)."""
+        return np.multiply(x, Sigmoid().function(x), out=out)
+
+    def gradient(self, x: Array, grad_y: Array) -> Array:
+        """grad_x = grad_y·σ(x)·(1 + x·(1 − σ(x)))."""
+        s = Sigmoid().function(x)
+        return grad_y * (s * (1 + x * (1 - s)))
+
+
+ACTIVATIONS.update({cls.name: cls for cls in (GELU, SiLU)})

@@ -96,7 +96,9 @@ class Dense(Layer):
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out), or (N, T, in) -> (N, T, out). Caches x and y (or z)."""
         W, b = self.params["W"], self.params["b"]
-        z = x @ W
+        # every leading axis as rows, (N, T, in) as (N·T, in): one matrix product (NumPy's stacked
+        # x @ W on a 3-D x is a loop of smaller ones, measured 1.2-1.4 times slower)
+        z = (x.reshape(-1, self._in) @ W).reshape(*x.shape[:-1], self.out)
         z += b
         if self.activation.from_input:  # act' is written in z (gelu, silu): keep z
             y = self.activation.function(z)
@@ -116,16 +118,16 @@ class Dense(Layer):
         assert self._x is not None and self._at is not None  # set by forward (the interface checks the order)
         x, W = self._x, self.params["W"]
         grad_z = self.activation.gradient(self._at, grad_y)
+        # The rows of the batch, every leading axis as one: (N, in) as it is, (N, T, in) as (N·T, in).
+        x_rows, grad_z_rows = x.reshape(-1, self._in), grad_z.reshape(-1, self.out)
         if self.trainable:  # a frozen layer skips dW and db: no optimizer reads them
-            # The rows of the batch, every leading axis as one: (N, in) as it is, (N, T, in) as (N·T, in).
-            x_rows, grad_z_rows = x.reshape(-1, self._in), grad_z.reshape(-1, self.out)
             np.matmul(x_rows.T, grad_z_rows, out=self.grads["W"])  # in place: the optimizer may hold views of grads
             grad_z_rows.sum(axis=0, out=self.grads["b"])
             if self.regularizer.active:
                 self.regularizer.add_gradient(W, self.grads["W"])
         if not self.input_grad_needed:
             return grad_z  # read by nobody (see Layer.backward_params)
-        return grad_z @ W.T
+        return (grad_z_rows @ W.T).reshape(x.shape)
 
     def penalty(self) -> float:
         """l1·Σ|W| + (l2/2)·ΣW² (the bias is not regularized)."""

@@ -50,6 +50,10 @@ LAYERS: dict[str, int] = {
             "refnet.batchnorm2d",
             # sequence components (issue 20)
             "refnet.embedding",
+            # issue 21
+            "refnet.layernorm",
+            "refnet.attention",
+            "refnet.positional",
         ],
         COMPONENTS,
     ),
@@ -58,7 +62,7 @@ LAYERS: dict[str, int] = {
     # issue 22: diagnostics takes the network as an argument, never imports it; diagnosis is its report
     **dict.fromkeys(["refnet.diagnostics", "refnet.diagnosis"], TRAINING),
     # models
-    **dict.fromkeys(["refnet.network", "refnet.graph"], MODELS),
+    **dict.fromkeys(["refnet.network", "refnet.graph", "refnet.transformer"], MODELS),
     # (io: refnet/io, the model file's archive and its contents, by folder)
     "refnet": PACKAGE,
 }

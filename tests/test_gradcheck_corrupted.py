@@ -47,10 +47,15 @@ from refnet import (
     Softplus,
     Tanh,
 )
+from refnet import attention as attention_module
+from refnet.attention import MultiHeadAttention
 from refnet.embedding import Embedding
-from refnet.functions import Activation
+from refnet.functions import GELU, Activation, SiLU
 from refnet.graph import Add, Concatenate, GraphModel, Input, Merge, Multiply
+from refnet.layernorm import LayerNorm
 from refnet.losses import Loss
+from refnet.positional import PositionalEmbedding
+from refnet.support.erf import erf
 
 Array = Any
 L = TypeVar("L", bound=Loss)
@@ -557,6 +562,99 @@ LOSS_BUGS.update(
     }
 )
 
+# -- issue 21: corrupted LayerNorm, MultiHeadAttention, PositionalEmbedding, GELU, SiLU --------
+
+
+class LayerNormNoMeanTerm(LayerNorm):
+    """grad_x without the − mean_d(grad_x_hat) term (as if mu were a constant)."""
+
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        assert self._inv_std is not None
+        return grad_x + (grad_y * self.params["gamma"]).mean(axis=-1, keepdims=True) * self._inv_std
+
+
+class LayerNormScaledGamma(LayerNorm):
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["gamma"] *= 1.01
+        return grad_x
+
+
+class AttentionScaledWq(MultiHeadAttention):
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["W_q"] *= 1.01
+        return grad_x
+
+
+class AttentionNoSoftmaxSum(MultiHeadAttention):
+    """The softmax backward without its rowsum term: dS = A ⊙ dA."""
+
+    def backward(self, grad_y: Array) -> Array:
+        original = attention_module.attention_backward
+
+        def without_sum(Q: Array, K: Array, V: Array, A: Array, grad_Z: Array) -> Any:
+            dA = grad_Z @ V.swapaxes(-1, -2)
+            dS = A * dA / np.sqrt(Q.shape[-1])
+            return dS @ K, dS.swapaxes(-1, -2) @ Q, A.swapaxes(-1, -2) @ grad_Z
+
+        attention_module.attention_backward = without_sum
+        try:
+            return super().backward(grad_y)
+        finally:
+            attention_module.attention_backward = original
+
+
+class PositionalScaledP(PositionalEmbedding):
+    def backward(self, grad_y: Array) -> Array:
+        grad_x = super().backward(grad_y)
+        self.grads["P"] *= 1.01
+        return grad_x
+
+
+GELUScaled = corrupt_activation(GELU, SCALED)
+GELUDensityDropped = corrupt_activation(GELU, lambda g, x, gy: gy * 0.5 * (1 + erf(x / np.sqrt(2))))
+GELUTanhScaled = corrupt_activation(GELU, SCALED)
+SiLUScaled = corrupt_activation(SiLU, SCALED)
+SiLUAsSigmoid = corrupt_activation(SiLU, lambda g, x, gy: gy / (1 + np.exp(-x)))
+
+
+def sequence_case(good: Callable[[], Any], bad: Callable[[], Any], shape: tuple[int, ...]) -> Case:
+    def run(is_bad: bool, sweep: bool) -> Report:
+        layer = (bad if is_bad else good)()
+        r = rng()
+        for name, value in layer.params.items():
+            if name.startswith(("W", "b_")):
+                value[:] = 0.5 * r.standard_normal(value.shape)
+        return check_layer(layer, r.standard_normal(shape), sweep=sweep)
+
+    return run
+
+
+ATTENTION_CASES: dict[str, Case] = {
+    "LayerNorm mean term dropped": sequence_case(lambda: LayerNorm(5), lambda: LayerNormNoMeanTerm(5), (2, 3, 5)),
+    "LayerNorm gamma scaled 1.01": sequence_case(lambda: LayerNorm(5), lambda: LayerNormScaledGamma(5), (4, 5)),
+    "MultiHeadAttention W_q scaled 1.01": sequence_case(
+        lambda: MultiHeadAttention(4, 2, seed=0), lambda: AttentionScaledWq(4, 2, seed=0), (2, 3, 4)
+    ),
+    "MultiHeadAttention softmax rowsum dropped": sequence_case(
+        lambda: MultiHeadAttention(4, 2, True, seed=0), lambda: AttentionNoSoftmaxSum(4, 2, True, seed=0), (2, 3, 4)
+    ),
+    "PositionalEmbedding P scaled 1.01": sequence_case(
+        lambda: PositionalEmbedding(4, 3, seed=0), lambda: PositionalScaledP(4, 3, seed=0), (2, 3, 3)
+    ),
+    "GELU scaled 1.01": sequence_case(GELU, GELUScaled, (4, 5)),
+    "GELU density term dropped": sequence_case(GELU, GELUDensityDropped, (4, 5)),
+    "GELU tanh scaled 1.01": sequence_case(
+        lambda: GELU("tanh"),
+        lambda: GELUTanhScaled("tanh"),  # type: ignore[call-arg]  # a GELU subclass: it takes approximate
+        (4, 5),
+    ),
+    "SiLU scaled 1.01": sequence_case(SiLU, SiLUScaled, (4, 5)),
+    "SiLU x·σ'(x) term dropped": sequence_case(SiLU, SiLUAsSigmoid, (4, 5)),
+}
+
 
 CASES: dict[str, Case] = {
     **{name: activation_case(name) for name in ACTIVATION_BUGS},
@@ -595,6 +693,7 @@ CASES: dict[str, Case] = {
     "Multiply own factor instead of the others": merge_case(Multiply, MultiplyOwnFactor, (3, 3)),
     "Concatenate split one column late": merge_case(Concatenate, ConcatenateShifted, (2, 3)),
     "GraphModel fan-out gradients not summed": fan_out_graph_case,
+    **ATTENTION_CASES,
 }
 
 

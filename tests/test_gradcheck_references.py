@@ -10,6 +10,7 @@ for one test, and the named catalog checks must fail.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from helpers import central_difference
 
 from gradcheck import CATALOG, run_catalog
-from gradcheck.suite import conv_references, stateful, textbook
+from gradcheck.suite import attention_references, conv_references, stateful, textbook
 from gradcheck.suite.catalog import CATALOG_TOLERANCES, public_components
 from refnet import (
     ELU,
@@ -51,9 +52,13 @@ from refnet import (
     Softplus,
     Tanh,
 )
+from refnet.attention import MultiHeadAttention
 from refnet.callbacks import LearningRateScheduler
 from refnet.embedding import Embedding
+from refnet.functions import GELU, SiLU
+from refnet.layernorm import LayerNorm
 from refnet.optimizers import SGD
+from refnet.positional import PositionalEmbedding
 
 Array = Any
 
@@ -95,7 +100,21 @@ def test_every_public_layer_loss_and_regularizer_has_a_reference_check() -> None
     assert NeuralNetwork in covered
 
 
-FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+def unshifted_softmax(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """Attention whose softmax forgets to take each row's max off first (exp overflows on large scores)."""
+
+    def attention(Q: Array, K: Array, V: Array, allowed: Any = None) -> tuple[Array, Array]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = np.where(allowed, Q @ K.swapaxes(-1, -2) / np.sqrt(Q.shape[-1]), -np.inf)
+            A = np.exp(S)
+            A /= A.sum(axis=-1, keepdims=True)
+        return A @ V, A
+
+    return attention
+
+
+#: (check pattern, the class (or module) whose attribute is corrupted, the attribute, the corruption)
+FORWARD_CORRUPTIONS: list[tuple[str, type | ModuleType, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
     ("Identity reference", Identity, "function", scaled),
     ("ReLU reference", ReLU, "function", scaled),
     ("LeakyReLU reference", LeakyReLU, "function", scaled),
@@ -148,6 +167,19 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("Network[conv relu→maxpool→conv tanh→BN2D→avgpool→flatten→dense] reference", Conv2D, "penalty", offset),
     # issue 20: the sequence components
     ("Embedding reference", Embedding, "forward", scaled),
+    # issue 21
+    *((f"MultiHeadAttention[{name}] reference", MultiHeadAttention, "forward", scaled)
+      for name in ("1 head", "1 head, causal", "2 heads", "2 heads, causal", "4 heads", "4 heads, causal")),
+    *((f"LayerNorm[{shape}] reference", LayerNorm, "forward", scaled) for shape in ("(N, D)", "(N, T, D)")),
+    ("PositionalEmbedding reference", PositionalEmbedding, "forward", scaled),
+    ("GELU reference", GELU, "function", scaled),
+    # an erf off by 4e-15 relative (far inside the value checks' 1e-9) fails the erf check
+    ("GELU[erf] reference", attention_references, "erf", lambda erf: lambda x: erf(x) * (1 + 4e-15)),
+    ("GELU[tanh] reference", GELU, "function", scaled),
+    ("SiLU reference", SiLU, "function", scaled),
+    ("TransformerBlock[pre-LN, causal] reference", NeuralNetwork, "forward", scaled),
+    ("MultiHeadAttention[huge scores] reference", attention_references, "attention_forward", unshifted_softmax),
+    ("TransformerBlock[pre-LN, not causal] reference", NeuralNetwork, "compute_gradients", scaled),
 ]  # fmt: skip
 
 # Issue 22, the learner's toolkit.

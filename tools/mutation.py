@@ -62,6 +62,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "Identity.function", "Identity.gradient", "ReLU.function", "ReLU.gradient",
         "LeakyReLU.function", "LeakyReLU.gradient", "Sigmoid.function", "Sigmoid.gradient",
         "Tanh.function", "Tanh.gradient", "Softmax.function", "Softmax.gradient",
+        "GELU.function", "GELU.gradient", "GELU._cdf", "GELU._u", "SiLU.function", "SiLU.gradient",  # issue 21
     ),
     "refnet/layer.py": (
         "Dense.forward", "Dense.backward", "Dense.penalty",
@@ -111,6 +112,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "Flatten.forward", "Flatten.backward",
     ),
     "refnet/batchnorm2d.py": ("to_rows", "from_rows", "BatchNorm2D.forward", "BatchNorm2D.backward"),
+    # issue 21
+    "refnet/layernorm.py": ("LayerNorm.forward", "LayerNorm.backward"),
+    "refnet/attention.py": (
+        "split_heads", "merge_heads", "causal_mask", "attention_forward", "attention_backward",
+        "MultiHeadAttention.forward", "MultiHeadAttention.backward", "MultiHeadAttention._allowed",
+    ),
+    "refnet/positional.py": ("PositionalEmbedding.forward", "PositionalEmbedding.backward"),
+    "refnet/support/erf.py": ("erf", "erf_block"),
 }  # fmt: skip
 
 #: Issue 22, the learner's toolkit: its functions, added to the files' targets in a block of their own.
@@ -193,6 +202,30 @@ EQUIVALENT: dict[str, str] = {
     "refnet/support/packing.py::Packed._gather: flat = np.empty(self.stops[-1], dtype=arrays[0].dtype)  =>  "
     "flat = np.empty(self.stops[-1], dtype=arrays[1].dtype)":
         "packed arrays share one dtype (packable)",
+    # issue 21
+    "refnet/attention.py::causal_mask: return np.tril(np.ones((T, T), dtype=bool))  =>  "
+    "return np.tril(np.ones((T, T), dtype=bool)) * 1.01":
+        "the mask is read only as a condition (np.where): 1.01 and 0.0 are true and false as True and False are",
+    "refnet/attention.py::MultiHeadAttention._allowed: return allowed.reshape(-1, 1, T, T)  =>  "
+    "return allowed.reshape(-1, 1, T, T) * 1.01":
+        "the mask is read only as a condition (np.where): 1.01 and 0.0 are true and false as True and False are",
+    "refnet/attention.py::attention_forward: S = (Q @ K.swapaxes(-1, -2)) * Q.dtype.type(1.0 / np.sqrt(d))  =>  "
+    "S = (Q @ K.swapaxes(-1, 2)) * Q.dtype.type(1.0 / np.sqrt(d))":
+        "attention runs on 4-D (N, H, T, d) arrays, where axis 2 is axis -2",
+    "refnet/attention.py::attention_backward: dA = grad_Z @ V.swapaxes(-1, -2)  =>  dA = grad_Z @ V.swapaxes(-1, 2)":
+        "attention runs on 4-D (N, H, T, d) arrays, where axis 2 is axis -2",
+    "refnet/attention.py::attention_backward: dV = A.swapaxes(-1, -2) @ grad_Z  =>  dV = A.swapaxes(-1, 2) @ grad_Z":
+        "attention runs on 4-D (N, H, T, T) arrays, where axis 2 is axis -2",
+    "refnet/attention.py::attention_backward: return dS @ K, dS.swapaxes(-1, -2) @ Q, dV  =>  "
+    "return dS @ K, dS.swapaxes(-1, 2) @ Q, dV":
+        "attention runs on 4-D (N, H, T, T) arrays, where axis 2 is axis -2",
+    "refnet/attention.py::MultiHeadAttention.forward: K = split_heads((rows @ W_k + b_k).reshape(N, T, E), "
+    "self.num_heads)  =>  K = split_heads(((rows @ W_k - b_k)).reshape(N, T, E), self.num_heads)":
+        "b_k adds q_t·b_k to every score of query t's row, which the softmax ignores: any b_k gives the same "
+        "output (its gradient is 0), so -b_k does too (up to rounding)",
+    "refnet/attention.py::MultiHeadAttention.backward: return grad_y  # read by nobody (see "
+    "Layer.backward_params)  =>  return grad_y * 1.01  # read by nobody (see Layer.backward_params)":
+        "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
 }  # fmt: skip
 
 #: Non-equivalent mutants gradcheck does not catch, by id, with the reason (they count as survivors).
@@ -201,6 +234,20 @@ KNOWN_SURVIVORS: dict[str, str] = {
     "if not training or self.p == 0.01:":
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
         "values. The checks use p = 0.25 and 0.3; a check at p = 0.01 would be written for this mutant alone",
+    # issue 21: refnet's erf, judged by gradcheck's float64 checks against math.erf (1e-15 relative)
+    "refnet/support/erf.py::erf: return result.reshape(x.shape).astype(x.dtype if x.dtype.kind == \"f\" else "
+    "np.float64, copy=False)  =>  return result.reshape(x.shape).astype(x.dtype if (x.dtype.kind != 'f') else "
+    "np.float64, copy=False)":
+        "float32 in, float64 out: gradcheck checks in float64 only; the tests' float32 case catches it",
+    "refnet/support/erf.py::erf_block: index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)  =>  index = ((a * GRID - 0.5)).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)":
+        "the grid point below instead of the nearest: the series from a point 1/32 away is still within 1e-15 "
+        "(a different rounding, not a wrong value)",
+    "refnet/support/erf.py::erf_block: index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)  =>  index = (a * GRID + 0.505).astype(np.intp)  # the nearest grid point (a >= 0: "
+    "truncation rounds down)":
+        "a grid point a hair past the nearest: the series is still within 1e-15 (a different rounding)",
 }  # fmt: skip
 
 # Issue 22, the learner's toolkit: its equivalent mutants, in a block of their own.

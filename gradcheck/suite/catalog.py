@@ -35,7 +35,16 @@ import refnet
 from gradcheck.core.guard import guarded
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
-from gradcheck.suite import cases, conv_references, optim, references, sequences, stateful, toolkit
+from gradcheck.suite import (
+    attention_references,
+    cases,
+    conv_references,
+    optim,
+    references,
+    sequences,
+    stateful,
+    toolkit,
+)
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -220,6 +229,8 @@ CATALOG: list[Check] = [
     *(Check(name, covers, run) for name, covers, run in conv_references.CHECKS),
     *(Check(name, covers, run) for name, covers, run in sequences.CHECKS),  # issue 20: Embedding, RNN, LSTM, GRU
     *(Check(name, covers, run) for name, covers, run in toolkit.CHECKS),  # issue 22: the learner's toolkit
+    # issue 21: LayerNorm, MultiHeadAttention, PositionalEmbedding, GELU, SiLU, the transformer block
+    *(Check(name, covers, run) for name, covers, run in attention_references.CHECKS),
 ]
 
 CATALOG_TOLERANCES = replace(DEFAULT_TOLERANCES, kink_fraction=0.0)
