@@ -27,12 +27,16 @@ from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
 from refnet.optimizers import SGD, Adam, Optimizer
+from refnet.recurrent import GRU, LSTM, RNN  # issue 20
 from refnet.regularizers import ElasticNet
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "MSE",
+    "RNN",
     "SGD",
     "Activation",
     "Adam",

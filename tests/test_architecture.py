@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
             "refnet.optimizers",
             # sequence components (issue 20)
             "refnet.embedding",
+            "refnet.recurrent",
         ],
         COMPONENTS,
     ),

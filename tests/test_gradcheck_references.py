@@ -43,6 +43,7 @@ from refnet import (
 from refnet.callbacks import LearningRateScheduler
 from refnet.embedding import Embedding
 from refnet.optimizers import SGD
+from refnet.recurrent import GRU, LSTM, RNN
 
 Array = Any
 
@@ -125,6 +126,10 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
     # issue 20: the sequence components
     ("Embedding reference", Embedding, "forward", scaled),
+    ("RNN reference", RNN, "sequence_forward", scaled),
+    ("LSTM reference", LSTM, "sequence_forward", scaled),
+    ("GRU reference", GRU, "sequence_forward", scaled),
+    ("LSTM[cell state] reference", LSTM, "cell_states", scaled),
 ]  # fmt: skip
 
 

@@ -101,6 +101,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "NeuralNetwork.evaluate",
     ),
     "refnet/embedding.py": ("Embedding.forward", "Embedding.backward"),  # issue 20
+    "refnet/recurrent.py": (  # issue 20
+        "rnn_step", "rnn_step_backward", "lstm_step", "lstm_step_backward", "gru_step", "gru_step_backward",
+        "Recurrent.forward", "Recurrent.backward", "Recurrent.weight_gradients",
+        "RNN.sequence_forward", "RNN.sequence_backward", "LSTM.sequence_forward", "LSTM.sequence_backward",
+        "LSTM.cell_states", "GRU.sequence_forward", "GRU.sequence_backward",
+    ),
     "refnet/graph.py": (
         "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),
