@@ -35,14 +35,25 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
-from refnet.functions import Sigmoid
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_int, make_rng
 from refnet.support.fingerprint import fingerprint
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent", "sigmoid"]
 
-#: σ(z) = 1/(1 + e^(−z)), refnet's overflow-free Sigmoid (one formula, one place).
-sigmoid = Sigmoid().function
+
+def sigmoid(z: Array, out: Array | None = None) -> Array:
+    """σ(z) = 1/(1 + e^(−z)), computed as (1 + tanh(z/2))/2: the same function (1 − 2/(1 + e^z) = tanh(z/2)).
+
+    One transcendental and no overflow for any z (the limits 0 and 1 are exact); the gates run it
+    every step, where it is several times faster than refnet's ``Sigmoid`` (exp, abs, where, divide:
+    ten times in float32). The two agree to rounding (tests/test_recurrent.py). Writes into ``out``.
+    """
+    y = np.multiply(z, 0.5, out=out)
+    np.tanh(y, out=y)
+    y += 1
+    y *= 0.5
+    return y
+
 
 RECURRENT_INITS = ("uniform", "orthogonal")
 
@@ -307,8 +318,14 @@ class Recurrent(Layer):
     def output_shape(self, shape: Shape) -> Shape:
         """Per sample: (T, D) -> (T, H), or (H,) without return_sequences."""
         if len(shape) != 2 or shape[0] < 1 or shape[1] != self.input_size:
+            hint = ""
+            if len(shape) == 1:
+                hint = (
+                    ": one vector per sample, not a sequence (X of shape (N, T, D) is a batch of sequences; "
+                    "a recurrent layer before this one needs return_sequences=True)"
+                )
             raise ShapeError(
-                f"{type(self).__name__} expects sequences of shape (T, {self.input_size}) per sample, got {shape}"
+                f"{type(self).__name__} expects sequences of shape (T, {self.input_size}) per sample, got {shape}{hint}"
             )
         return (shape[0], self.hidden_size) if self.return_sequences else (self.hidden_size,)
 
@@ -337,6 +354,14 @@ class Recurrent(Layer):
             "recurrent_init": self.recurrent_init,
             "dtype": str(self.params["W_x"].dtype),
         }
+
+    def __repr__(self) -> str:
+        defaults = {"return_sequences": True, "recurrent_init": "uniform", "forget_bias": None, "dtype": "float64"}
+        config = self.get_config()
+        options = "".join(
+            f", {key}={config[key]!r}" for key in defaults if key in config and config[key] != defaults[key]
+        )
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{options})"
 
     @classmethod
     def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:

@@ -104,7 +104,9 @@ def test_ids_that_are_not_integers_are_a_type_error(ids: Any) -> None:
 @pytest.mark.parametrize(("bad", "shown"), [(-1, "-1"), (5, "5"), (99, "99")])
 def test_ids_out_of_range_are_a_value_error(bad: int, shown: str) -> None:
     ids = np.array([[0, 1], [2, bad]])
-    with pytest.raises(ValueError, match=rf"0 … 4 .*got {shown} at index \(1, 1\)"):
+    with pytest.raises(
+        ValueError, match=rf"Embedding: ids holds id {shown}, out of range for 5 embeddings \(valid ids: 0 to 4\)"
+    ):
         Embedding(5, 3, seed=0).forward(ids)
 
 

@@ -130,6 +130,7 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("LSTM reference", LSTM, "sequence_forward", scaled),
     ("GRU reference", GRU, "sequence_forward", scaled),
     ("LSTM[cell state] reference", LSTM, "cell_states", scaled),
+    ("Network[Embedding→RNN→Dense, CE] reference", NeuralNetwork, "forward", scaled),
 ]  # fmt: skip
 
 

@@ -230,10 +230,16 @@ def test_float32_end_to_end(cls: type[Recurrent]) -> None:
     np.testing.assert_allclose(grad_x, double.backward(np.ones((3, 6, 5))), atol=1e-5)
 
 
-def test_sigmoid_is_refnets_overflow_free_sigmoid() -> None:
-    z = np.array([-1e4, -30.0, -1.0, 0.0, 2.5, 1e4])
-    np.testing.assert_array_equal(sigmoid(z.copy()), Sigmoid().function(z.copy()))
-    assert sigmoid(np.array([-1e4]))[0] == 0.0 and sigmoid(np.array([1e4]))[0] == 1.0
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gates_sigmoid_is_refnets_sigmoid_to_rounding(dtype: Any) -> None:
+    """(1 + tanh(z/2))/2 is σ(z): refnet's Sigmoid within two units of the dtype's epsilon, exact at the limits."""
+    z = np.concatenate([np.linspace(-60.0, 60.0, 2001), [-1e4, -700.0, 0.0, 700.0, 1e4]]).astype(dtype)
+    fast, formula = sigmoid(z.copy()), Sigmoid().function(z.copy())
+    assert fast.dtype == formula.dtype == dtype
+    assert np.abs(fast - formula).max() <= 2 * np.finfo(dtype).eps
+    assert sigmoid(np.array([-1e4], dtype))[0] == 0.0 and sigmoid(np.array([1e4], dtype))[0] == 1.0
+    out = np.empty_like(z)
+    assert sigmoid(z, out=out) is out
 
 
 @pytest.mark.parametrize("cls", LAYERS)
@@ -333,3 +339,37 @@ def test_a_network_seed_redraws_an_unseeded_layer_only() -> None:
     copied.adopt_rng(np.random.default_rng(9))
     for name in before:
         np.testing.assert_array_equal(copied.params[name], before[name])
+
+
+@pytest.mark.parametrize("cls", LAYERS)
+def test_a_sequence_model_learns_to_repeat_the_previous_id(cls: type[Recurrent]) -> None:
+    """y_t = ids_{t−1}: the answer is one step back, so only a layer that carries h_{t−1} can learn it."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 4, size=(256, 8))
+    Y = np.roll(ids, 1, axis=1)
+    net = refnet.NeuralNetwork(
+        [refnet.Embedding(4, 8, seed=1), cls(8, 16, seed=2), refnet.Dense(16, 4, seed=3)], refnet.CrossEntropy()
+    )
+    net.train(ids, Y, epochs=30, optimizer=refnet.Adam(0.02, clip_norm=5.0), batch_size=32)
+    test = rng.integers(0, 4, size=(64, 8))
+    predicted = net.predict_proba(test).argmax(axis=-1)
+    assert (predicted[:, 1:] == test[:, :-1]).mean() > 0.95
+
+
+def test_labels_of_the_wrong_shape_for_sequence_logits_are_a_shape_error() -> None:
+    net = refnet.NeuralNetwork(
+        [refnet.Embedding(5, 3, seed=0), LSTM(3, 4, seed=1), refnet.Dense(4, 5, seed=2)], refnet.CrossEntropy()
+    )
+    ids = np.zeros((6, 7), dtype=np.int64)
+    for labels in (np.zeros(6, dtype=np.int64), np.zeros((6, 8), dtype=np.int64)):
+        with pytest.raises(ShapeError, match=r"\(6, 7\)"):
+            net.evaluate(ids, labels)
+
+
+def test_a_network_tells_the_shapes_through_its_recurrent_layers() -> None:
+    net = refnet.NeuralNetwork([GRU(3, 8), LSTM(8, 4, return_sequences=False), refnet.Dense(4, 2)], input_shape=(10, 3))
+    assert net.output_shape() == (2,)
+    with pytest.raises(ShapeError, match="return_sequences=True"):
+        refnet.NeuralNetwork([LSTM(3, 8, return_sequences=False), RNN(8, 4)], input_shape=(10, 3))
+    with pytest.raises(ShapeError, match=r"\(N, T, D\)"):
+        refnet.NeuralNetwork([RNN(3, 4)], refnet.MSE()).forward(np.zeros((5, 3)))

@@ -134,6 +134,10 @@ EQUIVALENT: dict[str, str] = {
     "refnet/layer.py::Dense.backward: return grad_z  # read by nobody (see Layer.backward_params)  =>  "
     "return grad_z * 1.01  # read by nobody (see Layer.backward_params)":
         "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
+    # issue 20
+    "refnet/recurrent.py::Recurrent.backward: return grad_h  # read by nobody (see Layer.backward_params)  =>  "
+    "return grad_h * 1.01  # read by nobody (see Layer.backward_params)":
+        "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
     "refnet/dropout.py::Dropout.draw_mask: keep = self.rng.random(shape) >= self.p  =>  "
     "keep = (self.rng.random(shape) > self.p)":
         "random() returns multiples of 2^-53: r == p has probability 2^-53 at most (0 for p = 0.3, not such a "
