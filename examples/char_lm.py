@@ -29,6 +29,11 @@ import math
 import os
 import time
 from collections import Counter
+
+# One step's matrices are small (32 × 128 by 128 × 512): BLAS threads cost more than they gain there, and
+# many times more on a busy machine. Set before NumPy loads its BLAS; a value already set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from pydoc_data.topics import topics
 
 import numpy as np
