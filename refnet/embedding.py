@@ -21,7 +21,7 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
-from refnet.support.checks import as_array, as_ids, cast_finite, check_dtype, check_int, make_rng
+from refnet.support.checks import as_array, check_dtype, check_int, make_rng
 from refnet.support.fingerprint import fingerprint
 
 __all__ = ["Embedding"]
@@ -70,7 +70,6 @@ class Embedding(Layer):
     # -- the math ---------------------------------------------------------------------------
     def forward(self, ids: Array, training: bool = True) -> Array:
         """y = W[ids].  Shapes: ids (N, ...) integers -> y (N, ..., E). Caches ids."""
-        ids = self.check_ids(ids)
         self._ids = ids
         return self.params["W"][ids]
 
@@ -79,32 +78,39 @@ class Embedding(Layer):
 
         Shapes: grad_y (N, ..., E) -> dW (V, E). Returns None: the ids have no gradient.
         """
-        self._require_forward(self._ids)
-        assert self._ids is not None
+        assert self._ids is not None  # set by forward (the interface checks the order)
         ids, dW = self._ids, self.grads["W"]
-        grad_y = self._check_grad_y(grad_y, ids.shape)
         dW.fill(0.0)  # in place: the optimizer may hold views of grads
         np.add.at(dW, ids, grad_y)
         return None
 
     # -- the boundary -----------------------------------------------------------------------
-    def check_ids(self, X: Any, name: str = "ids") -> Array:
-        """``X`` as integer ids of shape (N, ...), every id in 0 … num_embeddings − 1, else raise.
+    def check_ids(self, ids: Any, name: str = "Embedding: ids") -> Array:
+        """``ids`` as an integer array of shape (N, ...), every id in 0 … num_embeddings − 1, else raise.
 
         A float array is a TypeError even if its values are whole numbers (a float id is a bug
         upstream: a one-hot matrix, a normalized feature); a negative id (−1 is a padding value
         elsewhere, and NumPy would read it as the last row) or one >= num_embeddings a ValueError.
         """
-        return as_ids(X, f"Embedding: {name}", self.num_embeddings)
-
-    def _check_grad_y(self, grad_y: Any, ids_shape: Shape) -> Array:
-        """grad_y of shape ids.shape + (E,), in W's dtype."""
-        dtype = self.params["W"].dtype
-        grad_y = as_array(grad_y, "Embedding: grad_y")
-        expected = (*ids_shape, self.embedding_dim)
-        if grad_y.shape != expected:
-            raise ShapeError(f"Embedding: grad_y must have shape {expected} (the output's), got {grad_y.shape}")
-        return cast_finite(grad_y, dtype, "Embedding: grad_y")
+        where = name
+        array = as_array(ids, where)
+        if array.dtype.kind not in "iu":
+            raise TypeError(
+                f"{where} must be an array of integer ids, got dtype {array.dtype} "
+                "(convert whole-number floats with ids.astype(np.int64) if that is what they are)"
+            )
+        if array.ndim == 0 or array.shape[0] == 0:
+            raise ShapeError(f"{where} must have shape (N, ...) with N >= 1, got shape {array.shape}")
+        if array.size:
+            low, high = int(array.min()), int(array.max())
+            if low < 0 or high >= self.num_embeddings:
+                bad = low if low < 0 else high
+                at = tuple(int(i) for i in np.argwhere(array == bad)[0])
+                raise ValueError(
+                    f"{where} must lie in 0 … {self.num_embeddings - 1} (num_embeddings = {self.num_embeddings}), "
+                    f"got {bad} at index {at}"
+                )
+        return array
 
     @property
     def in_features(self) -> None:
@@ -139,12 +145,6 @@ class Embedding(Layer):
             "embedding_dim": self.embedding_dim,
             "dtype": str(self.params["W"].dtype),
         }
-
-    def __repr__(self) -> str:
-        dtype = self.params["W"].dtype
-        return f"Embedding({self.num_embeddings}, {self.embedding_dim}" + (
-            ", dtype='float32')" if dtype == np.float32 else ")"
-        )
 
     @classmethod
     def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
-from refnet.errors import ShapeError
+from refnet.errors import CallOrderError, ShapeError
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_int, make_rng
 from refnet.support.fingerprint import fingerprint
 
@@ -236,8 +236,7 @@ class Recurrent(Layer):
         Without return_sequences only h_T reaches the loss: dL/dh_t = 0 from the output for t < T.
         Skips grad_x while ``input_grad_needed`` is False (the network's first layer).
         """
-        self._require_forward(self._x)
-        assert self._x is not None
+        assert self._x is not None  # set by forward (the interface checks the order)
         T, N, _ = self._x.shape
         grad_y = self._check_grad_y(grad_y, N, T)
         if self.return_sequences:
@@ -469,7 +468,8 @@ class LSTM(Recurrent):
 
     def cell_states(self) -> Array:
         """c_t for t = 1 … T of the last forward, (N, T, H) (a copy): the memory the gates wrote."""
-        self._require_forward(self._x)
+        if self._x is None:
+            raise CallOrderError("LSTM.cell_states called before forward: call forward(x) first")
         return np.ascontiguousarray(self._c[1:].transpose(1, 0, 2))
 
     def get_config(self) -> dict[str, Any]:

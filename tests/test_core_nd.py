@@ -7,14 +7,18 @@ check the shapes of X, and of the layers' outputs, through ``output_shape``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from gradcheck import check_layer, check_loss, check_network
 from refnet import (
     MSE,
     Activation,
     Adam,
+    Add,
     BatchNorm,
     Concatenate,
     CrossEntropy,
@@ -89,7 +93,7 @@ def test_cross_entropy_on_a_sequence_is_the_mean_over_every_position() -> None:
         (np.zeros((2, 3, 4, 1)), r"integer labels of shape \(2, 3\) or probability rows of shape \(2, 3, 4\)"),
     ],
 )
-def test_cross_entropy_names_the_label_shape_sequence_logits_need(labels: np.ndarray, pattern: str) -> None:
+def test_cross_entropy_names_the_label_shape_sequence_logits_need(labels: NDArray[Any], pattern: str) -> None:
     with pytest.raises(ShapeError, match=pattern):
         CrossEntropy().forward(np.zeros((2, 3, 4)), labels)
 
@@ -176,10 +180,10 @@ class Square(Activation):
     name = "square_for_tests"
     from_input = True
 
-    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def function(self, x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         return np.multiply(x, x, out=out)
 
-    def gradient(self, y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    def gradient(self, y: NDArray[Any], grad_y: NDArray[Any]) -> NDArray[Any]:
         x = y  # from_input: the first argument is the activation's input
         return grad_y * 2 * x
 
@@ -188,3 +192,22 @@ def test_an_activation_written_in_its_input_gets_its_input_in_dense_and_as_a_lay
     x = RNG.standard_normal((4, 3)) + 2.0  # x² is not one-to-one around 0: y alone could not give 2x
     assert check_layer(Dense(3, 2, activation=Square(), seed=0), x).passed
     assert check_layer(Square(), x).passed
+
+
+def test_an_embedding_first_network_or_graph_takes_ids_and_returns_no_input_gradient() -> None:
+    from refnet import Embedding
+
+    ids = RNG.integers(0, 7, size=(4, 5))
+    Y = RNG.integers(0, 3, size=(4, 5))
+    net = NeuralNetwork([Embedding(7, 4, seed=0), Dense(4, 3)], CrossEntropy(), seed=0)
+    net.compute_gradients(ids, Y)
+    assert net.backward(np.ones((4, 5, 3))) is None
+    assert check_network(net, ids, Y).passed
+    x = Input(5)
+    tokens = Embedding(7, 4, seed=1)(x)
+    model = GraphModel(x, Dense(4, 3)(Add()(tokens, Dense(4, 4)(tokens))), CrossEntropy(), seed=0)
+    model.compute_gradients(ids, Y)
+    assert model.backward(np.ones((4, 5, 3))) is None
+    assert check_network(model, ids, Y).passed
+    with pytest.raises(TypeError, match=r"X must be an array of integer ids, got dtype float64"):
+        model.predict(ids.astype(float))

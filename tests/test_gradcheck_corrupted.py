@@ -9,7 +9,7 @@ fail, with the plain check and with the convergence sweep.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -43,6 +43,7 @@ from refnet.losses import Loss
 from refnet.recurrent import GRU, LSTM, RNN, lstm_step_backward
 
 Array = Any
+L = TypeVar("L", bound=Loss)
 Case = Callable[[bool, bool], Report]
 
 
@@ -169,7 +170,7 @@ def dense_case(cls: type[Dense], activation: str, l1: float = 0.0, l2: float = 0
 # -- corrupted losses ----------------------------------------------------------------------
 
 
-def corrupt_loss(base: type[Loss], transform: Callable[[Loss, Array, Array, Array], Array]) -> type[Loss]:
+def corrupt_loss(base: type[L], transform: Callable[[Loss, Array, Array, Array], Array]) -> type[L]:
     """A subclass of ``base`` whose gradient is transform(self, correct_gradient, y_pred, target)."""
 
     class Corrupted(base):  # type: ignore[valid-type, misc]
@@ -254,9 +255,9 @@ LOSS_BUGS["CrossEntropy fused value_and_gradient scaled 1.01"] = (
 
 def loss_case(name: str) -> Case:
     def run(bad: bool, sweep: bool) -> Report:
-        make = LOSS_BUGS[name][bad]
-        y_pred, y_true = LOSS_BUGS[name][2](rng())
-        return check_loss(make(), y_pred, y_true, sweep=sweep)
+        right, broken, draw = LOSS_BUGS[name]
+        y_pred, y_true = draw(rng())
+        return check_loss((broken if bad else right)(), y_pred, y_true, sweep=sweep)
 
     return run
 
@@ -591,7 +592,7 @@ def test_a_backward_that_accumulates_across_calls_is_reported() -> None:
 class OverwritingEmbedding(Embedding):
     """numpy-ml's bug: dW[ids] = grad_y keeps one row of each repeated id."""
 
-    def backward(self, grad_y: Any) -> None:
+    def backward(self, grad_y: Any) -> None:  # type: ignore[override]  # as Embedding: ids have no gradient
         assert self._ids is not None
         self.grads["W"].fill(0.0)
         self.grads["W"][self._ids] = grad_y
@@ -600,7 +601,7 @@ class OverwritingEmbedding(Embedding):
 class AssignAddEmbedding(Embedding):
     """dW[ids] += grad_y looks like an accumulation but buffers: each repeated id still gets one row."""
 
-    def backward(self, grad_y: Any) -> None:
+    def backward(self, grad_y: Any) -> None:  # type: ignore[override]  # as Embedding: ids have no gradient
         assert self._ids is not None
         self.grads["W"].fill(0.0)
         self.grads["W"][self._ids] += grad_y
@@ -617,6 +618,7 @@ class OneStepRNN(RNN):
     """Backpropagation through one step only: dL/dh_t from the output, never carried back from step t + 1."""
 
     def sequence_backward(self, grad_h: Array) -> Array:
+        assert self._x is not None
         h = self._h
         return self.weight_gradients(self._x, h[:-1], grad_h * (1 - h[1:] ** 2))
 
@@ -625,6 +627,7 @@ class NoCellPathLSTM(LSTM):
     """dL/dc_t not carried back through c_{t+1} = f ⊙ c_t + ...: only the path through h_t."""
 
     def sequence_backward(self, grad_h: Array) -> Array:
+        assert self._x is not None
         h, c, gates, tanh_c, W_h = self._h, self._c, self._gates, self._tanh_c, self.params["W_h"]
         T, N, H = grad_h.shape
         dz = np.empty((T, N, 4 * H))

@@ -244,7 +244,7 @@ def test_the_gates_sigmoid_is_refnets_sigmoid_to_rounding(dtype: Any) -> None:
 
 @pytest.mark.parametrize("cls", LAYERS)
 def test_a_2d_batch_is_a_shape_error_with_a_hint(cls: type[Recurrent]) -> None:
-    with pytest.raises(ShapeError, match=r"\(N, T, D\).*x\[:, None, :\]"):
+    with pytest.raises(ShapeError, match=r"one vector per sample, not a sequence \(X of shape \(N, T, D\)"):
         cls(3, 4, seed=0).forward(np.zeros((5, 3)))
 
 
@@ -257,7 +257,7 @@ def test_an_empty_sequence_is_a_shape_error(cls: type[Recurrent], shape: tuple[i
 
 @pytest.mark.parametrize("cls", LAYERS)
 def test_the_wrong_input_width_is_a_shape_error(cls: type[Recurrent]) -> None:
-    with pytest.raises(ShapeError, match="2 features per step but input_size is 3"):
+    with pytest.raises(ShapeError, match=r"must have shape \(N, \.\.\., 3\), got \(1, 5, 2\)"):
         cls(3, 4, seed=0).forward(np.zeros((1, 5, 2)))
     with pytest.raises(ShapeError, match=r"\(T, 3\)"):
         cls(3, 4, seed=0).output_shape((5, 2))
@@ -269,7 +269,7 @@ def test_grad_y_of_the_wrong_shape_is_a_shape_error(cls: type[Recurrent], return
     layer = cls(3, 4, return_sequences, seed=0)
     layer.forward(np.zeros((2, 5, 3)))
     wrong = (2, 4) if return_sequences else (2, 5, 4)
-    with pytest.raises(ShapeError, match="output's shape"):
+    with pytest.raises(ShapeError, match="grad_y must have shape"):
         layer.backward(np.zeros(wrong))
 
 
@@ -287,9 +287,9 @@ def test_a_non_finite_sequence_value_too_large_for_float32_is_refused() -> None:
 @pytest.mark.parametrize(
     ("make", "error"),
     [
-        (lambda: RNN(3, 4, return_sequences=1), TypeError),
+        (lambda: RNN(3, 4, return_sequences=1), TypeError),  # type: ignore[arg-type]
         (lambda: LSTM(3, 0), ValueError),
-        (lambda: GRU(2.5, 4), TypeError),
+        (lambda: GRU(2.5, 4), TypeError),  # type: ignore[arg-type]
         (lambda: RNN(3, 4, recurrent_init="identity"), ValueError),
         (lambda: LSTM(3, 4, forget_bias=float("nan")), ValueError),
     ],

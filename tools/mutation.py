@@ -117,6 +117,7 @@ SKIPPED_CALLS = frozenset({
     "as_array", "as_features", "cast_finite", "check_batch", "check_finite", "check_grad", "check_inputs",
     "check_int", "check_layer_input", "check_positive", "check_prediction", "check_probability_rows",
     "check_unit_interval", "_require_forward", "require_loss", "_check_X", "prepare", "_nonfinite",
+    "_check_training_rows", "as_batch", "as_ids", "check_ids",
     "_overflow", "isinstance", "errstate", "float_errors_as_values",
 })  # fmt: skip
 

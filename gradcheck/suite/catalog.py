@@ -197,7 +197,7 @@ CATALOG: list[Check] = [
     ),
     Check("Add[3 inputs]", (Add, Merge), cases.merge(Add, (4, 4, 4))),
     Check("Multiply[3 inputs]", (Multiply, Merge), cases.merge(Multiply, (4, 4, 4))),
-    Check("Concatenate[widths 2, 3, 1]", (Concatenate, Merge), cases.merge(Concatenate, (2, 3, 1))),
+    Check("Concatenate[widths 2, 3, 1]", (Concatenate,), cases.merge(Concatenate, (2, 3, 1))),
     Check(
         "GraphModel[residual tanh block, MSE, L1+L2]",
         (GraphModel, Add),

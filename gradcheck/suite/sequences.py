@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gradcheck.checks import check_layer, run_targets
 from gradcheck.core.lines import Target
@@ -36,7 +37,7 @@ from refnet.recurrent import GRU, LSTM, RNN, Recurrent
 # -- Embedding --------------------------------------------------------------------------------
 
 
-def repeated_ids(rng: np.random.Generator, shape: tuple[int, ...], distinct: int) -> np.ndarray:
+def repeated_ids(rng: np.random.Generator, shape: tuple[int, ...], distinct: int) -> NDArray[np.int64]:
     """Ids of ``shape`` drawn from 0 … distinct − 1, with id 1 at three positions of the first row for certain."""
     ids = rng.integers(0, distinct, size=shape)
     ids.reshape(shape[0], -1)[0, :3] = 1
