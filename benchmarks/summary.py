@@ -201,6 +201,32 @@ def optimizer_table(infos: list[Info]) -> list[str]:
     return [table(header, rows)] if rows else []
 
 
+#: The issue-20 targets for an LSTM step (batch 32, T 64, D 64, H 128): against its floor, against PyTorch's nn.LSTM.
+RECURRENT_TARGETS = {"floor": 2.0, "torch": 1.5}
+
+
+def recurrent_table(infos: list[Info]) -> list[str]:
+    """RNN/LSTM/GRU steps (forward, backward through time, Adam) against their floor and, for the peers, PyTorch."""
+    rows = []
+    for info in sorted(infos, key=lambda i: (["lstm", "gru", "rnn"].index(i["cell"]), i["dtype"])):
+        lstm = info["cell"] == "lstm"
+        row = [
+            info["cell"].upper(),
+            info["dtype"],
+            milliseconds(info["refnet_min_s"]),
+            milliseconds(info["bound_min_s"]),
+        ]
+        row += [ratio(info), verdict(info["ratio_min"], RECURRENT_TARGETS["floor"] if lstm else None)]
+        if "torch_min_s" in info:
+            row += [milliseconds(info["torch_min_s"]), ratio(info, "ratio_to_torch")]
+            row += [verdict(info["ratio_to_torch_min"], RECURRENT_TARGETS["torch"] if lstm else None)]
+        rows.append(row)
+    header = ["cell (N 32, T 64, D 64, H 128)", "dtype", "refnet step", "floor", "step / floor", "target"]
+    if any("torch_min_s" in info for info in infos):
+        header += ["PyTorch step", "refnet / PyTorch", "target"]
+    return [table(header, rows)] if rows else []
+
+
 def section(title: str, body: list[str], note: str = "") -> list[str]:
     return [f"#### {title}", *([note] if note else []), *body] if body else []
 
@@ -255,6 +281,11 @@ def all_sections(results: Info) -> list[str]:
         *section(
             "Losses (value and gradient) against the memory bound",
             simple_table(tests.get("test_loss", []), ["loss", "shape", "dtype"]),
+        ),
+        *section("Recurrent layers against their floor", recurrent_table(tests.get("test_recurrent_step", []))),
+        *section(
+            "Recurrent layers against PyTorch (CPU), in the same rounds",
+            recurrent_table(tests.get("test_recurrent_step_against_torch", [])),
         ),
         *section("Digits against scikit-learn", sklearn_table(tests.get("test_digits_against_sklearn", []))),
         *section("Memory of a training epoch (tracemalloc)", memory_table(tests.get("test_epoch_memory", []))),

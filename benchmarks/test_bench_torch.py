@@ -21,6 +21,7 @@ from typing import Any
 import harness
 import numpy as np
 import pytest
+import recurrent_harness as rh
 
 from refnet.network import NeuralNetwork
 from refnet.training import train_step
@@ -95,3 +96,41 @@ def test_step_against_torch(benchmark: Any, mlp: str, dtype: str, optimizer_name
     )
     assert all(param.dtype == getattr(torch, dtype) for param in model.parameters())
     assert np.isfinite(net.evaluate(X, y)["loss"])
+
+
+# -- recurrent layers (issue 20): nn.LSTM / nn.GRU / nn.RNN against refnet's, same weights and batch ---------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell", list(rh.CELLS))
+def test_recurrent_step_against_torch(benchmark: Any, cell: str, dtype: str) -> None:
+    """One step (forward, backward through time from a fixed upstream gradient, Adam) of refnet's layer and
+    PyTorch's (batch first, x not requiring a gradient), in the same rounds, with the floor."""
+    torch.set_num_threads(THREADS)
+    setup = rh.step_setup(cell, dtype)
+    module = rh.torch_twin(setup.layer, torch)
+    x_torch, grad_torch = torch.from_numpy(setup.x), torch.from_numpy(setup.grad_y)
+    with torch.no_grad():  # the same layer gives the same output
+        expected = module(x_torch)[0].numpy()
+    np.testing.assert_allclose(setup.layer.forward(setup.x), expected, atol=1e-5 if dtype == "float32" else 1e-12)
+    torch_optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+
+    def torch_step() -> None:
+        torch_optimizer.zero_grad()
+        module(x_torch)[0].backward(grad_torch)
+        torch_optimizer.step()
+
+    benchmark.group = f"peers recurrent {cell}"
+    harness.run(
+        benchmark,
+        setup.step,
+        rh.RecurrentFloor(setup.layer.blocks, dtype),
+        peers={"torch": torch_step},
+        n_rounds=15,
+        bound_name="floor",
+        cell=cell,
+        dtype=dtype,
+        shape=f"N={rh.N} T={rh.T} D={rh.D} H={rh.H}",
+        torch_version=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+    )

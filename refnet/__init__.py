@@ -51,6 +51,7 @@ from refnet.neuron import Neuron
 from refnet.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
 from refnet.positional import PositionalEmbedding
+from refnet.recurrent import GRU, LSTM, RNN  # issue 20
 from refnet.regularizers import ElasticNet
 from refnet.transformer import tiny_gpt, transformer_block
 
@@ -59,8 +60,11 @@ __version__ = "0.1.0"  # the one place the version is written: pyproject.toml re
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
     "MAE",
     "MSE",
+    "RNN",
     "SELU",
     "SGD",
     "Activation",

@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
             "refnet.layernorm",
             "refnet.attention",
             "refnet.positional",
+            "refnet.recurrent",
         ],
         COMPONENTS,
     ),

@@ -25,6 +25,7 @@ def test_an_example_makes_a_missing_output_folder_and_writes_into_it(script: Pat
     pytest.importorskip("sklearn")
     out = tmp_path / "not" / "there" / "yet"
     env = {**os.environ, "REFNET_OUT": str(out), "MPLBACKEND": "Agg"}
+    env["REFNET_EXAMPLE_QUICK"] = "1"  # a long-training example (char_lm.py) runs its shortest budget here
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run([sys.executable, "-W", "error", str(script)], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]

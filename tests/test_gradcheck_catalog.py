@@ -148,7 +148,8 @@ def test_whole_catalog_stays_a_few_thousand_forward_passes() -> None:
     # What keeps `gradcheck` about a second on any machine is the work it does, not a clock: small
     # check points (a couple of thousand elements differenced) and ~2 forwards each plus the retries.
     # Counted (not timed) so a shared, loaded machine cannot fail it; 6,350 refnet forwards at 8a58ef6,
-    # 26,812 once the CNN, toolkit and attention components joined (the budget doubled with the components).
+    # 26,812 once the CNN, toolkit and attention components joined, and 6,430 elements differenced with
+    # the recurrent layers: the budgets doubled with the components.
     package, forwards = Path(refnet.__file__).parent, 0
 
     def count(frame: FrameType, event: str, arg: object) -> None:
@@ -163,7 +164,7 @@ def test_whole_catalog_stays_a_few_thousand_forward_passes() -> None:
         sys.setprofile(None)
     differenced = sum(result.checked for result in report.results if result.method in ("elementwise", "projection"))
     assert 0 < forwards < 40_000, f"the catalog ran {forwards} forward passes of refnet components"
-    assert 0 < differenced < 5_000, f"the catalog differenced {differenced} elements"
+    assert 0 < differenced < 10_000, f"the catalog differenced {differenced} elements"
     assert len(report.results) > 80
 
 

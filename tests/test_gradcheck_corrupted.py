@@ -18,7 +18,7 @@ from gradcheck import Report, check_layer, check_loss, check_network, check_regu
 from gradcheck.core.kinks import push_from_zero
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES
 from gradcheck.suite.catalog import check_rng
-from gradcheck.suite.sequences import embedding_gradient
+from gradcheck.suite.sequences import embedding_gradient, recurrent
 from refnet import (
     ELU,
     MAE,
@@ -55,6 +55,7 @@ from refnet.graph import Add, Concatenate, GraphModel, Input, Merge, Multiply
 from refnet.layernorm import LayerNorm
 from refnet.losses import Loss
 from refnet.positional import PositionalEmbedding
+from refnet.recurrent import GRU, LSTM, RNN, lstm_step_backward
 from refnet.support.erf import erf
 
 Array = Any
@@ -872,6 +873,51 @@ def test_gradcheck_catches_the_overwrite_of_repeated_ids(broken: type[Embedding]
     report = embedding_gradient(broken)(check_rng(0, "Embedding[repeated ids]"), DEFAULT_TOLERANCES, False)
     assert [result.verdict for result in report.results] == ["fail"]
     assert embedding_gradient()(check_rng(0, "Embedding[repeated ids]"), DEFAULT_TOLERANCES, False).passed
+
+
+class OneStepRNN(RNN):
+    """Backpropagation through one step only: dL/dh_t from the output, never carried back from step t + 1."""
+
+    def sequence_backward(self, grad_h: Array) -> Array:
+        assert self._x is not None
+        h = self._h
+        return self.weight_gradients(self._x, h[:-1], grad_h * (1 - h[1:] ** 2))
+
+
+class NoCellPathLSTM(LSTM):
+    """dL/dc_t not carried back through c_{t+1} = f ⊙ c_t + ...: only the path through h_t."""
+
+    def sequence_backward(self, grad_h: Array) -> Array:
+        assert self._x is not None
+        h, c, gates, tanh_c, W_h = self._h, self._c, self._gates, self._tanh_c, self.params["W_h"]
+        T, N, H = grad_h.shape
+        dz = np.empty((T, N, 4 * H))
+        dh_next = np.zeros((N, H))
+        for t in range(T, 0, -1):
+            dh = grad_h[t - 1] + dh_next
+            dh_next, _ = lstm_step_backward(dh, np.zeros((N, H)), gates[t - 1], c[t - 1], tanh_c[t - 1], W_h, dz[t - 1])
+        return self.weight_gradients(self._x, h[:-1], dz)
+
+
+class OneBiasGRU(GRU):
+    """b_h taken for b_x's twin: the n block of db_h without the reset gate r (as if u_n were outside r ⊙ ·)."""
+
+    def sequence_backward(self, grad_h: Array) -> Array:
+        grad_x = super().sequence_backward(grad_h)
+        H = self.hidden_size
+        self.grads["b_h"][2 * H :] = self.grads["b_x"][2 * H :]
+        return grad_x
+
+
+@pytest.mark.parametrize(("broken", "original"), [(OneStepRNN, RNN), (NoCellPathLSTM, LSTM), (OneBiasGRU, GRU)])
+def test_gradcheck_catches_a_wrong_backpropagation_through_time(broken: type[Any], original: type[Any]) -> None:
+    name = f"{original.__name__}[T=5, D=3→H=4, BPTT]"
+    assert recurrent(original, 5)(check_rng(0, name), DEFAULT_TOLERANCES, False).passed
+    report = recurrent(broken, 5)(check_rng(0, name), DEFAULT_TOLERANCES, False)
+    assert not report.passed
+    one_step = recurrent(broken, 1)(check_rng(0, name), DEFAULT_TOLERANCES, False)
+    # through one step there is no time to carry anything: only the GRU's bias bug shows at T = 1
+    assert one_step.passed is (broken is not OneBiasGRU)
 
 
 def test_every_public_layer_loss_and_regularizer_has_a_corrupted_variant_here() -> None:

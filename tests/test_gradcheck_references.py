@@ -59,6 +59,7 @@ from refnet.functions import GELU, SiLU
 from refnet.layernorm import LayerNorm
 from refnet.optimizers import SGD
 from refnet.positional import PositionalEmbedding
+from refnet.recurrent import GRU, LSTM, RNN
 
 Array = Any
 
@@ -194,6 +195,11 @@ FORWARD_CORRUPTIONS += [
     ("Huber[delta 0.3] reference", Huber, "loss", scaled),
     ("MulticlassHinge reference", MulticlassHinge, "loss", scaled),
     ("MulticlassHinge[margin 0.5] reference", MulticlassHinge, "accuracy", scaled),
+    ("RNN reference", RNN, "sequence_forward", scaled),
+    ("LSTM reference", LSTM, "sequence_forward", scaled),
+    ("GRU reference", GRU, "sequence_forward", scaled),
+    ("LSTM[cell state] reference", LSTM, "cell_states", scaled),
+    ("Network[Embedding→RNN→Dense, CE] reference", NeuralNetwork, "forward", scaled),
 ]  # fmt: skip
 
 

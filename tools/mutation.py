@@ -102,6 +102,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "NeuralNetwork.evaluate",
     ),
     "refnet/embedding.py": ("Embedding.forward", "Embedding.backward"),  # issue 20
+    "refnet/recurrent.py": (  # issue 20
+        "rnn_step", "rnn_step_backward", "lstm_step", "lstm_step_backward", "gru_step", "gru_step_backward",
+        "Recurrent.forward", "Recurrent.backward", "Recurrent.weight_gradients",
+        "RNN.sequence_forward", "RNN.sequence_backward", "LSTM.sequence_forward", "LSTM.sequence_backward",
+        "LSTM.cell_states", "GRU.sequence_forward", "GRU.sequence_backward",
+    ),
     "refnet/graph.py": (
         "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),
@@ -162,6 +168,10 @@ EQUIVALENT: dict[str, str] = {
         "the branches meet at x = 0, where e = exp(-0) = 1: both give 1/(1 + 1)",
     "refnet/layer.py::Dense.backward: return grad_z  # read by nobody (see Layer.backward_params)  =>  "
     "return grad_z * 1.01  # read by nobody (see Layer.backward_params)":
+        "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
+    # issue 20
+    "refnet/recurrent.py::Recurrent.backward: return grad_h  # read by nobody (see Layer.backward_params)  =>  "
+    "return grad_h * 1.01  # read by nobody (see Layer.backward_params)":
         "returned only inside Layer.backward_params, which drops it: nobody reads grad_x there",
     "refnet/dropout.py::Dropout.draw_mask: keep = self.rng.random(shape) >= self.p  =>  "
     "keep = (self.rng.random(shape) > self.p)":

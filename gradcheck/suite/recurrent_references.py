@@ -9,9 +9,10 @@ time steps, ``i`` input features, ``j``/``k`` hidden units, ``v`` ids, ``e`` emb
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from gradcheck.suite.textbook import Matrix
+from gradcheck.suite.textbook import Matrix, sigmoid
 
 #: Integer ids of any shape, flattened: one id per position p.
 Ids = Sequence[int]
@@ -30,3 +31,70 @@ def embedding_backward(ids: Ids, grad_y: Matrix, rows: int) -> Matrix:
         for e in range(width):
             dW[v][e] += grad_y[p][e]
     return dW
+
+
+#: A batch of sequences, batch first: x[n][t][i].
+Sequences = list[list[list[float]]]
+
+
+def column(x: Sequence[float], W: Matrix, j: int) -> float:
+    """Σ_i x_i·W_ij: one unit's share of x @ W, term by term."""
+    return sum(x[i] * W[i][j] for i in range(len(x)))
+
+
+def rnn(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float]) -> Sequences:
+    """h[n][t] for t = 1 … T: h_t,j = tanh(b_j + Σ_i x_t,i·W_x,ij + Σ_k h_{t−1},k·W_h,kj), h_0 = 0."""
+    H = len(W_h)
+    out = []
+    for sequence in x:
+        h, states = [0.0] * H, []
+        for x_t in sequence:
+            h = [math.tanh(b[j] + column(x_t, W_x, j) + column(h, W_h, j)) for j in range(H)]
+            states.append(h)
+        out.append(states)
+    return out
+
+
+def lstm(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float]) -> tuple[Sequences, Sequences]:
+    """(h[n][t], c[n][t]) for t = 1 … T, unit by unit, gates in the order [i, f, g, o]:
+
+    z_q = b_q + Σ_i x_t,i·W_x,iq + Σ_k h_{t−1},k·W_h,kq for q = 0 … 4H − 1;
+    i_j = σ(z_j), f_j = σ(z_{H+j}), g_j = tanh(z_{2H+j}), o_j = σ(z_{3H+j});
+    c_t,j = f_j·c_{t−1},j + i_j·g_j;  h_t,j = o_j·tanh(c_t,j);  h_0 = c_0 = 0.
+    """
+    H = len(W_h)
+    hs, cs = [], []
+    for sequence in x:
+        h, c, h_states, c_states = [0.0] * H, [0.0] * H, [], []
+        for x_t in sequence:
+            z = [b[q] + column(x_t, W_x, q) + column(h, W_h, q) for q in range(4 * H)]
+            c = [sigmoid(z[H + j]) * c[j] + sigmoid(z[j]) * math.tanh(z[2 * H + j]) for j in range(H)]
+            h = [sigmoid(z[3 * H + j]) * math.tanh(c[j]) for j in range(H)]
+            h_states.append(h)
+            c_states.append(c)
+        hs.append(h_states)
+        cs.append(c_states)
+    return hs, cs
+
+
+def gru(x: Sequences, W_x: Matrix, W_h: Matrix, b_x: Sequence[float], b_h: Sequence[float]) -> Sequences:
+    """h[n][t] for t = 1 … T, unit by unit, PyTorch's GRU with blocks [r, z, n]:
+
+    a_q = b_x,q + Σ_i x_t,i·W_x,iq;  u_q = b_h,q + Σ_k h_{t−1},k·W_h,kq  for q = 0 … 3H − 1;
+    r_j = σ(a_j + u_j), z_j = σ(a_{H+j} + u_{H+j}), n_j = tanh(a_{2H+j} + r_j·u_{2H+j});
+    h_t,j = (1 − z_j)·n_j + z_j·h_{t−1},j;  h_0 = 0.
+    """
+    H = len(W_h)
+    out = []
+    for sequence in x:
+        h, states = [0.0] * H, []
+        for x_t in sequence:
+            a = [b_x[q] + column(x_t, W_x, q) for q in range(3 * H)]
+            u = [b_h[q] + column(h, W_h, q) for q in range(3 * H)]
+            r = [sigmoid(a[j] + u[j]) for j in range(H)]
+            z = [sigmoid(a[H + j] + u[H + j]) for j in range(H)]
+            n = [math.tanh(a[2 * H + j] + r[j] * u[2 * H + j]) for j in range(H)]
+            h = [(1.0 - z[j]) * n[j] + z[j] * h[j] for j in range(H)]
+            states.append(h)
+        out.append(states)
+    return out

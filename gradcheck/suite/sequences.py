@@ -1,4 +1,4 @@
-"""The sequence components' catalog checks: Embedding (and the recurrent layers).
+"""The sequence components' catalog checks: Embedding, RNN, LSTM, GRU.
 
 Two kinds, as for every component:
 
@@ -12,19 +12,27 @@ Two kinds, as for every component:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.checks import run_targets
+from gradcheck.checks import check_layer, run_targets
 from gradcheck.core.lines import Target
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.network_check import check_network
 from gradcheck.repeat import repeat_failures_of
 from gradcheck.suite import recurrent_references as textbook
+from gradcheck.suite import textbook as plain_textbook
 from gradcheck.suite.cases import Runner, seed_from
-from gradcheck.suite.references import compare, rows, runner
+from gradcheck.suite.references import ValueCheck, compare, rows, runner
 from refnet.embedding import Embedding
+from refnet.layer import Dense
+from refnet.losses import CrossEntropy
+from refnet.network import NeuralNetwork
+from refnet.recurrent import GRU, LSTM, RNN, Recurrent
 
 # -- Embedding --------------------------------------------------------------------------------
 
@@ -96,7 +104,173 @@ def embedding_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckRes
     return results
 
 
+# -- RNN, LSTM, GRU ----------------------------------------------------------------------------
+
+#: The recurrent layers' sizes in the catalog: D = 3 inputs, H = 4 hidden units (D ≠ H, so a
+#: transposed W_x or W_h fails on shapes or values), N = 2 sequences.
+D_IN, HIDDEN, ROWS = 3, 4, 2
+
+
+def recurrent(make: Callable[..., Recurrent], steps: int, return_sequences: bool = True) -> Runner:
+    """``make(D, H, return_sequences)`` at x (N, steps, D): dL/dx, dL/dW_x, dL/dW_h, dL/db by central differences.
+
+    L = Σ grad_y·y sums every h_t (return_sequences) or h_T only; T = 1 checks one step, T >= 5 the
+    loop backwards through time (dL/dh_t, dL/dc_t carried from t + 1). Biases are redrawn larger than
+    the init's, so the gates sit away from ½ and a gate's formula mixed up with another's shows.
+    """
+
+    def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+        layer = make(D_IN, HIDDEN, return_sequences, rng=rng)
+        for name in layer.bias_names:
+            layer.params[name][:] = rng.uniform(-1.0, 1.0, layer.params[name].shape)
+        x = rng.standard_normal((ROWS, steps, D_IN))
+        return check_layer(layer, x, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+    return run
+
+
+def recurrent_values(make: Callable[..., Recurrent]) -> ValueCheck:
+    """Every h_t, and h_T alone without return_sequences, against the scalar loops over t (T = 5, D = 3, H = 4)."""
+
+    def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+        layer = make(D_IN, HIDDEN, True, rng=rng)
+        last = make(D_IN, HIDDEN, False, rng=rng)
+        for name, value in layer.params.items():
+            value[:] = rng.uniform(-0.8, 0.8, value.shape)
+            last.params[name][:] = value
+        x = rng.standard_normal((ROWS, 5, D_IN))
+        expected = reference_states(layer, x.tolist())
+        name = type(layer).__name__
+        return [
+            compare("y (every h_t)", expected, layer.forward(x.copy()), tol, f"{name}: h_t for t = 1 … T, h_0 = 0"),
+            compare(
+                "y (h_T, return_sequences=False)",
+                [states[-1] for states in expected],
+                last.forward(x.copy()),
+                tol,
+                f"{name}: h_T only",
+            ),
+        ]
+
+    return check
+
+
+def reference_states(layer: Recurrent, x: textbook.Sequences) -> textbook.Sequences:
+    """h[n][t] of ``layer``'s textbook recurrence, from its parameters."""
+    p = {name: value.tolist() for name, value in layer.params.items()}
+    if isinstance(layer, LSTM):
+        return textbook.lstm(x, p["W_x"], p["W_h"], p["b"])[0]
+    if isinstance(layer, GRU):
+        return textbook.gru(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"])
+    return textbook.rnn(x, p["W_x"], p["W_h"], p["b"])
+
+
+def lstm_cell_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+    """The LSTM's cell state c_t (read from its cache, the c_t of the formula) against the scalar loops."""
+    layer = LSTM(D_IN, HIDDEN, rng=rng)
+    for value in layer.params.values():
+        value[:] = rng.uniform(-0.8, 0.8, value.shape)
+    x = rng.standard_normal((ROWS, 5, D_IN))
+    layer.forward(x.copy())
+    p = {name: value.tolist() for name, value in layer.params.items()}
+    expected = textbook.lstm(x.tolist(), p["W_x"], p["W_h"], p["b"])[1]
+    return [compare("c_t", expected, layer.cell_states(), tol, "c_t = f ⊙ c_{t−1} + i ⊙ g, c_0 = 0")]
+
+
+# -- whole sequence models ------------------------------------------------------------------------
+
+
+def sequence_classifier(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+    """GRU(3, 4) → LSTM(4, 5) → Dense(5, 3) on x (2, 5, 3), CrossEntropy over every position with labels (2, 5).
+
+    ``check_network``: dL/dX and every parameter of L = compute_gradients(X, Y), the mean over N·T
+    positions; Dense acts on (N, T, H) along the last axis, the recurrent layers chain their hidden sizes.
+    """
+    network = NeuralNetwork(
+        [GRU(3, 4, rng=rng), LSTM(4, 5, rng=rng), Dense(5, 3, l2_lambda=0.05, rng=rng)], CrossEntropy()
+    )
+    X, Y = rng.standard_normal((ROWS, 5, 3)), rng.integers(0, 3, size=(ROWS, 5))
+    return check_network(network, X, Y, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+
+
+def language_model(rng: np.random.Generator) -> NeuralNetwork:
+    """Embedding(6, 3) → RNN(3, 4) → Dense(4, 6): next-id logits at every position, CrossEntropy."""
+    return NeuralNetwork([Embedding(6, 3, rng=rng), RNN(3, 4, rng=rng), Dense(4, 6, rng=rng)], CrossEntropy())
+
+
+def language_model_gradient(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+    """``language_model`` on ids (2, 5) with repeats: every parameter of L = compute_gradients(ids, Y).
+
+    Ids have no gradient, so unlike ``check_network`` there is no dL/dX; the Embedding's dW gathers the
+    gradient of every position that read a row, through the RNN's backward through time.
+    """
+    start = time.perf_counter()
+    network = language_model(rng)
+    ids = repeated_ids(rng, (ROWS, 5), 6)
+    Y = rng.integers(0, 6, size=(ROWS, 5))
+    network.compute_gradients(ids, Y)
+    grads = [{key: value.copy() for key, value in layer.grads.items()} for layer in network.layers]
+
+    def loss() -> float:
+        return network.compute_gradients(ids, Y)
+
+    targets = [
+        Target("NeuralNetwork", f"layers[{i}].{key}", layer.params[key], grads[i][key], loss)
+        for i, layer in enumerate(network.layers)
+        for key in layer.params
+    ]
+    report = run_targets(targets, tol, seed_from(rng), sweep)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def language_model_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+    """predict and evaluate's loss of ``language_model`` against the textbook: embedding, recurrence, affine, CE.
+
+    The cross-entropy is the mean over all N·T positions (SPEC: sequence losses), each position's logits a row.
+    """
+    network = language_model(rng)
+    ids = repeated_ids(rng, (ROWS, 5), 6)
+    Y = rng.integers(0, 6, size=(ROWS, 5))
+    embedding, rnn, dense = network.layers
+    p = {name: value.tolist() for name, value in rnn.params.items()}
+    W = rows(embedding.params["W"])
+    x = [textbook.embedding([int(v) for v in sequence], W) for sequence in ids]
+    h = textbook.rnn(x, p["W_x"], p["W_h"], p["b"])
+    W_out, b_out = rows(dense.params["W"]), [float(v) for v in dense.params["b"]]
+    logits = [[[b_out[c] + textbook.column(h_t, W_out, c) for c in range(6)] for h_t in sequence] for sequence in h]
+    positions = [row for sequence in logits for row in sequence]
+    one_hot = [[1.0 if c == int(y) else 0.0 for c in range(6)] for y in Y.ravel()]
+    return [
+        compare("predict", logits, network.predict(ids), tol, "Dense(RNN(W_E[ids])) at every position"),
+        compare(
+            "evaluate loss",
+            plain_textbook.cross_entropy(positions, one_hot),
+            network.evaluate(ids, Y)["loss"],
+            tol,
+            "cross-entropy, the mean over N·T positions",
+        ),
+    ]
+
+
+RECURRENT: tuple[type[Recurrent], ...] = (RNN, LSTM, GRU)
+
 CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
     ("Embedding[repeated ids]", (Embedding,), embedding_gradient()),
     ("Embedding reference", (Embedding,), runner(embedding_values)),
+    *(
+        check
+        for cls in RECURRENT
+        for check in (
+            (f"{cls.__name__}[T=1, D=3→H=4]", (cls,), recurrent(cls, 1)),
+            (f"{cls.__name__}[T=5, D=3→H=4, BPTT]", (cls,), recurrent(cls, 5)),
+            (f"{cls.__name__}[T=5, return_sequences=False]", (cls,), recurrent(cls, 5, return_sequences=False)),
+            (f"{cls.__name__} reference", (cls,), runner(recurrent_values(cls))),
+        )
+    ),
+    ("LSTM[float32, rebuilt in float64]", (LSTM,), recurrent(partial(LSTM, dtype=np.float32), 2)),
+    ("LSTM[cell state] reference", (LSTM,), runner(lstm_cell_values)),
+    ("Network[GRU→LSTM→Dense, CE over (N, T, C)]", (NeuralNetwork, GRU, LSTM, CrossEntropy), sequence_classifier),
+    ("Network[Embedding→RNN→Dense, CE, ids]", (NeuralNetwork, Embedding, RNN), language_model_gradient),
+    ("Network[Embedding→RNN→Dense, CE] reference", (NeuralNetwork, Embedding, RNN), runner(language_model_values)),
 ]
