@@ -11,6 +11,7 @@ Directives (MyST: ```` ```{refnet-source} refnet.layer.Dense.backward ```` and s
   fails the build;
 - ``activation-plot CLASS``: a figure of f(x) and its f'(x) as the class computes them, with the
   central difference of f at a few points on top;
+- ``refnet-docstring NAME``: a docstring shown as written (the file format's, say);
 - ``gradcheck-help`` and ``gradcheck-list``: the command's ``--help`` and its catalog;
 - ``exercise-diff BROKEN SOLUTION``: the repair of an exercise, as a diff of the two files.
 
@@ -226,6 +227,16 @@ class ActivationPlot(SphinxDirective):
         return [figure_node]
 
 
+class RefnetDocstring(SphinxDirective):
+    """An object's docstring shown as written (plain text, where rST would misread it)."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        text = inspect.getdoc(resolve(self.arguments[0])) or ""
+        return [nodes.literal_block(text, text, language="text")]
+
+
 class GradcheckHelp(SphinxDirective):
     """``gradcheck --help`` as the command prints it."""
 
@@ -287,6 +298,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("refnet-source", RefnetSource)
     app.add_directive("gradcheck-table", GradcheckTable)
     app.add_directive("activation-plot", ActivationPlot)
+    app.add_directive("refnet-docstring", RefnetDocstring)
     app.add_directive("gradcheck-help", GradcheckHelp)
     app.add_directive("gradcheck-list", GradcheckList)
     app.add_directive("exercise-diff", ExerciseDiff)
