@@ -1,6 +1,8 @@
 """The Layer interface every refnet layer implements.
 
-A layer maps a batch x of shape (N, in_features) to y of shape (N, out_features):
+A layer maps a batch x of shape (N, ...) to a batch y (N, ...): Dense, the activations, Dropout
+act on the last axis, (N, ..., in_features) -> (N, ..., out_features); ``output_shape`` tells y's
+per-sample shape from x's, so networks and graphs check their shapes before any data flows:
 
 - ``forward(x, training=True) -> y`` caches what ``backward`` needs;
 - ``backward(grad_y) -> grad_x`` fills ``grads`` (same keys and shapes as ``params``) and
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from refnet.errors import CallOrderError
+from refnet.errors import CallOrderError, ShapeError
 from refnet.wiring import Node, apply
 
 Array = NDArray[Any]
@@ -102,8 +104,8 @@ class Layer:
             del self.input_grad_needed  # back to the class's True
 
     # -- layers with several inputs (``multiple_inputs = True``: the merges) override these three --
-    def merged_width(self, inputs: list[Node]) -> int:
-        """Output width for these input nodes (a merge's graph wiring)."""
+    def merged_shape(self, shapes: list[Shape]) -> Shape:
+        """The per-sample output shape for inputs of these per-sample shapes (a merge's graph wiring)."""
         raise TypeError(f"{type(self).__name__} takes one input")
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
@@ -120,12 +122,45 @@ class Layer:
 
     @property
     def in_features(self) -> int | None:
-        """Number of input features, or None for layers that accept any width."""
+        """The width of the input's last axis this layer needs, or None for a layer that accepts any."""
         return None
 
-    def output_features(self, in_features: int) -> int:
-        """Number of output features for ``in_features`` inputs (same width by default)."""
+    def output_features(self, in_features: int) -> int | None:
+        """The width of the output's last axis for an input's last axis of ``in_features`` (same by default).
+
+        None when the last axis alone does not tell it (a Conv2D's output width depends on the
+        input's height and width too): ``NeuralNetwork.add`` checks widths with this, before
+        any data is seen, as far as they are known.
+        """
         return in_features
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """The per-sample shape of y for an input of per-sample shape ``shape`` (both without N).
+
+        By default a layer acts on the last axis: the leading axes pass through (a sequence's T),
+        and the last must have ``in_features`` entries when the layer fixes it. Layers that act
+        otherwise (Conv2D, pooling, Flatten, a recurrent layer) override this. Raises ShapeError,
+        naming the layer, what it expects and what it got.
+        """
+        if not shape:
+            raise ShapeError(f"{self!r} needs a feature axis: inputs of shape (N, ..., features), got (N,)")
+        width = shape[-1]
+        if self.in_features is not None and width != self.in_features:
+            raise ShapeError(
+                f"{self!r} expects {self.in_features} input features (the last axis), "
+                f"got inputs of shape (N, {', '.join(map(str, shape))})"
+            )
+        out = self.output_features(width)
+        assert out is not None, f"{type(self).__name__}.output_features returned None: override output_shape"
+        return (*shape[:-1], out)
+
+    #: True for a layer whose inputs are integer ids (Embedding): as a network's first layer it
+    #: validates X itself (``check_ids``), and X is never cast to floats.
+    takes_ids = False
+
+    def check_ids(self, X: Any, name: str) -> Array:
+        """X validated as this layer's integer ids (a network's entry calls it when ``takes_ids``)."""
+        raise TypeError(f"{type(self).__name__} takes float inputs, not ids")
 
     @property
     def dtype(self) -> np.dtype[Any] | None:

@@ -59,13 +59,22 @@ class BatchNorm(Layer):
     def in_features(self) -> int:
         return self.num_features
 
+    def output_shape(self, shape: Shape) -> Shape:
+        """(num_features,) -> (num_features,): BatchNorm normalizes rows (N, D) over the batch axis."""
+        if len(shape) != 1:
+            raise ShapeError(
+                f"{type(self).__name__} normalizes rows of shape (N, {self.num_features}), got inputs of shape "
+                f"(N, {', '.join(map(str, shape))})"
+            )
+        return super().output_shape(shape)
+
     def forward(self, x: Array, training: bool = True) -> Array:
         """x_hat = (x − mean) / sqrt(var + eps);  y = gamma * x_hat + beta.  Shapes (N, D) -> (N, D).
 
         Training: mean and (biased) var of this batch, and the running statistics move toward
         them; evaluation: the running statistics."""
         gamma, beta = self.params["gamma"], self.params["beta"]
-        x = check_layer_input(x, self.num_features, gamma.dtype, self)
+        x = check_layer_input(x, self.num_features, gamma.dtype, self, ndim=2)
         if training:
             N = x.shape[0]
             if N < 2:
@@ -96,7 +105,7 @@ class BatchNorm(Layer):
         self._require_forward(self._x_hat)
         assert self._x_hat is not None and self._inv_std is not None
         x_hat, gamma = self._x_hat, self.params["gamma"]
-        grad_y = check_layer_input(grad_y, self.num_features, gamma.dtype, self, name="grad_y", rows=x_hat.shape[0])
+        grad_y = check_layer_input(grad_y, self.num_features, gamma.dtype, self, name="grad_y", shape=x_hat.shape)
         np.einsum("nd,nd->d", grad_y, x_hat, out=self.grads["gamma"])
         np.sum(grad_y, axis=0, out=self.grads["beta"])
         grad_x_hat = grad_y * gamma

@@ -5,7 +5,11 @@ Each activation keeps its math in two pure methods:
 - ``function(x, out=None) -> y``          the forward formula (``out``: where to write y;
   Dense passes its own pre-activation z, so the forward allocates nothing more);
 - ``gradient(y, grad_y) -> grad_x``       the backward formula, written in terms of the
-  *output* y, which is cheaper than recomputing from x (sigmoid: y·(1−y)).
+  *output* y, which is cheaper than recomputing from x (sigmoid: y·(1−y)). An activation whose
+  derivative cannot be written exactly from its output (gelu, silu) sets ``from_input = True``
+  and is handed its input x instead: ``gradient(x, grad_y)``.
+
+Every activation acts elementwise (softmax: over the last axis) on a batch of any shape (N, ...).
 
 ``Dense`` calls these two directly; used as layers, ``forward`` and ``backward`` wrap them
 with the cache.
@@ -28,33 +32,39 @@ class Activation(Layer):
     name: ClassVar[str] = ""
     #: True for the ReLU family, which Dense initializes with He normal.
     relu_family: ClassVar[bool] = False
+    #: True when the derivative is written in terms of the input x (``gradient(x, grad_y)``),
+    #: False when in terms of the output y (``gradient(y, grad_y)``).
+    from_input: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
-        self._y: Array | None = None
+        #: What ``gradient`` is written in: the last forward's y, or its x when ``from_input``.
+        self._at: Array | None = None
 
     def function(self, x: Array, out: Array | None = None) -> Array:
         """y = f(x), elementwise; writes into ``out`` when given."""
         raise NotImplementedError
 
     def gradient(self, y: Array, grad_y: Array) -> Array:
-        """grad_x = grad_y * f'(x), written in terms of y = f(x).
+        """grad_x = grad_y * f'(x), written in terms of y = f(x) (of x itself when ``from_input``).
 
         The result may be ``grad_y`` itself (the identity); y and grad_y are never modified.
         """
         raise NotImplementedError
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        """y = f(x); caches y for backward. Shape (N, D) -> (N, D)."""
-        self._y = self.function(check_batch(x, self))
-        return self._y
+        """y = f(x); caches y (or x) for backward. Shape (N, ...) -> (N, ...)."""
+        x = check_batch(x, self)
+        y = self.function(x)
+        self._at = x if self.from_input else y
+        return y
 
     def backward(self, grad_y: Array) -> Array:
-        """grad_x = grad_y * f'(x). Shape (N, D) -> (N, D)."""
-        self._require_forward(self._y)
-        assert self._y is not None
-        grad_y = check_batch(grad_y, self, name="grad_y", shape=self._y.shape)
-        return self.gradient(self._y, cast_finite(grad_y, self._y.dtype, f"{type(self).__name__}: grad_y"))
+        """grad_x = grad_y * f'(x). Shape (N, ...) -> (N, ...)."""
+        self._require_forward(self._at)
+        assert self._at is not None
+        grad_y = check_batch(grad_y, self, name="grad_y", shape=self._at.shape)
+        return self.gradient(self._at, cast_finite(grad_y, self._at.dtype, f"{type(self).__name__}: grad_y"))
 
 
 class Identity(Activation):

@@ -26,11 +26,13 @@ refused with a clear error; create two layers instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from refnet.base import Array, Layer
+from refnet.base import Array, Layer, Shape
+from refnet.errors import ShapeError
 from refnet.losses import Loss
 from refnet.merge import Add, Concatenate, Merge, Multiply  # re-exported: refnet.graph is where users find them
 from refnet.network import NeuralNetwork
@@ -110,6 +112,7 @@ class GraphModel(NeuralNetwork):
             raise GraphError(f"the graph mixes parameter dtypes {sorted(dtypes)}: build every layer with one dtype")
         self.nodes = order
         self.input_node, self.output_node = inputs, outputs
+        self.input_shape = inputs.shape
         for layer in layers:  # in graph order, so a seeded graph is reproducible
             self._seed_layer(layer)
         self.layers = layers
@@ -132,6 +135,26 @@ class GraphModel(NeuralNetwork):
 
     def output_features(self) -> int:
         return self.output_node.width
+
+    def output_shape(self, shape: Sequence[int] | None = None) -> Shape:
+        """The per-sample output shape for X of per-sample ``shape`` (default: the Input node's).
+
+        The graph's shapes were checked when it was built; X may differ from the Input's shape
+        where the layers allow it (a shorter sequence), so its shape runs through every node again.
+        """
+        if shape is None:
+            return self.output_node.shape
+        shapes: dict[int, Shape] = {id(self.input_node): tuple(shape)}
+        for node in self.nodes:
+            layer = node.layer
+            if layer is None:
+                continue
+            given = [shapes[id(source)] for source in node.inputs]
+            try:
+                shapes[id(node)] = layer.merged_shape(given) if layer.multiple_inputs else layer.output_shape(given[0])
+            except ShapeError as error:
+                raise ShapeError(f"node {node.name!r} ({type(layer).__name__}): {error}") from None
+        return shapes[id(self.output_node)]
 
     def add(self, layer: Layer) -> NeuralNetwork:
         raise TypeError("a GraphModel is built from nodes: call layers on nodes instead of add()")
@@ -189,7 +212,7 @@ class GraphModel(NeuralNetwork):
                     str(node.name),
                     "Input" if layer is None else repr(layer),
                     ", ".join(str(source.name) for source in node.inputs) or "-",
-                    f"(N, {node.width})",
+                    node.shape_text(),
                     f"{0 if layer is None else layer.parameter_count():,}",
                 )
             )
@@ -207,7 +230,7 @@ class GraphModel(NeuralNetwork):
         for node in self.nodes:
             title = "Input" if node.layer is None else repr(node.layer)
             # "\\n" is DOT's line break in a label; the last line is always ours, never a name.
-            label = "\\n".join(dot_text(line) for line in (str(node.name), title, f"(N, {node.width})"))
+            label = "\\n".join(dot_text(line) for line in (str(node.name), title, node.shape_text()))
             lines.append(f'  {ids[id(node)]} [label="{label}"];')
         for node in self.nodes:
             lines.extend(f"  {ids[id(source)]} -> {ids[id(node)]};" for source in node.inputs)
@@ -225,7 +248,7 @@ class GraphModel(NeuralNetwork):
                     "name": node.name,
                     "layer": None if node.layer is None else layer_index[id(node.layer)],
                     "inputs": [position[id(source)] for source in node.inputs],
-                    "width": node.width,
+                    "shape": list(node.shape),
                 }
                 for node in self.nodes
             ],
@@ -245,8 +268,8 @@ class GraphModel(NeuralNetwork):
             if not isinstance(name, str):
                 raise TypeError(f"a node name must be a string, got {type(name).__name__}")
             sources = [nodes[_index(i, len(nodes), "an input")] for i in entry["inputs"]]
-            if entry["layer"] is None:
-                node = Input(entry["width"], name=name)
+            if entry["layer"] is None:  # files before sequences and images stored the width alone
+                node = Input(entry["shape"] if "shape" in entry else entry["width"], name=name)
             else:
                 node = apply(layers[_index(entry["layer"], len(layers), "a layer")], sources)
                 node.name = name

@@ -5,12 +5,14 @@ Forward, for a batch x of shape (N, in):
     y = act(z)
 
 Backward, given grad_y = dL/dy of shape (N, out):
-    grad_z = grad_y * act'(z)                       (computed from the cached y)
+    grad_z = grad_y * act'(z)                       (from the cached y, or z for gelu/silu)
     dW     = x.T @ grad_z  + l1·sign(W) + l2·W      (in, out)
     db     = Σ_n grad_z[n]                          (out,)   — biases are never regularized
     grad_x = grad_z @ W.T                           (N, in)
 
 The loss is a mean over the batch, so grad_y already carries the 1/N: nothing here divides.
+A batch of sequences x (N, T, in) is the same formulas on its N·T rows: z = x @ W + b acts on the
+last axis, and dW, db sum over every row of every sequence.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ class Dense(Layer):
             self._unseeded = (init, _fingerprint(W))
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._x: Array | None = None
-        self._y: Array | None = None
+        #: What act' is written in (``Activation.from_input``): y, or z for gelu/silu.
+        self._at: Array | None = None
 
     @property
     def in_features(self) -> int:
@@ -92,14 +95,17 @@ class Dense(Layer):
         return self.out
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out). Caches x and y."""
+        """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out), or (N, T, in) -> (N, T, out). Caches x and y (or z)."""
         W, b = self.params["W"], self.params["b"]
         x = check_layer_input(x, self._in, W.dtype, self)
         z = x @ W
         z += b
-        # z is this call's own buffer, so the activation may overwrite it in place.
-        y = self.activation.function(z, out=z)
-        self._x, self._y = x, y
+        if self.activation.from_input:  # act' is written in z (gelu, silu): keep z
+            y = self.activation.function(z)
+            self._x, self._at = x, z
+        else:  # act' is written in y: z is this call's own buffer, so y may overwrite it in place
+            y = self.activation.function(z, out=z)
+            self._x, self._at = x, y
         return y
 
     def backward(self, grad_y: Array) -> Array:
@@ -110,12 +116,14 @@ class Dense(Layer):
         network's first layer, whose input gradient nobody reads): one matrix product fewer.
         """
         self._require_forward(self._x)
-        assert self._x is not None and self._y is not None
-        x, y, W = self._x, self._y, self.params["W"]
-        grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", rows=x.shape[0])
-        grad_z = self.activation.gradient(y, grad_y)
-        np.matmul(x.T, grad_z, out=self.grads["W"])  # written in place: the optimizer may hold views of grads
-        grad_z.sum(axis=0, out=self.grads["b"])
+        assert self._x is not None and self._at is not None
+        x, W = self._x, self.params["W"]
+        grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", shape=self._at.shape)
+        grad_z = self.activation.gradient(self._at, grad_y)
+        # The rows of the batch, every leading axis as one: (N, in) as it is, (N, T, in) as (N·T, in).
+        x_rows, grad_z_rows = x.reshape(-1, self._in), grad_z.reshape(-1, self.out)
+        np.matmul(x_rows.T, grad_z_rows, out=self.grads["W"])  # in place: the optimizer may hold views of grads
+        grad_z_rows.sum(axis=0, out=self.grads["b"])
         if self.regularizer.active:
             self.regularizer.add_gradient(W, self.grads["W"])
         if not self.input_grad_needed:

@@ -3,6 +3,10 @@
 Each loss has ``forward(y_pred, y_true) -> float`` and ``backward() -> dL/dy_pred`` of
 that same float, shape (N, C) like y_pred. Because the loss is a mean, the gradient
 carries the 1/N (or 1/size) and nothing downstream divides again.
+
+Predictions may have more axes than (N, C): MSE and BCE take the mean over every element of
+any shape; CrossEntropy takes logits (N, ..., C), a distribution over the last axis at every
+position (a sequence's (N, T, C)), and averages over the positions.
 """
 
 from __future__ import annotations
@@ -101,10 +105,12 @@ class Loss:
 
     # -- validation ------------------------------------------------------------------
     def check_prediction(self, y_pred: Any) -> Array:
-        """Validate y_pred: a non-empty 2-D float array (N, outputs)."""
+        """Validate y_pred: a non-empty float array (N, outputs) or (N, ..., outputs)."""
         y_pred = as_array(y_pred, "y_pred")
-        if y_pred.ndim != 2 or y_pred.shape[0] == 0:
-            raise ShapeError(f"{type(self).__name__}: y_pred must be 2-D (N, outputs), got shape {y_pred.shape}")
+        if y_pred.ndim < 2 or y_pred.size == 0:
+            raise ShapeError(
+                f"{type(self).__name__}: y_pred must be (N, outputs) or (N, ..., outputs), got shape {y_pred.shape}"
+            )
         if not np.issubdtype(y_pred.dtype, np.floating):
             y_pred = y_pred.astype(np.float64)
         return y_pred
@@ -157,9 +163,9 @@ class MSE(Loss):
 
 
 def log_softmax(z: Array) -> Array:
-    """log softmax(z) row-wise through log-sum-exp: z − max − log Σ exp(z − max)."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    """log softmax(z) over the last axis through log-sum-exp: z − max − log Σ exp(z − max)."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return shifted
 
 
@@ -169,35 +175,47 @@ class CrossEntropy(Loss):
     L = −(1/N) Σ_n Σ_c y_nc · log softmax(z_n)_c ;   dL/dz = (softmax(z) − y) / N
 
     Targets are integer labels of shape (N,) with values in [0, C), or one-hot /
-    probability rows of shape (N, C).
+    probability rows of shape (N, C). Logits with more axes, (N, T, C) for a sequence, are
+    a classification at every position: labels (N, T), and N above counts every position
+    (the loss is the mean over all N·T of them).
     """
 
     is_classification = True
 
     def check_prediction(self, y_pred: Any) -> Array:
         y_pred = super().check_prediction(y_pred)
-        if y_pred.shape[1] < 2:
-            raise ShapeError(f"CrossEntropy: logits need at least 2 classes (columns), got shape {y_pred.shape}")
+        if y_pred.shape[-1] < 2:
+            raise ShapeError(f"CrossEntropy: logits need at least 2 classes (the last axis), got shape {y_pred.shape}")
         return y_pred
 
     def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-        """Integer labels (N,) become one-hot rows; (N, C) probability rows are used as given."""
-        N, C = shape
+        """Integer labels (N, ...) become one-hot rows; (N, ..., C) probability rows are used as given."""
+        positions, C = shape[:-1], shape[-1]
         target = as_array(y_true, "y_true")
-        if target.ndim != 1:
+        if target.ndim != len(positions):
+            if target.ndim != len(shape):
+                raise ShapeError(
+                    f"CrossEntropy: for logits of shape {tuple(shape)}, y_true must be integer labels of shape "
+                    f"{tuple(positions)} or probability rows of shape {tuple(shape)}, got shape {target.shape}"
+                )
             return self.check_probability_rows(super().prepare_target(target, shape, dtype))
-        if target.shape[0] != N:
-            raise ShapeError(f"CrossEntropy: got {target.shape[0]} labels for {N} rows of logits")
+        if target.shape != positions:
+            if len(positions) == 1:
+                raise ShapeError(f"CrossEntropy: got {target.shape[0]} labels for {positions[0]} rows of logits")
+            raise ShapeError(
+                f"CrossEntropy: labels must have shape {tuple(positions)} for logits of shape {tuple(shape)}, "
+                f"got shape {target.shape}"
+            )
         if not np.issubdtype(target.dtype, np.integer):
             check_finite(target, "y_true")
             if not np.array_equal(target, np.round(target)):
-                raise ValueError("CrossEntropy: 1-D targets must be integer class labels 0..C-1")
+                raise ValueError("CrossEntropy: label targets must be integer class labels 0..C-1")
         low, high = target.min(), target.max()
         if low < 0 or high >= C:
             bad = low if low < 0 else high
             raise ValueError(f"CrossEntropy: label {bad} is out of range for {C} classes (valid: 0 to {C - 1})")
         one_hot = np.zeros(shape, dtype=dtype)
-        one_hot[np.arange(N), target.astype(np.intp)] = 1
+        np.put_along_axis(one_hot, target.astype(np.intp)[..., np.newaxis], 1, axis=-1)
         return one_hot
 
     @staticmethod
@@ -206,23 +224,25 @@ class CrossEntropy(Loss):
 
         (The gradient softmax(z) − y is the loss's gradient only when each row sums to 1.)
         """
-        sums = target.sum(axis=1)
-        worst = int(np.argmax(np.abs(sums - 1)))
+        sums = target.sum(axis=-1)
+        worst_flat = int(np.argmax(np.abs(sums - 1)))
+        worst = np.unravel_index(worst_flat, sums.shape)
+        row = worst[0] if len(worst) == 1 else tuple(int(i) for i in worst)
         tolerance = max(1e-6, 100 * float(np.finfo(target.dtype).eps))
         if target.min() < 0 or target.max() > 1 or abs(sums[worst] - 1) > tolerance:
             raise ValueError(
                 "CrossEntropy: (N, C) targets must be one-hot or probability rows (entries in [0, 1], rows "
-                f"summing to 1), got entries from {target.min():g} to {target.max():g} and row {worst} summing "
-                f"to {sums[worst]:g}; for class labels pass a 1-D integer array of shape (N,)"
+                f"summing to 1), got entries from {target.min():g} to {target.max():g} and row {row} summing "
+                f"to {sums[worst]:g}; for class labels pass an integer array of shape (N,)"
             )
         return target
 
     def accuracy(self, y_pred: Array, target: Array) -> float | None:
-        """Fraction of rows whose largest logit is the target's largest entry."""
-        return float(np.mean(y_pred.argmax(axis=1) == target.argmax(axis=1)))
+        """Fraction of rows (of positions, for (N, ..., C)) whose largest logit is the target's largest entry."""
+        return float(np.mean(y_pred.argmax(axis=-1) == target.argmax(axis=-1)))
 
     def probabilities(self, y_pred: Array) -> Array:
-        """softmax(z) = exp(log_softmax(z)) row by row: the class probabilities the loss scores."""
+        """softmax(z) = exp(log_softmax(z)) over the last axis: the class probabilities the loss scores."""
         return np.exp(log_softmax(y_pred))
 
     def loss(self, y_pred: Array, target: Array) -> float:
@@ -239,15 +259,17 @@ class CrossEntropy(Loss):
 
     @staticmethod
     def _mean_nll(log_probs: Array, target: Array) -> float:
-        """−(1/N) Σ_n Σ_c y_nc · log p_nc."""
-        return -float(np.vdot(target, log_probs)) / log_probs.shape[0]
+        """−(1/N) Σ_n Σ_c y_nc · log p_nc, N the number of rows (positions: N·T for (N, T, C))."""
+        N = log_probs.size // log_probs.shape[-1]
+        return -float(np.vdot(target, log_probs)) / N
 
     @staticmethod
     def _softmax_minus_target(log_probs: Array, target: Array) -> Array:
         """(softmax(z) − y)/N with softmax = exp(log p), computed in place in ``log_probs``."""
+        N = log_probs.size // log_probs.shape[-1]
         grad = np.exp(log_probs, out=log_probs)
         grad -= target
-        grad *= log_probs.dtype.type(1.0 / log_probs.shape[0])
+        grad *= log_probs.dtype.type(1.0 / N)
         return grad
 
 

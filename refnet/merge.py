@@ -4,7 +4,7 @@ Each merge has a hand-written forward and backward like any layer, over a *list*
 
     Add:          y = x_1 + x_2 + ...           grad_x_i = grad_y
     Multiply:     y = x_1 ⊙ x_2 ⊙ ...           grad_x_i = grad_y ⊙ Π_{j≠i} x_j
-    Concatenate:  y = [x_1 | x_2 | ...]         grad_x_i = grad_y[:, columns of x_i]
+    Concatenate:  y = [x_1 | x_2 | ...]         grad_x_i = grad_y[..., the slice of x_i]  (along ``axis``)
 
 They are used inside a graph (``Add()(a, b)``, see ``refnet.graph``), which feeds them the
 values of their input nodes and sends each returned gradient back along its own edge.
@@ -12,20 +12,17 @@ values of their input nodes and sends each returned gradient back along its own 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from refnet.base import Array, Layer
+from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 from refnet.support.checks import check_batch
 
-if TYPE_CHECKING:
-    from refnet.wiring import Node
-
 
 class Merge(Layer):
-    """A layer that combines several inputs of shape (N, D_i) into one.
+    """A layer that combines several inputs of shape (N, ...) into one.
 
     ``forward_many(xs) -> y`` and ``backward_many(grad_y) -> [grad_x_i]`` replace the
     single-input ``forward``/``backward``.
@@ -33,36 +30,32 @@ class Merge(Layer):
 
     multiple_inputs = True
 
-    def merged_width(self, inputs: list[Node]) -> int:
-        """Output width for these inputs; equal widths required by default."""
-        widths = {node.width for node in inputs}
-        if len(widths) != 1:
-            shapes = ", ".join(f"{node.label()!r}: (N, {node.width})" for node in inputs)
-            raise ShapeError(f"{type(self).__name__} needs inputs of equal shape, got {shapes}")
-        return inputs[0].width
+    def merged_shape(self, shapes: list[Shape]) -> Shape:
+        """The per-sample output shape for inputs of these per-sample shapes; equal shapes by default."""
+        if len(set(shapes)) != 1:
+            raise ShapeError(f"{type(self).__name__} needs inputs of equal shape")
+        return shapes[0]
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y from the inputs xs; caches what backward_many needs."""
         raise NotImplementedError
 
-    #: True when every input must have the same shape (Add, Multiply); False when only
-    #: the number of rows must agree (Concatenate).
-    same_shape = True
-
     def check_inputs(self, xs: Any) -> list[Array]:
-        """At least two 2-D float arrays of one dtype, of equal shape (or equal rows)."""
+        """At least two float arrays (N, ...) of one dtype whose shapes ``merged_shape`` accepts."""
         name = type(self).__name__
         if not isinstance(xs, (list, tuple)) or len(xs) < 2:
             raise TypeError(f"{name}.forward_many takes a list of at least 2 arrays")
         arrays = [check_batch(x, self, name=f"input {i}") for i, x in enumerate(xs)]
         first = arrays[0]
         for i, x in enumerate(arrays[1:], start=1):
-            mismatch = x.shape != first.shape if self.same_shape else x.shape[0] != first.shape[0]
-            if mismatch:
-                what = "shape" if self.same_shape else "number of rows"
+            if x.shape[0] != first.shape[0]:
                 raise ShapeError(
-                    f"{name}: inputs must have the same {what}, got {first.shape} and {x.shape} (input {i})"
+                    f"{name}: inputs must have the same number of rows, got {first.shape} and {x.shape} (input {i})"
                 )
+            try:
+                self.merged_shape([first.shape[1:], x.shape[1:]])
+            except ShapeError as error:
+                raise ShapeError(f"{error}: got {first.shape} and {x.shape} (input {i})") from None
             if x.dtype != first.dtype:
                 raise TypeError(f"{name}: inputs must have one dtype, got {first.dtype} and {x.dtype} (input {i})")
         return arrays
@@ -138,29 +131,55 @@ class Multiply(Merge):
 
 
 class Concatenate(Merge):
-    """y = [x_1 | x_2 | ...] along the features;  grad_x_i = the matching columns of grad_y."""
+    """y = [x_1 | x_2 | ...] along ``axis``;  grad_x_i = the matching slice of grad_y.
 
-    same_shape = False
+    ``axis`` counts the batch axis N as axis 0, as NumPy does: the default -1 joins features
+    (rows (N, D_i) -> (N, Σ D_i)); ``axis=1`` joins the channels of images (N, C_i, H, W).
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        self._widths: list[int] | None = None
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"Concatenate: axis must be an int, got {type(axis).__name__}")
+        if axis == 0:
+            raise ValueError("Concatenate: axis 0 is the batch axis; join along a feature axis (1, 2, ... or -1)")
+        self.axis = axis
+        self._sizes: list[int] | None = None
         self._shape: tuple[int, ...] | None = None
 
-    def merged_width(self, inputs: list[Node]) -> int:
-        return sum(node.width for node in inputs)
+    def _sample_axis(self, ndim: int) -> int:
+        """``axis`` as an index into a per-sample shape of ``ndim`` axes, or ShapeError."""
+        position = self.axis - 1 if self.axis > 0 else ndim + self.axis
+        if not 0 <= position < ndim:
+            raise ShapeError(f"Concatenate(axis={self.axis}) needs inputs with at least {abs(self.axis)} feature axes")
+        return position
+
+    def merged_shape(self, shapes: list[Shape]) -> Shape:
+        """Equal shapes except along ``axis``, where the sizes add up."""
+        ndims = {len(shape) for shape in shapes}
+        if len(ndims) != 1:
+            raise ShapeError("Concatenate needs inputs with the same number of axes")
+        position = self._sample_axis(len(shapes[0]))
+        others = {shape[:position] + shape[position + 1 :] for shape in shapes}
+        if len(others) != 1:
+            raise ShapeError(f"Concatenate(axis={self.axis}) needs inputs of equal shape except along that axis")
+        first = shapes[0]
+        return (*first[:position], sum(shape[position] for shape in shapes), *first[position + 1 :])
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
-        """y = concatenate(xs, axis=1), shapes (N, D_i) -> (N, Σ D_i)."""
+        """y = concatenate(xs, axis), e.g. (N, D_i) -> (N, Σ D_i) for axis=-1."""
         xs = self.check_inputs(xs)
-        self._widths = [x.shape[1] for x in xs]
-        y = np.concatenate(xs, axis=1)
+        self._sizes = [x.shape[self.axis] for x in xs]
+        y = np.concatenate(xs, axis=self.axis)
         self._shape = y.shape
         return y
 
     def backward_many(self, grad_y: Array) -> list[Array]:
-        """grad_x_i = grad_y[:, offset_i : offset_i + D_i]."""
+        """grad_x_i = grad_y[..., offset_i : offset_i + D_i, ...] along ``axis``."""
         grad_y = self.check_grad(grad_y, self._shape)
-        assert self._widths is not None
-        bounds = np.cumsum(self._widths)[:-1]
-        return list(np.split(grad_y, bounds, axis=1))
+        assert self._sizes is not None
+        bounds = np.cumsum(self._sizes)[:-1]
+        return list(np.split(grad_y, bounds, axis=self.axis))
+
+    def get_config(self) -> dict[str, Any]:
+        return {} if self.axis == -1 else {"axis": self.axis}

@@ -16,14 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from refnet.base import Array, Layer
+from refnet.base import Array, Layer, Shape
 from refnet.callbacks import Callback, History
 from refnet.errors import CallOrderError, NonFiniteError, ShapeError
 from refnet.losses import Loss
 from refnet.optimizers import Optimizer
-from refnet.support.checks import as_array, as_features, cast_finite, check_finite, make_rng
+from refnet.support.checks import as_array, as_batch, as_features, cast_finite, check_finite, make_rng
 from refnet.support.numerics import Snapshot, all_finite, float_errors_as_values
 from refnet.training import fit, gradient_square_bound, state_arrays, state_finite
+from refnet.wiring import sample_shape
 
 
 class NeuralNetwork:
@@ -37,6 +38,9 @@ class NeuralNetwork:
             own ``rng``/``seed`` (Dense initial weights, Dropout masks), each from its own
             stream spawned in the order the layers are added: the same seed gives bitwise
             the same network and training. A layer's own seed wins.
+        input_shape: optional per-sample shape of X (an int for rows of features, (C, H, W) for
+            images, (T, D) for sequences): then ``add`` checks every layer's shape as it comes
+            and ``summary()`` shows them all. Without it, shapes are checked from the data.
     """
 
     def __init__(
@@ -46,8 +50,11 @@ class NeuralNetwork:
         *,
         rng: np.random.Generator | None = None,
         seed: int | None = None,
+        input_shape: int | Sequence[int] | None = None,
     ) -> None:
         self.layers: list[Layer] = []
+        #: The per-sample shape of X, when given (``input_shape=``); None otherwise.
+        self.input_shape: Shape | None = None if input_shape is None else sample_shape(input_shape, "input_shape")
         self.loss: Loss | None = None
         self.rng = make_rng(rng, seed, "NeuralNetwork")
         #: The network seed rule: every layer given to a seeded network adopts a Generator
@@ -72,20 +79,46 @@ class NeuralNetwork:
     # -- building ------------------------------------------------------------------
     @property
     def in_features(self) -> int | None:
-        """Input width the network expects (from its first layer that fixes one)."""
+        """The width of X's last axis the network expects: the first layer's that fixes one, or None.
+
+        Layers before it must keep the width (activations, Dropout); after a layer that reshapes
+        (a Conv2D, a Flatten) the network's input width is not fixed by the layers that follow.
+        """
+        if self.input_shape is not None:
+            return self.input_shape[-1]
         for layer in self.layers:
             if layer.in_features is not None:
                 return layer.in_features
+            if type(layer).output_features is not Layer.output_features:
+                return None
         return None
 
     def output_features(self) -> int | None:
-        """Output width, when the input width is known."""
+        """The width of the output's last axis, as far as the layers tell it without data (else None)."""
         width = self.in_features
-        if width is None:
-            return None
         for layer in self.layers:
-            width = layer.output_features(width)
+            if width is None and layer.in_features is not None:
+                width = layer.in_features  # the width it needs: checked when data comes
+            width = None if width is None else layer.output_features(width)
         return width
+
+    def output_shape(self, shape: Sequence[int] | None = None) -> Shape:
+        """The per-sample output shape for X of per-sample ``shape`` (default: ``input_shape``).
+
+        Runs every layer's ``output_shape`` in turn: a layer that cannot take what the one
+        before outputs is a ShapeError naming both.
+        """
+        if shape is None:
+            if self.input_shape is None:
+                raise CallOrderError("the network has no input_shape: pass the per-sample shape of X")
+            shape = self.input_shape
+        result = tuple(shape)
+        for index, layer in enumerate(self.layers):
+            try:
+                result = layer.output_shape(result)
+            except ShapeError as error:
+                raise ShapeError(f"layer {index} ({type(layer).__name__}): {error}") from None
+        return result
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -111,6 +144,12 @@ class NeuralNetwork:
                 f"layer {index} ({type(layer).__name__}) expects {layer.in_features} input features, "
                 f"but the previous layer outputs {width}"
             )
+        if self.input_shape is not None:
+            shape = self.output_shape()
+            try:
+                layer.output_shape(shape)
+            except ShapeError as error:
+                raise ShapeError(f"layer {index} ({type(layer).__name__}): {error}") from None
         known = [other.dtype for other in self.layers if other.dtype is not None]
         # Compared with ``!=`` after filtering out None: np.dtype(None) is float64, so ``in (None, ...)`` misleads.
         if layer.dtype is not None and any(dtype != layer.dtype for dtype in known):
@@ -135,11 +174,22 @@ class NeuralNetwork:
 
     # -- forward and backward -------------------------------------------------------
     def _check_X(self, X: Any, name: str = "X") -> Array:
+        """X validated once: its values (finite, in the network's dtype) and its shape through every layer."""
         if not self.layers:
             raise CallOrderError("the network has no layers: add() at least one first")
-        first = next((index for index, layer in enumerate(self.layers) if layer.in_features is not None), None)
-        owner = "the network" if first is None else f"layer {first} ({type(self.layers[first]).__name__})"
-        return as_features(X, name, self.dtype, self.in_features, expected_by=owner)
+        first = self.layers[0]
+        if first.takes_ids:  # an Embedding: integer ids, never cast to floats
+            X = first.check_ids(X, name)
+        else:
+            X = as_array(X, name)
+            if X.ndim == 2 and self.in_features is not None:  # rows of features: the messages name columns
+                index = next((i for i, layer in enumerate(self.layers) if layer.in_features is not None), None)
+                owner = "the network" if index is None else f"layer {index} ({type(self.layers[index]).__name__})"
+                X = as_features(X, name, self.dtype, self.in_features, expected_by=owner)
+            else:
+                X = as_batch(X, name, self.dtype)
+        self.output_shape(X.shape[1:])
+        return X
 
     def _nonfinite(self, what: str, X: Array) -> NonFiniteError:
         """The error for an inf/NaN result computed from a finite, validated X."""
@@ -180,7 +230,7 @@ class NeuralNetwork:
         first.backward_params(grad_y)
 
     def forward(self, X: Any, training: bool = False) -> Array:
-        """The network's output for a batch X of shape (N, in_features).
+        """The network's output for a batch X of shape (N, in_features) (or (N, ...), as the first layer takes).
 
         Raises ``NonFiniteError`` if the output overflows to inf or NaN.
         """
@@ -326,11 +376,19 @@ class NeuralNetwork:
     def __str__(self) -> str:
         """The ``summary()`` table: one row per layer with its output shape and parameter count."""
         rows = [("#", "layer", "output shape", "params")]
+        if self.input_shape is not None:  # every shape known
+            shape: Shape = self.input_shape
+            for index, layer in enumerate(self.layers):
+                shape = layer.output_shape(shape)
+                rows.append((str(index), repr(layer), shape_text(shape), f"{layer.parameter_count():,}"))
+            return self._summary_table(rows)
         width = self.in_features
         for index, layer in enumerate(self.layers):
+            if width is None and layer.in_features is not None:
+                width = layer.in_features
             width = layer.output_features(width) if width is not None else None
-            shape = f"(N, {width})" if width is not None else "(N, ?)"
-            rows.append((str(index), repr(layer), shape, f"{layer.parameter_count():,}"))
+            text = f"(N, {width})" if width is not None else "(N, ?)"
+            rows.append((str(index), repr(layer), text, f"{layer.parameter_count():,}"))
         return self._summary_table(rows)
 
     def _summary_table(self, rows: Sequence[tuple[str, ...]]) -> str:
@@ -431,6 +489,11 @@ class NeuralNetwork:
         return f"NeuralNetwork({len(self.layers)} layers, loss={self.loss!r})"
 
 
+def shape_text(shape: Sequence[int]) -> str:
+    """A batch shape as text: (N, 16, 8, 8)."""
+    return "(" + ", ".join(["N", *map(str, shape)]) + ")"
+
+
 class Core:
     """The network's core: what training and gradcheck run per batch, on arrays validated once.
 
@@ -461,8 +524,9 @@ class Core:
     def prepare(self, X: Any, Y: Any, names: tuple[str, str] = ("X", "Y")) -> tuple[Array, Array]:
         """(X, target) validated and cast to the network's dtype: the one check of X and Y.
 
-        X must be (N, in_features); Y is what the loss accepts (e.g. int labels or one-hot
-        rows for CrossEntropy). ``names`` name the two in error messages.
+        X must be (N, in_features) (or (N, ...), as the first layer takes); Y is what the loss
+        accepts (e.g. int labels or one-hot rows for CrossEntropy). ``names`` name the two in
+        error messages.
         """
         network, loss = self.network, self.loss
         X = self._check_X(X, names[0])
@@ -470,9 +534,8 @@ class Core:
         if Y_array.ndim == 0 or len(Y_array) != len(X):
             got = "a scalar" if Y_array.ndim == 0 else f"{len(Y_array)} rows"
             raise ShapeError(f"{names[0]} has {len(X)} rows but {names[1]} has {got}")
-        out = network.output_features()
-        assert out is not None
-        target = loss.prepare_target(Y_array, (len(X), out), network.dtype)
+        out = network.output_shape(X.shape[1:])
+        target = loss.prepare_target(Y_array, (len(X), *out), network.dtype)
         return X, target
 
     def forward(self, X: Array, training: bool) -> Array:

@@ -82,8 +82,10 @@ class Neuron(Layer):
         """z = x @ w + b;  y = f(z).  x: (N, n_inputs) -> y: (N, 1)."""
         x = as_features(x, "x", np.dtype(np.float64), self.n_inputs)
         z = x @ self.params["w"] + self.params["b"][0]  # weighted sum, one number per sample
-        y = self.activation.function(z.reshape(-1, 1))
-        self._x, self._y = x, y
+        z = z.reshape(-1, 1)
+        y = self.activation.function(z)
+        # f'(z) is written in terms of y for most activations, of z itself for gelu and silu.
+        self._x, self._y = x, (z if self.activation.from_input else y)
         return y
 
     def backward(self, grad_y: Array) -> Array:

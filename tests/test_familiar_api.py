@@ -240,6 +240,7 @@ def test_version_is_the_installed_distributions() -> None:
 NETWORK_NAMES = {
     # building
     "add", "set_loss", "layers", "loss", "optimizer", "rng", "dtype", "in_features", "output_features",
+    "input_shape", "output_shape",
     # running
     "forward", "backward", "predict", "predict_proba", "compute_gradients", "penalty",
     # training

@@ -290,7 +290,7 @@ def test_a_merge_layer_in_a_plain_stack_is_refused_at_load(tmp_path: Path) -> No
         (lambda g: g["nodes"][1].__setitem__("inputs", [-1]), "an input index -1 is out of range"),
         (lambda g: g["nodes"][1].__setitem__("layer", 1.0), "a layer must be given by an integer index"),
         (lambda g: g["nodes"][0].__setitem__("name", ["x"]), "a node name must be a string"),
-        (lambda g: g["nodes"][0].__setitem__("width", 1e300), "features must be an integer"),
+        (lambda g: g["nodes"][0].__setitem__("shape", [1e300]), "Input shape must be an integer"),
         (lambda g: g.__setitem__("output", 99), "the output index 99 is out of range"),
     ],
 )

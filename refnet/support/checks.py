@@ -165,6 +165,42 @@ def make_rng(rng: np.random.Generator | None, seed: int | None, owner: str) -> n
     return np.random.default_rng(seed)
 
 
+def as_batch(X: Any, name: str, dtype: np.dtype[Any]) -> FloatArray:
+    """Validate a batch ``X`` of shape (N, ...) with N >= 1 and return it in ``dtype``.
+
+    The values are checked here, once (finite, representable in ``dtype``); the shape beyond
+    N is the layers' to check (``Layer.output_shape``), as the network does right after.
+    """
+    array = as_array(X, name)
+    if array.ndim < 2:
+        hint = " (a single sample needs shape (1, features): use X.reshape(1, -1))" if array.ndim == 1 else ""
+        raise ShapeError(
+            f"{name} must have a batch axis and a feature axis, (N, features), got shape {array.shape}{hint}"
+        )
+    if array.shape[0] == 0 or array.size == 0:
+        raise ShapeError(f"{name} is empty: got shape {array.shape}, need at least one row and one feature")
+    check_finite(array, name)
+    return cast_finite(array, dtype, name)
+
+
+def as_ids(X: Any, name: str, count: int) -> NDArray[np.intp]:
+    """Validate integer ids of shape (N, ...) in [0, count) (an Embedding's input) and return them as intp.
+
+    Only integer arrays are ids: a float array is a TypeError even when it holds whole numbers
+    (a float input reaching an embedding is almost always a mistake upstream).
+    """
+    array = as_array(X, name)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer ids (an int array), got an array of dtype {array.dtype}")
+    if array.ndim < 1 or array.shape[0] == 0 or array.size == 0:
+        raise ShapeError(f"{name} must be ids of shape (N, ...) with N >= 1, got shape {array.shape}")
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high >= count:
+        bad = low if low < 0 else high
+        raise ValueError(f"{name} holds id {bad}, out of range for {count} embeddings (valid ids: 0 to {count - 1})")
+    return array.astype(np.intp, copy=False)
+
+
 def check_layer_input(
     x: Any,
     width: int,
@@ -172,17 +208,23 @@ def check_layer_input(
     layer: object,
     *,
     name: str = "x",
-    rows: int | None = None,
+    shape: tuple[int, ...] | None = None,
+    ndim: int | None = None,
 ) -> NDArray[Any]:
     """Cheap shape check for a layer's forward/backward input, cast to the layer dtype.
 
-    Only the shape is checked (no pass over the values), so it costs nothing next to the
-    layer's own work; the network checks values once, at its boundary.
+    x must be (N, ..., width) — exactly ``shape`` when given (grad_y: the forward output's
+    shape), exactly ``ndim`` axes when given (BatchNorm: (N, features)). Only the shape is
+    checked (no pass over the values), so it costs nothing next to the layer's own work; the
+    network checks values once, at its boundary.
     """
     if type(x) is not np.ndarray or x.dtype.kind not in "iuf":  # lists, subclasses, bad dtypes
         x = as_array(x, f"{type(layer).__name__}: {name}")
-    if x.ndim != 2 or x.shape[1] != width or (rows is not None and x.shape[0] != rows):
-        expected = f"({rows if rows is not None else 'N'}, {width})"
+    if shape is not None:
+        if x.shape != shape:
+            raise ShapeError(f"{type(layer).__name__}: {name} must have shape {shape}, got {x.shape}")
+    elif x.ndim < 2 or x.shape[-1] != width or (ndim is not None and x.ndim != ndim):
+        expected = "(N, " + ("..., " if ndim is None else "") + f"{width})"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
     _refuse_empty(x, layer, name)
     # cast_finite would return x unchanged too; testing first spares the hot path building the message.
@@ -190,15 +232,15 @@ def check_layer_input(
 
 
 def check_batch(x: Any, layer: object, *, name: str = "x", shape: tuple[int, ...] | None = None) -> NDArray[Any]:
-    """Cheap check for a parameter-free layer's input: a 2-D float array (of ``shape`` if given).
+    """Cheap check for a parameter-free layer's input: a float array (N, ...) (of ``shape`` if given).
 
     Floats keep their dtype (the layer has none of its own); integers become float64.
     """
     if type(x) is not np.ndarray or x.dtype.kind != "f":  # lists, subclasses, integers, bad dtypes
         x = as_array(x, f"{type(layer).__name__}: {name}")
         x = x.astype(np.float64, copy=False)
-    if x.ndim != 2 or (shape is not None and x.shape != shape):
-        expected = str(shape) if shape is not None else "(N, features)"
+    if x.ndim < 2 or (shape is not None and x.shape != shape):
+        expected = str(shape) if shape is not None else "(N, features) or (N, ...)"
         raise ShapeError(f"{type(layer).__name__}: {name} must have shape {expected}, got {x.shape}")
     _refuse_empty(x, layer, name)
     return x
@@ -206,7 +248,7 @@ def check_batch(x: Any, layer: object, *, name: str = "x", shape: tuple[int, ...
 
 def _refuse_empty(x: NDArray[Any], layer: object, name: str) -> None:
     """A batch with no rows or no features has nothing to compute (and NumPy's reductions fail on it)."""
-    if x.shape[0] == 0 or x.shape[1] == 0:
+    if x.size == 0:
         raise ShapeError(
             f"{type(layer).__name__}: {name} is empty: got shape {x.shape}, need at least one row and one feature"
         )
