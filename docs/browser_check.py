@@ -75,7 +75,7 @@ def wait_for_math(page: Any) -> None:
     page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
 
 
-def check(site: Path, chromium: str, screenshots: Path) -> list[str]:
+def check(site: Path, chromium: str, screenshots: Path, search_timeout: float = 30.0) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html") if "_static" not in path.parts)
@@ -119,20 +119,21 @@ def check(site: Path, chromium: str, screenshots: Path) -> list[str]:
             problems += [f"{name}: image did not load: {src}" for src in page.evaluate(BROKEN_IMAGES_JS)]
             rows = page.evaluate(TABLES_JS)
             problems += [f"{name}: a gradcheck table without rows" for count in rows if count == 0]
-            if name.startswith("components/") and name != "components/index.html" and not rows:
+            component_page = name.startswith("components/") and name != "components/index.html"
+            if component_page and not rows and not page.locator(".gallery-empty").count():
                 problems.append(f"{name}: a component page without a gradcheck table")
             links[name] = {link for link in page.evaluate(LINKS_JS) if link.startswith(origin)}
             ids[name] = set(page.evaluate(IDS_JS))
         problems += broken_links(context, base, links, ids)
-        problems += search(page, base)
+        problems += search(page, base, search_timeout)
         screenshots.mkdir(parents=True, exist_ok=True)
         for name, file in SCREENSHOTS.items():
             if name.split("?")[0] in pages:
                 current[0] = name
                 page.goto(base + name, wait_until="load")
                 wait_for_math(page)
-                if "search" in name:
-                    page.wait_for_selector("#search-results li", timeout=30_000)
+                if "search" in name and not any(p.startswith("search:") for p in problems):
+                    page.wait_for_selector("#search-results li", timeout=search_timeout * 1000)
                 page.screenshot(path=str(screenshots / file), full_page=False)
         browser.close()
     server.shutdown()
@@ -158,11 +159,11 @@ def broken_links(context: Any, base: str, links: dict[str, set[str]], ids: dict[
     return problems
 
 
-def search(page: Any, base: str) -> list[str]:
+def search(page: Any, base: str, timeout: float) -> list[str]:
     """The site's search (its local index, in the page) finds pages for "Adam"."""
     page.goto(base + "search.html?q=Adam", wait_until="load")
     try:
-        page.wait_for_selector("#search-results li", timeout=30_000)
+        page.wait_for_selector("#search-results li", timeout=timeout * 1000)
     except Exception:  # Playwright's TimeoutError: no result appeared
         return ['search: "Adam" found nothing']
     titles = page.locator("#search-results li").all_inner_texts()
@@ -171,12 +172,61 @@ def search(page: Any, base: str) -> list[str]:
     return []
 
 
+#: A site with one of each problem the check must find, and the words of the report that says so.
+BROKEN_SITE = {
+    "index.html": """<html><head><title>broken</title></head><body><article>
+        <p>Unrendered: $$x^2$$</p>
+        <a href="missing.html">a broken link</a> <a href="index.html#nowhere">a missing anchor</a>
+        <img src="missing.png" alt="an image that is not there">
+        <img src="http://192.0.2.1/remote.png" alt="an image from another machine">
+        <table class="gradcheck-table"><thead><tr><th>check</th></tr></thead><tbody></tbody></table>
+        <script>console.error("a deliberate error")</script>
+        </article></body></html>""",
+    "components/empty.html": "<html><body><article><p>No proof here.</p></article></body></html>",
+    "search.html": "<html><body><article><div id='search-results'></div></article></body></html>",
+}
+EXPECTED = [
+    "unrendered math",
+    "broken link",
+    "missing anchor",
+    "image did not load",
+    "left the machine",
+    "gradcheck table without rows",
+    "component page without a gradcheck table",
+    "console error",
+    'search: "Adam" found nothing',
+]
+
+
+def self_test(chromium: str) -> list[str]:
+    """Run the check on ``BROKEN_SITE``: the report must name every problem it holds."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        site = Path(folder) / "site"
+        for name, html in BROKEN_SITE.items():
+            (site / name).parent.mkdir(parents=True, exist_ok=True)
+            (site / name).write_text(html, encoding="utf-8")
+        problems = check(site, chromium, Path(folder) / "screenshots", search_timeout=2.0)
+    return [
+        f"self-test: the check did not report {words!r}" for words in EXPECTED if not any(words in p for p in problems)
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("site", type=Path, help="the built site (docs/_build/html)")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium to drive")
     parser.add_argument("--screenshots", type=Path, help="where the screenshots go")
+    parser.add_argument("--self-test", action="store_true", help="first check that a broken site is caught")
     args = parser.parse_args(argv)
+    if args.self_test:
+        missed = self_test(args.chromium)
+        for problem in missed:
+            print(problem)
+        if missed:
+            return 1
+        print(f"self-test: a site with {len(EXPECTED)} kinds of problem, every one reported")
     if not (args.site / "index.html").is_file():
         parser.error(f"{args.site} holds no index.html: build the site first (nox -s docs)")
     start = time.perf_counter()

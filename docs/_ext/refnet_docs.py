@@ -9,6 +9,8 @@ Directives (MyST: ```` ```{refnet-source} refnet.layer.Dense.backward ```` and s
   shows their rows: the gradient and closed-form checks, and with ``:kind: reference`` the
   values against the textbook references. A table with no row, or a row that does not pass,
   fails the build;
+- ``component-gallery``: every public component no page shows yet, from the code alone (its
+  docstring, its math methods, its rows), so a component merged before its page is on the site at once;
 - ``activation-plot CLASS``: a figure of f(x) and its f'(x) as the class computes them, with the
   central difference of f at a few points on top;
 - ``refnet-docstring NAME``: a docstring shown as written (the file format's, say);
@@ -22,41 +24,31 @@ each one as a Jupyter notebook (jupytext) to _generated/notebooks/, which the pa
 from __future__ import annotations
 
 import difflib
-import functools
-import importlib
 import inspect
 import textwrap
-from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from docutils import nodes
 from docutils.parsers.rst import directives
+from pages import (
+    DOCS,
+    SEED,
+    gallery_checks,
+    gallery_components,
+    math_methods,
+    page_texts,
+    resolve,
+    run_check,
+    table_checks,
+)
 from sphinx.application import Sphinx
 from sphinx.directives.code import container_wrapper
-from sphinx.errors import ExtensionError
 from sphinx.util.docutils import SphinxDirective
 
-DOCS = Path(__file__).resolve().parent.parent
 ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
-SEED = 0  # the catalog's default seed: the rows are those `gradcheck` prints
-
-
-def resolve(name: str) -> Any:
-    """The object a dotted name refers to: the longest importable module prefix, then attributes."""
-    parts = name.split(".")
-    for split in range(len(parts), 0, -1):
-        try:
-            value: Any = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        for attribute in parts[split:]:
-            value = getattr(value, attribute)
-        return value
-    raise ExtensionError(f"cannot import {name!r}")
 
 
 class RefnetSource(SphinxDirective):
@@ -81,29 +73,6 @@ class RefnetSource(SphinxDirective):
             self.set_source_info(block)
             found.append(container_wrapper(self, block, caption))
         return found
-
-
-@functools.cache
-def run_check(name: str) -> list[Any]:
-    """The results of one catalog check, run as ``gradcheck`` runs it (its own seeded Generator)."""
-    from gradcheck.core.guard import guarded
-    from gradcheck.suite.catalog import CATALOG, CATALOG_TOLERANCES, check_rng
-
-    (check,) = [check for check in CATALOG if check.name == name]
-    report = guarded(check.name, functools.partial(check.run, check_rng(SEED, name), CATALOG_TOLERANCES, False), 120)
-    return [replace(result, component=check.name) for result in report.results]
-
-
-def catalog_checks(classes: Sequence[type], patterns: Sequence[str], kind: str) -> list[str]:
-    """Names of the catalog checks a page shows: those covering a class and named after it, plus patterns."""
-    from gradcheck.suite.catalog import CATALOG
-
-    def wanted(check: Any) -> bool:
-        own = any(cls in check.covers and check.name.startswith(cls.__name__) for cls in classes)
-        return own or any(pattern.lower() in check.name.lower() for pattern in patterns)
-
-    is_reference = {"reference": True, "gradient": False}[kind]
-    return [check.name for check in CATALOG if wanted(check) and check.name.endswith(" reference") == is_reference]
 
 
 COLUMNS = ["check", "tensor", "worst", "analytic", "numerical", "abs err", "rel err", "abs tol", "verdict"]
@@ -140,39 +109,81 @@ class GradcheckTable(SphinxDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        from gradcheck.core.results import Report
-        from gradcheck.core.table import verdict_text
-
-        classes = [resolve(name) for name in self.arguments]
-        patterns = [part.strip() for part in self.options.get("pattern", "").split(";") if part.strip()]
         kind = self.options.get("kind", "gradient")
-        names = catalog_checks(classes, patterns, kind)
+        names = table_checks(self.arguments, self.options)
         if not names:
             raise self.error(f"gradcheck-table: no {kind} check in the catalog for {', '.join(self.arguments)}")
-        results = [result for name in names for result in run_check(name)]
-        report = Report(results)
-        rows = [
-            [
-                r.component,
-                r.tensor,
-                r.index,
-                f"{r.analytic: .4e}",
-                f"{r.numerical: .4e}",
-                f"{r.abs_error:.1e}",
-                f"{r.rel_error:.1e}",
-                f"{r.tolerance:.1e}",
-                verdict_text(r),
-            ]
-            for r in results
+        return gradcheck_nodes(self, names, kind)
+
+
+def gradcheck_nodes(directive: SphinxDirective, names: list[str], kind: str) -> list[nodes.Node]:
+    """The rows of the named checks, run now, and their summary; a row that does not pass is a build warning."""
+    from gradcheck.core.results import Report
+    from gradcheck.core.table import verdict_text
+
+    results = [result for name in names for result in run_check(name)]
+    report = Report(results)
+    rows = [
+        [
+            r.component,
+            r.tensor,
+            r.index,
+            f"{r.analytic: .4e}",
+            f"{r.numerical: .4e}",
+            f"{r.abs_error:.1e}",
+            f"{r.rel_error:.1e}",
+            f"{r.tolerance:.1e}",
+            verdict_text(r),
         ]
-        header = REFERENCE_COLUMNS if kind == "reference" else COLUMNS
-        found: list[nodes.Node] = [table_node(header, rows, ["gradcheck-table", f"gradcheck-{kind}"])]
-        summary = nodes.paragraph(classes=["gradcheck-summary"])
-        summary += nodes.literal(text=report.summary().rsplit(" in ", 1)[0])
-        summary += nodes.Text(f" (seed {SEED}, run while this page was built)")
-        found.append(summary)
-        if not report.passed:
-            logger_warning(self, f"gradcheck rows that do not pass on this page:\n{report.explanations()}")
+        for r in results
+    ]
+    header = REFERENCE_COLUMNS if kind == "reference" else COLUMNS
+    found: list[nodes.Node] = [table_node(header, rows, ["gradcheck-table", f"gradcheck-{kind}"])]
+    summary = nodes.paragraph(classes=["gradcheck-summary"])
+    summary += nodes.literal(text=report.summary().rsplit(" in ", 1)[0])
+    summary += nodes.Text(f" (seed {SEED}, run while this page was built)")
+    found.append(summary)
+    if not report.passed:
+        logger_warning(directive, f"gradcheck rows that do not pass on this page:\n{report.explanations()}")
+    return found
+
+
+class ComponentGallery(SphinxDirective):
+    """Every public component no page shows yet: its docstring, its math methods' source, its checks' rows.
+
+    A component merged before its page is written appears here at once, proof included; its own
+    page (with the derivation) takes it out of the gallery.
+    """
+
+    def run(self) -> list[nodes.Node]:
+        found: list[nodes.Node] = []
+        components = gallery_components(page_texts())
+        if not components:
+            found.append(nodes.paragraph(text="Every component has a page of its own.", classes=["gallery-empty"]))
+        for cls in components:
+            section = nodes.section(ids=[nodes.make_id(f"gallery-{cls.__name__}")], names=[cls.__name__.lower()])
+            section += nodes.title(text=cls.__name__)
+            doc = inspect.getdoc(cls) or ""
+            section += nodes.literal_block(doc, doc, language="text")
+            source = RefnetSource(
+                "refnet-source",
+                math_methods(cls),
+                {},
+                self.content,
+                self.lineno,
+                self.content_offset,
+                self.block_text,
+                self.state,
+                self.state_machine,
+            )
+            section += source.run() if math_methods(cls) else []
+            for kind in ("gradient", "reference"):
+                names = gallery_checks(cls, kind)
+                if names:
+                    section += gradcheck_nodes(self, names, kind)
+                elif kind == "gradient":
+                    raise self.error(f"component-gallery: no catalog check covers {cls.__name__}")
+            found.append(section)
         return found
 
 
@@ -298,6 +309,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("refnet-source", RefnetSource)
     app.add_directive("gradcheck-table", GradcheckTable)
     app.add_directive("activation-plot", ActivationPlot)
+    app.add_directive("component-gallery", ComponentGallery)
     app.add_directive("refnet-docstring", RefnetDocstring)
     app.add_directive("gradcheck-help", GradcheckHelp)
     app.add_directive("gradcheck-list", GradcheckList)
