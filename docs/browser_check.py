@@ -127,6 +127,10 @@ def check(site: Path, chromium: str, screenshots: Path, search_timeout: float = 
         problems += broken_links(context, base, links, ids)
         problems += search(page, base, search_timeout)
         screenshots.mkdir(parents=True, exist_ok=True)
+        context.close()  # a fresh context: the search's highlighting (kept in local storage) stays out of the pictures
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.route("**/*", route)
+        page = context.new_page()
         for name, file in SCREENSHOTS.items():
             if name.split("?")[0] in pages:
                 current[0] = name
