@@ -9,12 +9,15 @@ the checker), the figures; tutorials are executed by MyST-NB.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(DOCS.parent))  # this checkout's refnet and gradcheck, whatever is installed
+# ... and the tutorials' kernels too, which inherit the environment
+os.environ["PYTHONPATH"] = os.pathsep.join([str(DOCS.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 import refnet  # noqa: E402
 
