@@ -37,7 +37,15 @@ extensions = [
     "refnet_docs",
 ]
 
-exclude_patterns = ["_build", "_generated/notebooks", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "**/README.md"]
+exclude_patterns = [
+    "_build",
+    "_pending",
+    "_generated/notebooks",
+    "Thumbs.db",
+    ".DS_Store",
+    "**.ipynb_checkpoints",
+    "**/README.md",
+]
 suppress_warnings = ["myst.header"]  # benchmarks.md and mutation.md start their sections at ####
 
 # MyST: $...$ and $$...$$ math, ::: fences for directives, {dropdown} for hidden solutions.

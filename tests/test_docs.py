@@ -22,7 +22,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 import pages  # noqa: E402  (docs/_ext/pages.py: the Sphinx-free half of the extension)
 
-SOURCES = sorted(path for path in DOCS.rglob("*.md") if not {"_build", "_generated"} & set(path.parts))
+SOURCES = sorted(path for path in DOCS.rglob("*.md") if not {"_build", "_generated", "_pending"} & set(path.parts))
 TEXTS = {path.relative_to(DOCS).as_posix(): path.read_text(encoding="utf-8") for path in SOURCES}
 TABLES = [
     (page, args, options)
