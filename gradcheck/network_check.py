@@ -43,7 +43,8 @@ def check_network(
     """
     name = name or type(network).__name__
     dtype = network.dtype
-    X = float_array(X, "X").astype(dtype)
+    ids = np.asarray(X).dtype.kind in "iu" and takes_ids(network)
+    X = np.asarray(X) if ids else float_array(X, "X").astype(dtype)  # ids stay integers: they have no gradient
     if dtype != np.float64:
         name = f"{name} ({dtype})"
     start = time.perf_counter()
@@ -71,7 +72,7 @@ def network_report(
         snapshot.restore()
         return network.compute_gradients(X, Y)
 
-    targets = [Target(name, "X", X, grad_X, loss)]
+    targets = [] if grad_X is None else [Target(name, "X", X, grad_X, loss)]
     targets += [
         Target(name, f"layers[{i}].{key}", layer.params[key], grads[i][key], loss)
         for i, layer in enumerate(network.layers)
@@ -89,21 +90,33 @@ def network_report(
     return report
 
 
+def takes_ids(network: NeuralNetwork) -> bool:
+    """Whether the network's input is integer ids (an Embedding takes it): X is not differentiated then."""
+    graph_input = getattr(network, "input_node", None)
+    if graph_input is not None:
+        return any(consumer.layer is not None and consumer.layer.takes_ids for consumer in graph_input.consumers)
+    return bool(network.layers) and network.layers[0].takes_ids
+
+
 def input_gradient(
     network: NeuralNetwork, X: Array, Y: Any, grads: list[dict[str, Array]], name: str
-) -> tuple[Array, list[CheckResult]]:
+) -> tuple[Array | None, list[CheckResult]]:
     """dL/dX from the network's own backward (the steps of compute_gradients), and repeat failures.
 
     One forward, grad_y = dloss/dy_pred, then backward(grad_y) twice: the first returns
     grad_X; the second must return it again and leave every layer's grads as ``grads``.
+    grad_X is None for a network whose input is integer ids (they have no gradient).
     """
     X_checked, target = network.core.prepare(X, Y)
     loss = network.core.loss
     y_pred = loss.check_prediction(network.core.forward(X_checked, training=True))
     grad_y = loss.value_and_gradient(y_pred, target)[1]
-    grad_X = np.array(network.backward(grad_y), dtype=np.float64)
-    again = np.array(network.backward(grad_y), dtype=np.float64)
-    pairs = [("X", grad_X, again)]
+    first, second = network.backward(grad_y), network.backward(grad_y)
+    pairs = []
+    grad_X = None
+    if first is not None or second is not None:
+        grad_X = np.array(first, dtype=np.float64)
+        pairs.append(("X", grad_X, np.array(second, dtype=np.float64)))
     pairs += [
         (f"layers[{i}].{key}", saved[key], layer.grads[key])
         for i, (layer, saved) in enumerate(zip(network.layers, grads, strict=True))

@@ -17,6 +17,7 @@ from refnet.callbacks import (
     step_decay,
 )
 from refnet.dropout import Dropout
+from refnet.embedding import Embedding  # issue 20
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
 from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
 from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Merge, Multiply, Node
@@ -46,6 +47,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ElasticNet",
+    "Embedding",
     "GraphError",
     "GraphModel",
     "History",

@@ -11,16 +11,27 @@ per-sample shape from x's, so networks and graphs check their shapes before any 
 - ``backward_params(grad_y)`` fills ``grads`` only: ``backward`` run with ``input_grad_needed``
   False, what the network runs where nobody reads dL/dx (the first layer, during training);
 - ``penalty()`` is the layer's regularization term, already part of the reported loss.
+
+Validation happens once, where data enters, never inside the math. A layer's ``forward`` and
+``backward`` hold the formulas only; the interface wraps them (``Layer.__init_subclass__``), so
+that a user who calls ``layer.forward(x)`` directly gets x checked first — a float array (N, ...)
+whose shape ``output_shape`` accepts, cast to the layer's dtype —, and ``backward(grad_y)`` gets
+grad_y checked against the shape and dtype of the last forward's output. A network validates X
+once at its own boundary and then runs the math directly (``forward_unchecked``,
+``backward_unchecked``): thousands of batches, no check repeated.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from refnet.errors import CallOrderError, ShapeError
+from refnet.support.checks import as_array, cast_finite
 from refnet.wiring import Node, apply
 
 Array = NDArray[Any]
@@ -55,6 +66,8 @@ class Layer:
 
     #: The name a model file stores for this class (see ``_registered_name``); set on subclassing.
     registered_name: str = "Layer"
+    #: Shape and dtype of the last forward's output: what ``backward``'s grad_y must match.
+    _forward_output: tuple[Shape, np.dtype[Any]] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register the new class, so that a model holding it saves and loads (once its module is imported).
@@ -69,6 +82,11 @@ class Layer:
             raise TypeError(f"layer name {name!r} is already registered by {known.__module__}.{known.__qualname__}")
         cls.registered_name = name
         _REGISTERED[name] = cls
+        # The interface validates what a user hands a layer directly, before the layer's math runs.
+        for method, validate in _BOUNDARY.items():
+            math = cls.__dict__.get(method)
+            if math is not None and not hasattr(math, "__wrapped__"):
+                setattr(cls, method, _validated(math, validate))
 
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}
@@ -90,16 +108,20 @@ class Layer:
     #: whose grad_x costs real work (Dense: a matrix product) may skip it and return anything.
     input_grad_needed = True
 
-    def backward_params(self, grad_y: Array) -> None:
+    def backward_params(self, grad_y: Array, *, checked: bool = True) -> None:
         """Fill ``grads`` exactly as ``backward`` does, without returning dL/dx.
 
         The network calls this instead of ``backward`` on a layer whose input gradient nobody
         reads (the first layer, during training): it runs ``backward`` (a subclass's own too)
-        with ``input_grad_needed`` False, and drops what it returns.
+        with ``input_grad_needed`` False, and drops what it returns. ``checked=False``: grad_y
+        was validated by the caller (a network's backward pass).
         """
         self.input_grad_needed = False
         try:
-            self.backward(grad_y)
+            if checked:
+                self.backward(grad_y)
+            else:
+                self.backward_unchecked(grad_y)
         finally:
             del self.input_grad_needed  # back to the class's True
 
@@ -226,9 +248,28 @@ class Layer:
         """Total number of trainable scalars."""
         return sum(int(value.size) for value in self.params.values())
 
-    def _require_forward(self, cached: object) -> None:
-        if cached is None:
-            raise CallOrderError(f"{type(self).__name__}.backward called before forward: call forward(x) first")
+    # -- the math without the interface's checks: what a network runs on arrays it validated --
+    def forward_unchecked(self, x: Array, training: bool = True) -> Array:
+        """``forward``'s math on an x the caller has validated (a network, after its one check of X)."""
+        y: Array = _math_of(type(self).forward)(self, x, training)
+        self._forward_output = (y.shape, y.dtype)
+        return y
+
+    def backward_unchecked(self, grad_y: Array) -> Array:
+        """``backward``'s math on a grad_y the caller has validated (a network's backward pass)."""
+        grad_x: Array = _math_of(type(self).backward)(self, grad_y)
+        return grad_x
+
+    def forward_many_unchecked(self, xs: list[Array], training: bool = True) -> Array:
+        """``forward_many``'s math on inputs the caller has validated (a graph's forward pass)."""
+        y: Array = _math_of(type(self).forward_many)(self, xs, training)
+        self._forward_output = (y.shape, y.dtype)
+        return y
+
+    def backward_many_unchecked(self, grad_y: Array) -> list[Array]:
+        """``backward_many``'s math on a grad_y the caller has validated (a graph's backward pass)."""
+        grads: list[Array] = _math_of(type(self).backward_many)(self, grad_y)
+        return grads
 
     def __call__(self, *nodes: Node) -> Node:
         """Apply this layer to a graph node: ``h = Dense(64, 32)(x)`` (see ``refnet.graph``)."""
@@ -237,3 +278,112 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+# -- the interface's checks, run before a layer's math when a user calls it directly ------------
+def check_input(self: Layer, x: Any, training: bool = True, name: str = "x") -> Array:
+    """x for ``self.forward``: ids for an id self; else a float array (N, ...) that ``output_shape``
+    accepts, in the self's dtype (a self without parameters keeps a float's dtype, takes ints as float64)."""
+    owner = type(self).__name__
+    if self.takes_ids:
+        return self.check_ids(x, f"{owner}: ids")
+    array = as_array(x, f"{owner}: {name}")
+    width = self.in_features
+    if array.ndim < 2 or (width is not None and array.shape[-1] != width):
+        expected = "(N, features) or (N, ...)" if width is None else f"(N, ..., {width})"
+        raise ShapeError(f"{owner}: {name} must have shape {expected}, got {array.shape}")
+    if array.size == 0:
+        raise ShapeError(f"{owner}: {name} is empty: got shape {array.shape}, need at least one row and one feature")
+    try:
+        self.output_shape(array.shape[1:])
+    except ShapeError as error:
+        raise ShapeError(f"{owner}: {name} of shape {array.shape}: {error}") from None
+    if training and array.shape[0] < self.min_batch_rows:
+        raise ShapeError(
+            f"{owner}: training needs a batch of at least {self.min_batch_rows} rows, got {array.shape[0]}; "
+            "choose a batch_size that does not leave a smaller last batch"
+        )
+    dtype = self.dtype or (array.dtype if array.dtype.kind == "f" else np.dtype(np.float64))
+    return cast_finite(array, dtype, f"{owner}: {name}")
+
+
+def check_grad_y(self: Layer, grad_y: Any) -> Array:
+    """grad_y for ``self.backward``: after a forward, a float array of that forward's output shape and dtype."""
+    owner = type(self).__name__
+    seen = self._forward_output
+    if seen is None:
+        raise CallOrderError(f"{owner}.backward called before forward: call forward(x) first")
+    shape, dtype = seen
+    array = as_array(grad_y, f"{owner}: grad_y")
+    if array.shape != shape:
+        raise ShapeError(f"{owner}: grad_y must have shape {shape}, got {array.shape} (grad_y is dL/dy: y's shape)")
+    return cast_finite(array, dtype, f"{owner}: grad_y")
+
+
+def check_inputs(self: Layer, xs: Any) -> list[Array]:
+    """The inputs of a merge's ``forward_many``: at least two float arrays (N, ...) of one dtype, with
+    equal N, whose per-sample shapes ``merged_shape`` accepts."""
+    owner = type(self).__name__
+    if not isinstance(xs, (list, tuple)) or len(xs) < 2:
+        raise TypeError(f"{owner}.forward_many takes a list of at least 2 arrays")
+    arrays = []
+    for i, x in enumerate(xs):
+        array = as_array(x, f"{owner}: input {i}")
+        if array.ndim < 2 or array.size == 0:
+            raise ShapeError(f"{owner}: input {i} must have shape (N, ...) with N >= 1, got {array.shape}")
+        arrays.append(array if array.dtype.kind == "f" else array.astype(np.float64))
+    first = arrays[0]
+    for i, x in enumerate(arrays[1:], start=1):
+        if x.shape[0] != first.shape[0]:
+            raise ShapeError(
+                f"{owner}: inputs must have the same number of rows, got {first.shape} and {x.shape} (input {i})"
+            )
+        try:
+            self.merged_shape([first.shape[1:], x.shape[1:]])
+        except ShapeError as error:
+            raise ShapeError(f"{error}: got {first.shape} and {x.shape} (input {i})") from None
+        if x.dtype != first.dtype:
+            raise TypeError(f"{owner}: inputs must have one dtype, got {first.dtype} and {x.dtype} (input {i})")
+    return arrays
+
+
+# These run as the self's own methods (installed by ``Layer.__init_subclass__``), hence ``self``.
+def _forward(self: Layer, math: Callable[..., Any], x: Any, *args: Any, **kwargs: Any) -> Any:
+    training = kwargs.get("training", args[0] if args else True)
+    y: Array = math(self, check_input(self, x, bool(training)), *args, **kwargs)
+    self._forward_output = (y.shape, y.dtype)
+    return y
+
+
+def _forward_many(self: Layer, math: Callable[..., Any], xs: Any, *args: Any, **kwargs: Any) -> Any:
+    y: Array = math(self, check_inputs(self, xs), *args, **kwargs)
+    self._forward_output = (y.shape, y.dtype)
+    return y
+
+
+def _backward(self: Layer, math: Callable[..., Any], grad_y: Any, *args: Any, **kwargs: Any) -> Any:
+    return math(self, check_grad_y(self, grad_y), *args, **kwargs)
+
+
+#: The methods the interface validates, and how.
+_BOUNDARY: dict[str, Callable[..., Any]] = {
+    "forward": _forward,
+    "backward": _backward,
+    "forward_many": _forward_many,
+    "backward_many": _backward,
+}
+
+
+def _validated(math: Callable[..., Any], validate: Callable[..., Any]) -> Callable[..., Any]:
+    """``math`` behind the interface's checks; ``math`` itself stays reachable as ``__wrapped__``."""
+
+    @functools.wraps(math)
+    def method(self: Layer, value: Any, *args: Any, **kwargs: Any) -> Any:
+        return validate(self, math, value, *args, **kwargs)
+
+    return method
+
+
+def _math_of(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The layer's own math behind the interface's checks (``method`` itself where there are none)."""
+    return getattr(method, "__wrapped__", method)

@@ -24,7 +24,7 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
-from refnet.support.checks import check_dtype, check_int, check_layer_input, check_positive, check_unit_interval
+from refnet.support.checks import check_dtype, check_int, check_positive, check_unit_interval
 
 
 class BatchNorm(Layer):
@@ -74,14 +74,8 @@ class BatchNorm(Layer):
         Training: mean and (biased) var of this batch, and the running statistics move toward
         them; evaluation: the running statistics."""
         gamma, beta = self.params["gamma"], self.params["beta"]
-        x = check_layer_input(x, self.num_features, gamma.dtype, self, ndim=2)
         if training:
-            N = x.shape[0]
-            if N < 2:
-                raise ShapeError(
-                    f"BatchNorm: training needs a batch of at least 2 rows, got {N} (the batch variance of one "
-                    "row is 0); choose a batch_size that does not leave a last batch of a single row"
-                )
+            N = x.shape[0]  # at least 2 (``min_batch_rows``): the variance of one row is 0
             mean = x.mean(axis=0)
             centered = x - mean
             var = np.einsum("nd,nd->d", centered, centered) / N  # mean of squares, one pass
@@ -102,10 +96,8 @@ class BatchNorm(Layer):
         """dgamma = Σ_n grad_y·x_hat;  dbeta = Σ_n grad_y;  with grad_x_hat = grad_y·gamma:
         grad_x = (grad_x_hat − mean(grad_x_hat) − x_hat·mean(grad_x_hat·x_hat)) / sqrt(var + eps)
         (evaluation: grad_x = grad_x_hat / sqrt(running_var + eps)).  Shapes (N, D) -> (N, D)."""
-        self._require_forward(self._x_hat)
-        assert self._x_hat is not None and self._inv_std is not None
+        assert self._x_hat is not None and self._inv_std is not None  # set by forward (the interface checks the order)
         x_hat, gamma = self._x_hat, self.params["gamma"]
-        grad_y = check_layer_input(grad_y, self.num_features, gamma.dtype, self, name="grad_y", shape=x_hat.shape)
         np.einsum("nd,nd->d", grad_y, x_hat, out=self.grads["gamma"])
         np.sum(grad_y, axis=0, out=self.grads["beta"])
         grad_x_hat = grad_y * gamma

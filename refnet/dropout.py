@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from refnet.base import Array, Layer
-from refnet.support.checks import cast_finite, check_batch, check_unit_interval, make_rng
+from refnet.support.checks import check_unit_interval, make_rng
 
 
 class Dropout(Layer):
@@ -34,8 +34,6 @@ class Dropout(Layer):
         self._unseeded = rng is None and seed is None
         #: The scaled mask of the last training forward, mask / (1 − p); None in evaluation.
         self.scaled_mask: Array | None = None
-        #: Shape and dtype of the last forward's x, which backward's grad_y must match.
-        self._forwarded: tuple[tuple[int, ...], np.dtype[Any]] | None = None
 
     def draw_mask(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
         """A fresh scaled mask: 1/(1 − p) with probability 1 − p, else 0."""
@@ -48,8 +46,6 @@ class Dropout(Layer):
         Floats keep their dtype; integers become float64 (an integer mask would scale by
         int(1/(1 − p)) = 1).
         """
-        x = check_batch(x, self)
-        self._forwarded = (x.shape, x.dtype)
         if not training or self.p == 0.0:
             self.scaled_mask = None
             return x
@@ -58,11 +54,6 @@ class Dropout(Layer):
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x = grad_y * scaled_mask (identity when the forward was in evaluation). Shape (N, D)."""
-        self._require_forward(self._forwarded)
-        assert self._forwarded is not None
-        shape, dtype = self._forwarded
-        grad_y = check_batch(grad_y, self, name="grad_y", shape=shape)
-        grad_y = cast_finite(grad_y, dtype, "Dropout: grad_y")
         if self.scaled_mask is None:
             return grad_y
         return grad_y * self.scaled_mask

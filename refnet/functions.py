@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from refnet.base import Array, Layer
-from refnet.support.checks import cast_finite, check_batch, check_unit_interval
+from refnet.support.checks import check_unit_interval
 
 
 class Activation(Layer):
@@ -54,17 +54,14 @@ class Activation(Layer):
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = f(x); caches y (or x) for backward. Shape (N, ...) -> (N, ...)."""
-        x = check_batch(x, self)
         y = self.function(x)
         self._at = x if self.from_input else y
         return y
 
     def backward(self, grad_y: Array) -> Array:
         """grad_x = grad_y * f'(x). Shape (N, ...) -> (N, ...)."""
-        self._require_forward(self._at)
-        assert self._at is not None
-        grad_y = check_batch(grad_y, self, name="grad_y", shape=self._at.shape)
-        return self.gradient(self._at, cast_finite(grad_y, self._at.dtype, f"{type(self).__name__}: grad_y"))
+        assert self._at is not None  # set by forward (the interface checks the order)
+        return self.gradient(self._at, grad_y)
 
 
 class Identity(Activation):

@@ -168,16 +168,17 @@ class GraphModel(NeuralNetwork):
                 continue
             args = [values[id(source)] for source in node.inputs]
             if layer.multiple_inputs:
-                values[id(node)] = layer.forward_many(args, training)
+                values[id(node)] = layer.forward_many_unchecked(args, training)
             else:
-                values[id(node)] = layer.forward(args[0], training)
+                values[id(node)] = layer.forward_unchecked(args[0], training)
         return values[id(self.output_node)]
 
-    def backward(self, grad_y: Array) -> Array:
-        """Reverse topological order; gradients arriving at a node from several consumers are summed."""
-        grad_X = self._backpropagate(grad_y, input_gradient=True)
-        assert grad_X is not None  # the input node lies on a path to the output (checked at construction)
-        return grad_X
+    def backward(self, grad_y: Array) -> Array | None:
+        """Reverse topological order; gradients arriving at a node from several consumers are summed.
+
+        Returns dL/dX, or None when X is integer ids (an Embedding takes the Input): ids have no gradient.
+        """
+        return self._backpropagate(grad_y, input_gradient=True)
 
     def _backward_params(self, grad_y: Array) -> None:
         """Every layer's grads as ``backward`` fills them, without dL/dX (what training runs).
@@ -194,10 +195,16 @@ class GraphModel(NeuralNetwork):
                 continue
             grad_y = grads.pop(id(node))
             if not input_gradient and not layer.multiple_inputs and node.inputs[0] is self.input_node:
-                layer.backward_params(grad_y)
+                layer.backward_params(grad_y, checked=False)
                 continue
-            input_grads = layer.backward_many(grad_y) if layer.multiple_inputs else [layer.backward(grad_y)]
+            input_grads: list[Array | None] = []  # None from an Embedding: ids have no gradient
+            if layer.multiple_inputs:
+                input_grads += layer.backward_many_unchecked(grad_y)
+            else:
+                input_grads.append(layer.backward_unchecked(grad_y))
             for source, grad_x in zip(node.inputs, input_grads, strict=True):
+                if grad_x is None:  # the source is ids (an Embedding's input): nothing flows back
+                    continue
                 key = id(source)
                 grads[key] = grads[key] + grad_x if key in grads else grad_x
         return grads.get(id(self.input_node))

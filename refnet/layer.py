@@ -33,7 +33,6 @@ from refnet.support.checks import (
     check_dtype,
     check_finite,
     check_int,
-    check_layer_input,
     make_rng,
 )
 
@@ -97,7 +96,6 @@ class Dense(Layer):
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = act(x @ W + b). Shapes: x (N, in) -> y (N, out), or (N, T, in) -> (N, T, out). Caches x and y (or z)."""
         W, b = self.params["W"], self.params["b"]
-        x = check_layer_input(x, self._in, W.dtype, self)
         z = x @ W
         z += b
         if self.activation.from_input:  # act' is written in z (gelu, silu): keep z
@@ -115,10 +113,8 @@ class Dense(Layer):
         Skips grad_x while ``input_grad_needed`` is False (``Layer.backward_params``: the
         network's first layer, whose input gradient nobody reads): one matrix product fewer.
         """
-        self._require_forward(self._x)
-        assert self._x is not None and self._at is not None
+        assert self._x is not None and self._at is not None  # set by forward (the interface checks the order)
         x, W = self._x, self.params["W"]
-        grad_y = check_layer_input(grad_y, self.out, W.dtype, self, name="grad_y", shape=self._at.shape)
         grad_z = self.activation.gradient(self._at, grad_y)
         # The rows of the batch, every leading axis as one: (N, in) as it is, (N, T, in) as (N·T, in).
         x_rows, grad_z_rows = x.reshape(-1, self._in), grad_z.reshape(-1, self.out)

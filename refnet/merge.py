@@ -18,7 +18,6 @@ import numpy as np
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
-from refnet.support.checks import check_batch
 
 
 class Merge(Layer):
@@ -39,32 +38,6 @@ class Merge(Layer):
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y from the inputs xs; caches what backward_many needs."""
         raise NotImplementedError
-
-    def check_inputs(self, xs: Any) -> list[Array]:
-        """At least two float arrays (N, ...) of one dtype whose shapes ``merged_shape`` accepts."""
-        name = type(self).__name__
-        if not isinstance(xs, (list, tuple)) or len(xs) < 2:
-            raise TypeError(f"{name}.forward_many takes a list of at least 2 arrays")
-        arrays = [check_batch(x, self, name=f"input {i}") for i, x in enumerate(xs)]
-        first = arrays[0]
-        for i, x in enumerate(arrays[1:], start=1):
-            if x.shape[0] != first.shape[0]:
-                raise ShapeError(
-                    f"{name}: inputs must have the same number of rows, got {first.shape} and {x.shape} (input {i})"
-                )
-            try:
-                self.merged_shape([first.shape[1:], x.shape[1:]])
-            except ShapeError as error:
-                raise ShapeError(f"{error}: got {first.shape} and {x.shape} (input {i})") from None
-            if x.dtype != first.dtype:
-                raise TypeError(f"{name}: inputs must have one dtype, got {first.dtype} and {x.dtype} (input {i})")
-        return arrays
-
-    def check_grad(self, grad_y: Any, shape: tuple[int, ...] | None) -> Array:
-        """grad_y after a forward: a float array of the forward output's shape."""
-        self._require_forward(shape)
-        assert shape is not None
-        return check_batch(grad_y, self, name="grad_y", shape=shape)
 
     def backward_many(self, grad_y: Array) -> list[Array]:
         """The gradient with respect to each input."""
@@ -87,7 +60,6 @@ class Add(Merge):
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y = Σ_i x_i, shapes (N, D) -> (N, D)."""
-        xs = self.check_inputs(xs)
         y = xs[0] + xs[1]
         for x in xs[2:]:
             y += x
@@ -96,7 +68,6 @@ class Add(Merge):
 
     def backward_many(self, grad_y: Array) -> list[Array]:
         """grad_x_i = grad_y for every i (the same array: no consumer writes into it)."""
-        grad_y = self.check_grad(grad_y, self._shape)
         return [grad_y] * self._count
 
 
@@ -109,7 +80,6 @@ class Multiply(Merge):
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y = Π_i x_i elementwise, shapes (N, D) -> (N, D)."""
-        xs = self.check_inputs(xs)
         y = xs[0] * xs[1]
         for x in xs[2:]:
             y *= x
@@ -118,7 +88,6 @@ class Multiply(Merge):
 
     def backward_many(self, grad_y: Array) -> list[Array]:
         """grad_x_i = grad_y ⊙ Π_{j≠i} x_j (the product of the *other* inputs)."""
-        grad_y = self.check_grad(grad_y, None if self._xs is None else self._xs[0].shape)
         assert self._xs is not None
         grads = []
         for i in range(len(self._xs)):
@@ -168,7 +137,6 @@ class Concatenate(Merge):
 
     def forward_many(self, xs: list[Array], training: bool = True) -> Array:
         """y = concatenate(xs, axis), e.g. (N, D_i) -> (N, Σ D_i) for axis=-1."""
-        xs = self.check_inputs(xs)
         self._sizes = [x.shape[self.axis] for x in xs]
         y = np.concatenate(xs, axis=self.axis)
         self._shape = y.shape
@@ -176,7 +144,6 @@ class Concatenate(Merge):
 
     def backward_many(self, grad_y: Array) -> list[Array]:
         """grad_x_i = grad_y[..., offset_i : offset_i + D_i, ...] along ``axis``."""
-        grad_y = self.check_grad(grad_y, self._shape)
         assert self._sizes is not None
         bounds = np.cumsum(self._sizes)[:-1]
         return list(np.split(grad_y, bounds, axis=self.axis))

@@ -191,6 +191,15 @@ class NeuralNetwork:
         self.output_shape(X.shape[1:])
         return X
 
+    def _check_training_rows(self, rows: int) -> None:
+        """A training-mode pass over N rows: refused if a layer needs more (BatchNorm: the variance of one row is 0)."""
+        for index, layer in enumerate(self.layers):
+            if rows < layer.min_batch_rows:
+                raise ShapeError(
+                    f"layer {index} ({type(layer).__name__}): training needs a batch of at least "
+                    f"{layer.min_batch_rows} rows, got {rows}"
+                )
+
     def _nonfinite(self, what: str, X: Array) -> NonFiniteError:
         """The error for an inf/NaN result computed from a finite, validated X."""
         return NonFiniteError(
@@ -203,16 +212,17 @@ class NeuralNetwork:
     def _forward_arrays(self, X: Array, training: bool) -> Array:
         """y_K from y_0 = X through every layer, X already validated by ``Core.prepare``; no checks."""
         for layer in self.layers:
-            X = layer.forward(X, training=training)
+            X = layer.forward_unchecked(X, training)
         return X
 
-    def backward(self, grad_y: Array) -> Array:
+    def backward(self, grad_y: Array) -> Array | None:
         """dL/dX from grad_y = dL/d(output), through every layer in reverse; fills every layer's grads.
 
-        Call after a forward; ``g_{k−1} = layer_k.backward(g_k)``.
+        Call after a forward; ``g_{k−1} = layer_k.backward(g_k)``. None when X is integer ids
+        (an Embedding first): ids have no gradient.
         """
         for layer in reversed(self.layers):
-            grad_y = layer.backward(grad_y)
+            grad_y = layer.backward_unchecked(grad_y)
         return grad_y
 
     def _backward_params(self, grad_y: Array) -> None:
@@ -226,8 +236,8 @@ class NeuralNetwork:
             return
         first, *rest = self.layers
         for layer in reversed(rest):
-            grad_y = layer.backward(grad_y)
-        first.backward_params(grad_y)
+            grad_y = layer.backward_unchecked(grad_y)
+        first.backward_params(grad_y, checked=False)
 
     def forward(self, X: Any, training: bool = False) -> Array:
         """The network's output for a batch X of shape (N, in_features) (or (N, ...), as the first layer takes).
@@ -235,6 +245,8 @@ class NeuralNetwork:
         Raises ``NonFiniteError`` if the output overflows to inf or NaN.
         """
         X = self._check_X(X)
+        if training:
+            self._check_training_rows(len(X))
         state_before = Snapshot(state_arrays(self.layers))
         with float_errors_as_values():
             y = self._forward_arrays(X, training)
@@ -284,6 +296,7 @@ class NeuralNetwork:
         a gradient overflows to inf or NaN.
         """
         X, target = self.core.prepare(X, Y)
+        self._check_training_rows(len(X))
         state_before = Snapshot(state_arrays(self.layers))
         with float_errors_as_values():
             value = self.core.loss_and_gradients(X, target)[0]

@@ -78,9 +78,14 @@ class Neuron(Layer):
     def output_features(self, in_features: int) -> int:
         return 1
 
-    def forward(self, x: Any, training: bool = True) -> Array:
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(n_inputs,) -> (1,): a neuron takes rows (N, n_inputs)."""
+        if len(shape) != 1:
+            raise ShapeError(f"Neuron takes rows of shape (N, {self.n_inputs}), got inputs of shape (N, {shape})")
+        return super().output_shape(shape)
+
+    def forward(self, x: Array, training: bool = True) -> Array:
         """z = x @ w + b;  y = f(z).  x: (N, n_inputs) -> y: (N, 1)."""
-        x = as_features(x, "x", np.dtype(np.float64), self.n_inputs)
         z = x @ self.params["w"] + self.params["b"][0]  # weighted sum, one number per sample
         z = z.reshape(-1, 1)
         y = self.activation.function(z)
@@ -90,12 +95,7 @@ class Neuron(Layer):
 
     def backward(self, grad_y: Array) -> Array:
         """dL/dz = grad_y·f'(z);  dw = x.T @ dL/dz;  db = Σ dL/dz;  grad_x = dL/dz · w."""
-        self._require_forward(self._x)
-        assert self._x is not None and self._y is not None
-        grad_y = as_array(grad_y, "grad_y").astype(np.float64)
-        if grad_y.shape not in ((len(self._x), 1), (len(self._x),)):
-            raise ShapeError(f"Neuron: grad_y must have shape ({len(self._x)}, 1), got {grad_y.shape}")
-        grad_y = grad_y.reshape(-1, 1)
+        assert self._x is not None and self._y is not None  # set by forward (the interface checks the order)
         grad_z = self.activation.gradient(self._y, grad_y)[:, 0]  # (N,)
         self.grads["w"][:] = self._x.T @ grad_z
         self.grads["b"][0] = grad_z.sum()

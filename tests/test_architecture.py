@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
             "refnet.regularizers",
             "refnet.losses",
             "refnet.optimizers",
+            # sequence components (issue 20)
+            "refnet.embedding",
         ],
         COMPONENTS,
     ),

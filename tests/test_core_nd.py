@@ -15,6 +15,7 @@ from refnet import (
     MSE,
     Activation,
     Adam,
+    Add,
     BatchNorm,
     Concatenate,
     CrossEntropy,
@@ -188,3 +189,22 @@ def test_an_activation_written_in_its_input_gets_its_input_in_dense_and_as_a_lay
     x = RNG.standard_normal((4, 3)) + 2.0  # x² is not one-to-one around 0: y alone could not give 2x
     assert check_layer(Dense(3, 2, activation=Square(), seed=0), x).passed
     assert check_layer(Square(), x).passed
+
+
+def test_an_embedding_first_network_or_graph_takes_ids_and_returns_no_input_gradient() -> None:
+    from refnet import Embedding
+
+    ids = RNG.integers(0, 7, size=(4, 5))
+    Y = RNG.integers(0, 3, size=(4, 5))
+    net = NeuralNetwork([Embedding(7, 4, seed=0), Dense(4, 3)], CrossEntropy(), seed=0)
+    net.compute_gradients(ids, Y)
+    assert net.backward(np.ones((4, 5, 3))) is None
+    assert check_network(net, ids, Y).passed
+    x = Input(5)
+    tokens = Embedding(7, 4, seed=1)(x)
+    model = GraphModel(x, Dense(4, 3)(Add()(tokens, Dense(4, 4)(tokens))), CrossEntropy(), seed=0)
+    model.compute_gradients(ids, Y)
+    assert model.backward(np.ones((4, 5, 3))) is None
+    assert check_network(model, ids, Y).passed
+    with pytest.raises(TypeError, match=r"X must be an array of integer ids, got dtype float64"):
+        model.predict(ids.astype(float))

@@ -16,6 +16,9 @@ import pytest
 
 from gradcheck import Report, check_layer, check_loss, check_network, check_regularizer
 from gradcheck.core.kinks import push_from_zero
+from gradcheck.core.tolerances import DEFAULT_TOLERANCES
+from gradcheck.suite.catalog import check_rng
+from gradcheck.suite.sequences import embedding_gradient
 from refnet import (
     MSE,
     BatchNorm,
@@ -33,6 +36,7 @@ from refnet import (
     Softmax,
     Tanh,
 )
+from refnet.embedding import Embedding
 from refnet.functions import Activation
 from refnet.graph import Add, Concatenate, GraphModel, Input, Merge, Multiply
 from refnet.losses import Loss
@@ -578,6 +582,34 @@ def test_a_backward_that_accumulates_across_calls_is_reported() -> None:
 
     report = check_layer(Accumulating(), rng().standard_normal((3, 3)))
     assert any(result.tensor == "x (backward twice)" and result.verdict == "fail" for result in report.results)
+
+
+# -- corrupted sequence layers (issue 20) ----------------------------------------------------
+
+
+class OverwritingEmbedding(Embedding):
+    """numpy-ml's bug: dW[ids] = grad_y keeps one row of each repeated id."""
+
+    def backward(self, grad_y: Any) -> None:
+        assert self._ids is not None
+        self.grads["W"].fill(0.0)
+        self.grads["W"][self._ids] = grad_y
+
+
+class AssignAddEmbedding(Embedding):
+    """dW[ids] += grad_y looks like an accumulation but buffers: each repeated id still gets one row."""
+
+    def backward(self, grad_y: Any) -> None:
+        assert self._ids is not None
+        self.grads["W"].fill(0.0)
+        self.grads["W"][self._ids] += grad_y
+
+
+@pytest.mark.parametrize("broken", [OverwritingEmbedding, AssignAddEmbedding])
+def test_gradcheck_catches_the_overwrite_of_repeated_ids(broken: type[Embedding]) -> None:
+    report = embedding_gradient(broken)(check_rng(0, "Embedding[repeated ids]"), DEFAULT_TOLERANCES, False)
+    assert [result.verdict for result in report.results] == ["fail"]
+    assert embedding_gradient()(check_rng(0, "Embedding[repeated ids]"), DEFAULT_TOLERANCES, False).passed
 
 
 def test_every_public_layer_loss_and_regularizer_has_a_corrupted_variant_here() -> None:

@@ -41,6 +41,7 @@ from refnet import (
     Tanh,
 )
 from refnet.callbacks import LearningRateScheduler
+from refnet.embedding import Embedding
 from refnet.optimizers import SGD
 
 Array = Any
@@ -122,6 +123,8 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
      lambda method: lambda self, *a: {**method(self, *a), "loss": method(self, *a)["loss"] * 1.01}),
     ("Network[relu→linear, BCE logits] reference", NeuralNetwork, "compute_gradients", scaled),
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
+    # issue 20: the sequence components
+    ("Embedding reference", Embedding, "forward", scaled),
 ]  # fmt: skip
 
 

@@ -147,7 +147,7 @@ def targets_for(loss: Loss, rows: int, out: int, draw: st.DrawFn) -> Drawn:
         np.full((rows, out), np.nan),
         np.full((rows + 1, out), 0.5),
         np.array([["x"] * out] * rows),
-        np.ones((rows, out, 3)),  # an extra axis no prediction here has (they are (N, C) or (N, C, 2))
+        np.ones((rows, out, 3)),  # an extra axis no prediction here has (they are (N, C) or (N, C, 2, 3))
         None,
     ]
     if draw(st.integers(0, 4)) > 0:
@@ -322,7 +322,7 @@ def loss_arguments(draw: st.DrawFn, loss: Loss, N: int, C: int) -> tuple[Drawn, 
     if hostile in ("nan", "inf"):
         bad.flat[0] = np.nan if hostile == "nan" else np.inf
     bad = {
-        "3d": np.ones((N, C, 2)),  # an extra axis no target here has
+        "3d": np.ones((N, C, 2, 3)),  # extra axes no target here has
         "1d": bad.ravel(),
         "str": bad.astype(str),
         "object": bad.astype(object),

@@ -384,7 +384,11 @@ def test_train_refuses_a_last_batch_of_one_row_before_any_step_when_batchnorm_is
         (lambda: Neuron(2).train(np.ones((3, 2)), [1.0, np.inf, 0.0]), ValueError, r"y contains 1 non-finite"),
         (lambda: Neuron(2).train(np.ones((3, 2)), [1.0, 0.0]), ShapeError, r"X has 3 rows but y has 2"),
         (lambda: Neuron(2).train(np.ones((3, 2)), [1, 0, 1], learning_rate=0), ValueError, r"learning_rate .* > 0"),
-        (lambda: Neuron(2).forward(np.ones((3, 3))), ShapeError, r"x has 3 features \(columns\) but .* expects 2"),
+        (
+            lambda: Neuron(2).forward(np.ones((3, 3))),
+            ShapeError,
+            r"Neuron: x must have shape \(N, \.\.\., 2\), got \(3, 3\)",
+        ),
     ],
 )
 def test_neuron_checks_its_arguments(call: object, error: type, pattern: str) -> None:

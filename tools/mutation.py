@@ -100,6 +100,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "NeuralNetwork.compute_gradients", "Core.loss_and_gradients", "Core.evaluate",
         "NeuralNetwork.evaluate",
     ),
+    "refnet/embedding.py": ("Embedding.forward", "Embedding.backward"),  # issue 20
     "refnet/graph.py": (
         "GraphModel._forward_arrays", "GraphModel.backward", "GraphModel._backward_params", "GraphModel._backpropagate",
     ),
@@ -110,6 +111,7 @@ SKIPPED_CALLS = frozenset({
     "as_array", "as_features", "cast_finite", "check_batch", "check_finite", "check_grad", "check_inputs",
     "check_int", "check_layer_input", "check_positive", "check_prediction", "check_probability_rows",
     "check_unit_interval", "_require_forward", "require_loss", "_check_X", "prepare", "_nonfinite",
+    "_check_training_rows", "as_batch", "as_ids", "check_ids",
     "_overflow", "isinstance", "errstate", "float_errors_as_values",
 })  # fmt: skip
 

@@ -35,7 +35,7 @@ import refnet
 from gradcheck.core.guard import guarded
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
-from gradcheck.suite import cases, optim, references, stateful
+from gradcheck.suite import cases, optim, references, sequences, stateful
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -197,7 +197,7 @@ CATALOG: list[Check] = [
     ),
     Check("Add[3 inputs]", (Add, Merge), cases.merge(Add, (4, 4, 4))),
     Check("Multiply[3 inputs]", (Multiply, Merge), cases.merge(Multiply, (4, 4, 4))),
-    Check("Concatenate[widths 2, 3, 1]", (Concatenate, Merge), cases.merge(Concatenate, (2, 3, 1))),
+    Check("Concatenate[widths 2, 3, 1]", (Concatenate,), cases.merge(Concatenate, (2, 3, 1))),
     Check(
         "GraphModel[residual tanh block, MSE, L1+L2]",
         (GraphModel, Add),
@@ -216,6 +216,7 @@ CATALOG: list[Check] = [
     *(Check(f"Adam[{name}]", (Adam,), _closed_form(check, Adam)) for name, check in optim.ADAM_CHECKS.items()),
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
     *(Check(name, covers, run) for name, covers, run in (*references.CHECKS, *stateful.CHECKS)),
+    *(Check(name, covers, run) for name, covers, run in sequences.CHECKS),  # issue 20: Embedding, RNN, LSTM, GRU
 ]
 
 CATALOG_TOLERANCES = replace(DEFAULT_TOLERANCES, kink_fraction=0.0)
