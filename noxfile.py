@@ -68,8 +68,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on refnet and gradcheck, against the NumPy (and its stubs) this Python gets."""
-    session.install("-e", ".[plot]", "mypy==2.4.1")
+    """mypy (strict; tests may leave helpers unannotated) against the NumPy (and its stubs) this Python gets."""
+    session.install("-e", ".[test,plot]", "mypy==2.4.1")  # tests import pytest and hypothesis
     session.run("mypy", "--python-version", str(session.python))
 
 

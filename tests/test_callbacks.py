@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import NetFactory
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -30,7 +32,7 @@ from refnet import (
 from refnet.callbacks import Logs
 
 
-def regression(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def regression(n: int = 40, seed: int = 0) -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(seed)
     X = rng.uniform(-2, 2, size=(n, 1))
     return X, np.sin(2 * X) + 0.3 * rng.normal(size=(n, 1))
@@ -43,7 +45,7 @@ class Recorder(Callback):
         super().__init__()
         self.name = name
         self.calls = calls if calls is not None else []
-        self.snapshots: list[dict[str, np.ndarray]] = []
+        self.snapshots: list[dict[str, NDArray[Any]]] = []
         self.batch_lrs: list[float] = []
         self.epoch_logs: list[Logs] = []
 
@@ -79,7 +81,7 @@ class Scripted(Callback):
         logs[self.key] = self.values[epoch]
 
 
-def assert_arrays_equal(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+def assert_arrays_equal(a: dict[str, NDArray[Any]], b: dict[str, NDArray[Any]]) -> None:
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
@@ -286,7 +288,7 @@ def test_checkpoint_into_a_missing_folder_fails_before_training(tmp_path: Path, 
 # -- TerminateOnNaN and divergence ---------------------------------------------------------
 
 
-def diverging() -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+def diverging() -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(32, 3)) * 100
     Y = rng.normal(size=(32, 1)) * 1e6

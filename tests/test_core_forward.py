@@ -7,25 +7,27 @@ they share no code (and no vectorization trick) with refnet.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import MSE, BinaryCrossEntropy, CrossEntropy, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
 
-def matrices(low: float = -30.0, high: float = 30.0, min_cols: int = 1) -> st.SearchStrategy[np.ndarray]:
+def matrices(low: float = -30.0, high: float = 30.0, min_cols: int = 1) -> st.SearchStrategy[NDArray[Any]]:
     """float64 matrices of shape (1..6, min_cols..5) with values in [low, high]."""
     shapes = hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6).filter(lambda s: s[1] >= min_cols)
     return hnp.arrays(np.float64, shapes, elements=st.floats(low, high, allow_nan=False, allow_infinity=False))
 
 
-def elementwise(function: object, x: np.ndarray) -> np.ndarray:
+def elementwise(function: object, x: NDArray[Any]) -> NDArray[Any]:
     return np.array([[function(value) for value in row] for row in x])  # type: ignore[operator]
 
 
@@ -35,40 +37,40 @@ def reference_sigmoid(value: float) -> float:
 
 @SETTINGS
 @given(matrices())
-def test_identity_returns_its_input(x: np.ndarray) -> None:
+def test_identity_returns_its_input(x: NDArray[Any]) -> None:
     np.testing.assert_array_equal(Identity().forward(x), x)
 
 
 @SETTINGS
 @given(matrices())
-def test_relu_is_max_of_x_and_zero(x: np.ndarray) -> None:
+def test_relu_is_max_of_x_and_zero(x: NDArray[Any]) -> None:
     expected = elementwise(lambda v: v if v > 0 else 0.0, x)
     np.testing.assert_array_equal(ReLU().forward(x), expected)
 
 
 @SETTINGS
 @given(matrices(), st.floats(0.0, 0.99))
-def test_leaky_relu_scales_negatives_by_alpha(x: np.ndarray, alpha: float) -> None:
+def test_leaky_relu_scales_negatives_by_alpha(x: NDArray[Any], alpha: float) -> None:
     expected = elementwise(lambda v: v if v > 0 else alpha * v, x)
     np.testing.assert_allclose(LeakyReLU(alpha).forward(x), expected, rtol=1e-15, atol=0)
 
 
 @SETTINGS
 @given(matrices())
-def test_sigmoid_is_one_over_one_plus_exp_minus_x(x: np.ndarray) -> None:
+def test_sigmoid_is_one_over_one_plus_exp_minus_x(x: NDArray[Any]) -> None:
     np.testing.assert_allclose(Sigmoid().forward(x), elementwise(reference_sigmoid, x), rtol=1e-14, atol=1e-300)
 
 
 @SETTINGS
 @given(matrices())
-def test_tanh_is_the_hyperbolic_tangent(x: np.ndarray) -> None:
+def test_tanh_is_the_hyperbolic_tangent(x: NDArray[Any]) -> None:
     expected = elementwise(lambda v: (math.exp(2 * v) - 1) / (math.exp(2 * v) + 1), x)
     np.testing.assert_allclose(Tanh().forward(x), expected, rtol=1e-12, atol=1e-15)
 
 
 @SETTINGS
 @given(matrices(min_cols=1))
-def test_softmax_rows_are_exp_over_sum_of_exp(x: np.ndarray) -> None:
+def test_softmax_rows_are_exp_over_sum_of_exp(x: NDArray[Any]) -> None:
     expected = []
     for row in x:
         exps = [math.exp(v) for v in row]
@@ -80,13 +82,13 @@ def test_softmax_rows_are_exp_over_sum_of_exp(x: np.ndarray) -> None:
 
 @SETTINGS
 @given(st.data(), matrices(-10, 10))
-def test_mse_is_mean_of_squared_differences(data: st.DataObject, y_pred: np.ndarray) -> None:
+def test_mse_is_mean_of_squared_differences(data: st.DataObject, y_pred: NDArray[Any]) -> None:
     y_true = data.draw(hnp.arrays(np.float64, y_pred.shape, elements=st.floats(-10, 10)))
     squares = [(p - t) ** 2 for p, t in zip(y_pred.ravel(), y_true.ravel())]
     assert MSE().forward(y_pred, y_true) == pytest.approx(sum(squares) / len(squares), rel=1e-12, abs=1e-300)
 
 
-def reference_cross_entropy(logits: np.ndarray, target_rows: list[list[float]]) -> float:
+def reference_cross_entropy(logits: NDArray[Any], target_rows: list[list[float]]) -> float:
     """−(1/N) Σ_n Σ_c y_nc · log(exp(z_nc) / Σ_k exp(z_nk)), with the max subtracted for math.exp."""
     total = 0.0
     for row, target in zip(logits, target_rows):
@@ -98,7 +100,7 @@ def reference_cross_entropy(logits: np.ndarray, target_rows: list[list[float]]) 
 
 @SETTINGS
 @given(st.data(), matrices(-20, 20, min_cols=2))
-def test_cross_entropy_with_int_labels_is_mean_negative_log_softmax(data: st.DataObject, logits: np.ndarray) -> None:
+def test_cross_entropy_with_int_labels_is_mean_negative_log_softmax(data: st.DataObject, logits: NDArray[Any]) -> None:
     N, C = logits.shape
     labels = np.array(data.draw(st.lists(st.integers(0, C - 1), min_size=N, max_size=N)))
     one_hot = [[1.0 if c == label else 0.0 for c in range(C)] for label in labels]
@@ -108,7 +110,7 @@ def test_cross_entropy_with_int_labels_is_mean_negative_log_softmax(data: st.Dat
 
 @SETTINGS
 @given(st.data(), matrices(-20, 20, min_cols=2))
-def test_cross_entropy_with_probability_rows_matches_formula(data: st.DataObject, logits: np.ndarray) -> None:
+def test_cross_entropy_with_probability_rows_matches_formula(data: st.DataObject, logits: NDArray[Any]) -> None:
     weights = data.draw(hnp.arrays(np.float64, logits.shape, elements=st.floats(0.01, 1.0)))
     rows = (weights / weights.sum(axis=1, keepdims=True)).tolist()
     expected = reference_cross_entropy(logits, rows)
@@ -117,7 +119,7 @@ def test_cross_entropy_with_probability_rows_matches_formula(data: st.DataObject
 
 @SETTINGS
 @given(st.data(), matrices(-20, 20, min_cols=2))
-def test_cross_entropy_int_labels_and_one_hot_agree(data: st.DataObject, logits: np.ndarray) -> None:
+def test_cross_entropy_int_labels_and_one_hot_agree(data: st.DataObject, logits: NDArray[Any]) -> None:
     N, C = logits.shape
     labels = np.array(data.draw(st.lists(st.integers(0, C - 1), min_size=N, max_size=N)))
     one_hot = np.eye(C)[labels]
@@ -128,7 +130,7 @@ def test_cross_entropy_int_labels_and_one_hot_agree(data: st.DataObject, logits:
 
 @SETTINGS
 @given(st.data(), matrices(0.001, 0.999))
-def test_binary_cross_entropy_on_probabilities_matches_formula(data: st.DataObject, p: np.ndarray) -> None:
+def test_binary_cross_entropy_on_probabilities_matches_formula(data: st.DataObject, p: NDArray[Any]) -> None:
     y = data.draw(hnp.arrays(np.float64, p.shape, elements=st.floats(0, 1)))
     terms = [t * math.log(q) + (1 - t) * math.log(1 - q) for q, t in zip(p.ravel(), y.ravel())]
     expected = -sum(terms) / len(terms)
@@ -137,7 +139,7 @@ def test_binary_cross_entropy_on_probabilities_matches_formula(data: st.DataObje
 
 @SETTINGS
 @given(st.data(), matrices(-30, 30))
-def test_binary_cross_entropy_from_logits_equals_bce_of_sigmoid(data: st.DataObject, z: np.ndarray) -> None:
+def test_binary_cross_entropy_from_logits_equals_bce_of_sigmoid(data: st.DataObject, z: NDArray[Any]) -> None:
     y = data.draw(hnp.arrays(np.float64, z.shape, elements=st.floats(0, 1)))
     terms = []
     for logit, t in zip(z.ravel(), y.ravel()):

@@ -7,11 +7,14 @@ away from the kinks (ReLU and LeakyReLU at 0, |W| at 0), where a derivative does
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from helpers import assert_gradient_close, central_difference, projection_loss
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -37,7 +40,7 @@ sizes = st.integers(1, 5)
 seeds = st.integers(0, 2**32 - 1)
 
 
-def away_from_zero(values: np.ndarray, margin: float = 1e-3) -> bool:
+def away_from_zero(values: NDArray[Any], margin: float = 1e-3) -> bool:
     return bool(np.all(np.abs(values) > margin))
 
 
@@ -92,7 +95,7 @@ def test_relu_derivative_is_zero_at_zero() -> None:
     np.testing.assert_array_equal(activation.backward(np.ones((1, 3))), np.zeros((1, 3)))
 
 
-def loss_cases(rng: np.random.Generator, N: int, C: int) -> list[tuple[object, np.ndarray, np.ndarray]]:
+def loss_cases(rng: np.random.Generator, N: int, C: int) -> list[tuple[object, NDArray[Any], NDArray[Any]]]:
     labels = rng.integers(0, C, size=N)
     probs = rng.uniform(0.05, 0.95, size=(N, C))
     return [

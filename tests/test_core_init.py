@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from refnet import MSE, SGD, Adam, CrossEntropy, Dense, Dropout, NeuralNetwork, glorot_uniform, he_normal
 
@@ -49,7 +51,7 @@ def test_initializers_draw_only_from_the_given_generator() -> None:
         assert not np.array_equal(first, init((6, 3), np.random.default_rng(6), np.dtype(np.float64)))
 
 
-def train_parameters(seed: int, global_seed: int) -> dict[str, np.ndarray]:
+def train_parameters(seed: int, global_seed: int) -> dict[str, NDArray[Any]]:
     """Build, shuffle-train (with dropout) and return every parameter, seeding only through ``seed``."""
     np.random.seed(global_seed)  # noqa: NPY002 - disturbs the global state on purpose: refnet must ignore it
     data = np.random.default_rng(1234)
@@ -79,7 +81,7 @@ def test_network_seed_alone_changes_the_shuffle_and_so_the_result() -> None:
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(30, 3)), rng.normal(size=(30, 1))
 
-    def trained(network_seed: int) -> np.ndarray:
+    def trained(network_seed: int) -> NDArray[Any]:
         net = NeuralNetwork([Dense(3, 1, seed=0)], MSE(), seed=network_seed)
         net.train(X, Y, epochs=2, optimizer=SGD(0.05), batch_size=4)
         return net.layers[0].params["W"].copy()

@@ -7,8 +7,11 @@ check the shapes of X, and of the layers' outputs, through ``output_shape``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from gradcheck import check_layer, check_loss, check_network
 from refnet import (
@@ -90,7 +93,7 @@ def test_cross_entropy_on_a_sequence_is_the_mean_over_every_position() -> None:
         (np.zeros((2, 3, 4, 1)), r"integer labels of shape \(2, 3\) or probability rows of shape \(2, 3, 4\)"),
     ],
 )
-def test_cross_entropy_names_the_label_shape_sequence_logits_need(labels: np.ndarray, pattern: str) -> None:
+def test_cross_entropy_names_the_label_shape_sequence_logits_need(labels: NDArray[Any], pattern: str) -> None:
     with pytest.raises(ShapeError, match=pattern):
         CrossEntropy().forward(np.zeros((2, 3, 4)), labels)
 
@@ -177,10 +180,10 @@ class Square(Activation):
     name = "square_for_tests"
     from_input = True
 
-    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def function(self, x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         return np.multiply(x, x, out=out)
 
-    def gradient(self, y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+    def gradient(self, y: NDArray[Any], grad_y: NDArray[Any]) -> NDArray[Any]:
         x = y  # from_input: the first argument is the activation's input
         return grad_y * 2 * x
 

@@ -59,7 +59,7 @@ def test_summary_prints_the_table_and_returns_nothing_so_the_repl_shows_no_escap
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     net = NeuralNetwork([Dense(3, 7, "relu"), Dense(7, 2, "sigmoid")], MSE())
-    assert net.summary() is None
+    assert net.summary() is None  # type: ignore[func-returns-value]
     assert capsys.readouterr().out == str(net) + "\n"
     lines: list[str] = []
     net.summary(print_fn=lines.append)
@@ -108,7 +108,7 @@ def test_train_uses_every_row_and_history_loss_is_the_batch_size_weighted_mean(
         for start in range(0, N, batch_size):
             x, y = X[start : start + batch_size], Y[start : start + batch_size]
             error = x @ W + b - y
-            weighted += np.mean(error**2) * len(x)
+            weighted += float(np.mean(error**2)) * len(x)
             grad = 2 * error / error.size
             W, b = W - lr * x.T @ grad, b - lr * grad.sum(axis=0)
             expected_sizes.append(float(len(x)))

@@ -7,11 +7,13 @@ optimizer sees; the reference runs the textbook recurrence element by element in
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import SGD, Adam, Dense
 
@@ -19,13 +21,13 @@ SETTINGS = settings(max_examples=30, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
 
 
-def layer_with(W: np.ndarray, dtype: type = np.float64) -> Dense:
+def layer_with(W: NDArray[Any], dtype: type = np.float64) -> Dense:
     layer = Dense(W.shape[0], W.shape[1], dtype=dtype)
     layer.params["W"][:] = W
     return layer
 
 
-def run(optimizer: SGD | Adam, layer: Dense, gradients: list[np.ndarray]) -> list[np.ndarray]:
+def run(optimizer: SGD | Adam, layer: Dense, gradients: list[NDArray[Any]]) -> list[NDArray[Any]]:
     """Apply one step per gradient (bias gradient zero); return W after each step."""
     history = []
     for grad in gradients:
@@ -36,7 +38,9 @@ def run(optimizer: SGD | Adam, layer: Dense, gradients: list[np.ndarray]) -> lis
     return history
 
 
-def reference_adam(theta: float, grads: list[float], lr: float, b1: float, b2: float, eps: float, wd: float) -> list:
+def reference_adam(
+    theta: float, grads: list[float], lr: float, b1: float, b2: float, eps: float, wd: float
+) -> list[float]:
     """Kingma & Ba, Algorithm 1 (ε outside the root), decoupled weight decay first."""
     m = v = 0.0
     out = []
@@ -59,7 +63,7 @@ def test_adam_first_steps_match_the_formula(seed: int, lr: float, b1: float, b2:
     grads = [rng.normal(scale=s, size=(3, 2)) for s in (1.0, 0.1, 10.0, 1e-3)]
     history = run(Adam(lr, beta1=b1, beta2=b2, epsilon=1e-8, weight_decay=wd), layer_with(W0), grads)
     for index in np.ndindex(W0.shape):
-        expected = reference_adam(W0[index], [g[index] for g in grads], lr, b1, b2, 1e-8, wd)
+        expected = reference_adam(float(W0[index]), [float(g[index]) for g in grads], lr, b1, b2, 1e-8, wd)
         actual = [W[index] for W in history]
         np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-12)
 
@@ -110,7 +114,7 @@ def test_sgd_momentum_and_nesterov_match_the_formula(seed: int, lr: float, mu: f
     grads = [rng.normal(size=(2, 2)) for _ in range(4)]
     history = run(SGD(lr, momentum=mu, nesterov=nesterov), layer_with(W0), grads)
     for index in np.ndindex(W0.shape):
-        expected = reference_momentum(W0[index], [g[index] for g in grads], lr, mu, nesterov)
+        expected = reference_momentum(float(W0[index]), [float(g[index]) for g in grads], lr, mu, nesterov)
         np.testing.assert_allclose([W[index] for W in history], expected, rtol=1e-11, atol=1e-13)
 
 

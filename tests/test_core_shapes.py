@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ seeds = st.integers(0, 2**32 - 1)
 @SETTINGS
 @given(st.sampled_from(DTYPES), st.sampled_from(ACTIVATIONS), sizes, sizes, sizes, seeds)
 def test_dense_shapes_and_dtype_follow_the_layer(
-    dtype: type, activation: str, N: int, n_in: int, n_out: int, seed: int
+    dtype: type[np.floating[Any]], activation: str, N: int, n_in: int, n_out: int, seed: int
 ) -> None:
     layer = Dense(n_in, n_out, activation, l1_lambda=0.01, l2_lambda=0.01, seed=seed, dtype=dtype)
     assert layer.params["W"].shape == (n_in, n_out) and layer.params["b"].shape == (n_out,)
@@ -52,7 +53,7 @@ def test_dense_shapes_and_dtype_follow_the_layer(
 
 @SETTINGS
 @given(st.sampled_from([Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax]), st.sampled_from(DTYPES), sizes, sizes)
-def test_activations_keep_shape_and_dtype(cls: type, dtype: type, N: int, D: int) -> None:
+def test_activations_keep_shape_and_dtype(cls: type, dtype: type[np.floating[Any]], N: int, D: int) -> None:
     x = np.linspace(-3, 3, N * D).reshape(N, D).astype(dtype)
     activation = cls()
     y = activation.forward(x)

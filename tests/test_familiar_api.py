@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.metadata
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 import refnet
 from refnet import (
@@ -27,7 +29,7 @@ from refnet.callbacks import Logs
 from refnet.graph import GraphModel, Input
 
 
-def classification(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def classification(n: int = 40, seed: int = 0) -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 2))
     return X, (X[:, 0] * X[:, 1] > 0).astype(int)
@@ -122,7 +124,7 @@ def test_early_stopping_without_restore_does_not_claim_to_restore() -> None:
     assert history.stopped_reason == "early stopping: no score improvement for 1 epochs; best score 1 at epoch 1"
 
 
-def diverging() -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+def diverging() -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(32, 3)) * 100, rng.normal(size=(32, 1)) * 1e6
     return NeuralNetwork([Dense(3, 8, "relu", seed=0), Dense(8, 1, seed=1)], MSE(), seed=2), X, Y

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from gradcheck import (
     FLOAT32_TOLERANCES,
@@ -54,7 +55,7 @@ class HalfSquare:
         return self.factor * self.diff
 
 
-def x(seed: int = 0, shape: tuple[int, int] = (5, 4)) -> np.ndarray:
+def x(seed: int = 0, shape: tuple[int, int] = (5, 4)) -> NDArray[Any]:
     return np.random.default_rng(seed).standard_normal(shape)
 
 

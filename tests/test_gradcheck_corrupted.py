@@ -9,7 +9,7 @@ fail, with the plain check and with the convergence sweep.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -42,6 +42,7 @@ from refnet.graph import Add, Concatenate, GraphModel, Input, Merge, Multiply
 from refnet.losses import Loss
 
 Array = Any
+L = TypeVar("L", bound=Loss)
 Case = Callable[[bool, bool], Report]
 
 
@@ -168,7 +169,7 @@ def dense_case(cls: type[Dense], activation: str, l1: float = 0.0, l2: float = 0
 # -- corrupted losses ----------------------------------------------------------------------
 
 
-def corrupt_loss(base: type[Loss], transform: Callable[[Loss, Array, Array, Array], Array]) -> type[Loss]:
+def corrupt_loss(base: type[L], transform: Callable[[Loss, Array, Array, Array], Array]) -> type[L]:
     """A subclass of ``base`` whose gradient is transform(self, correct_gradient, y_pred, target)."""
 
     class Corrupted(base):  # type: ignore[valid-type, misc]
@@ -253,9 +254,9 @@ LOSS_BUGS["CrossEntropy fused value_and_gradient scaled 1.01"] = (
 
 def loss_case(name: str) -> Case:
     def run(bad: bool, sweep: bool) -> Report:
-        make = LOSS_BUGS[name][bad]
-        y_pred, y_true = LOSS_BUGS[name][2](rng())
-        return check_loss(make(), y_pred, y_true, sweep=sweep)
+        right, broken, draw = LOSS_BUGS[name]
+        y_pred, y_true = draw(rng())
+        return check_loss((broken if bad else right)(), y_pred, y_true, sweep=sweep)
 
     return run
 
@@ -590,7 +591,7 @@ def test_a_backward_that_accumulates_across_calls_is_reported() -> None:
 class OverwritingEmbedding(Embedding):
     """numpy-ml's bug: dW[ids] = grad_y keeps one row of each repeated id."""
 
-    def backward(self, grad_y: Any) -> None:
+    def backward(self, grad_y: Any) -> None:  # type: ignore[override]  # as Embedding: ids have no gradient
         assert self._ids is not None
         self.grads["W"].fill(0.0)
         self.grads["W"][self._ids] = grad_y
@@ -599,7 +600,7 @@ class OverwritingEmbedding(Embedding):
 class AssignAddEmbedding(Embedding):
     """dW[ids] += grad_y looks like an accumulation but buffers: each repeated id still gets one row."""
 
-    def backward(self, grad_y: Any) -> None:
+    def backward(self, grad_y: Any) -> None:  # type: ignore[override]  # as Embedding: ids have no gradient
         assert self._ids is not None
         self.grads["W"].fill(0.0)
         self.grads["W"][self._ids] += grad_y

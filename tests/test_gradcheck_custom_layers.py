@@ -29,6 +29,7 @@ from custom_layers import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from gradcheck import Functions, Report, check_component
 from gradcheck.testing import assert_gradients, layer_inputs
@@ -79,7 +80,7 @@ BUGS = [
 ]
 
 
-def point(width: int, seed: int, rows: int = 6) -> np.ndarray:
+def point(width: int, seed: int, rows: int = 6) -> NDArray[Any]:
     """x ~ N(0, 1) of shape (rows, width), kept 0.05 from 0 (the kinks of Leaky and ScaledAbs)."""
     x = np.random.default_rng(seed).standard_normal((rows, width))
     return np.where(np.abs(x) < 0.05, np.copysign(0.05, x), x)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from gradcheck import DEFAULT_TOLERANCES, Tolerances, check_layer, relative_error
 from gradcheck.checks import run_targets
@@ -18,7 +19,7 @@ from gradcheck.core.sweep import sweep_line
 from refnet import Dense, Identity, ReLU, Tanh
 
 
-def sine_target(x: np.ndarray, scale: float = 1.0) -> Target:
+def sine_target(x: NDArray[Any], scale: float = 1.0) -> Target:
     """L = Σ sin(x), with the analytic gradient cos(x) multiplied by ``scale`` (1 is right)."""
     return Target("sin", "x", x, scale * np.cos(x), lambda: float(np.sin(x).sum()))
 

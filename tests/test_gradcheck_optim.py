@@ -14,7 +14,7 @@ import pytest
 from gradcheck import check_optimizers
 from gradcheck.suite.optim import ADAM_CHECKS, SGD_CHECKS, ParameterHolder, run_steps
 from refnet import SGD, Adam
-from refnet.optimizers import ParamState
+from refnet.support.packing import ParamState
 
 Array = Any
 

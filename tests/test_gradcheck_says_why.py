@@ -72,7 +72,7 @@ def point() -> Array:
 
 
 def test_a_forward_that_redraws_its_randomness_is_reported_as_not_deterministic() -> None:
-    (result,) = check_component(RedrawingDropout(), [point()]).results
+    (result,) = check_component(RedrawingDropout(), (point(),)).results
     assert result.verdict == "inconclusive"
     assert result.message.startswith("forward is not deterministic: two calls on the same input differ by ")
     assert "seed it per call" in result.message and "evaluation mode" in result.message
@@ -82,7 +82,7 @@ def test_a_forward_that_redraws_its_randomness_is_reported_as_not_deterministic(
 def test_an_element_within_a_step_of_a_kink_is_a_kink_with_its_distance() -> None:
     x = point()
     x[0, 0], x[1, 2] = 1e-9, -3e-10  # within a step h0 = 1e-6 of Abs's kink at 0
-    report = check_component(Abs(), [x])
+    report = check_component(Abs(), (x,))
     (result,) = report.results
     assert result.verdict == "pass" and result.kinks == 2  # 2 of 12 elements on kinks are set aside
     assert "inf" not in result.message and "rounding" not in result.message
@@ -92,7 +92,7 @@ def test_an_element_within_a_step_of_a_kink_is_a_kink_with_its_distance() -> Non
 
 
 def test_a_sweep_of_a_linear_map_says_it_is_exact_instead_of_printing_no_slope() -> None:
-    report = check_component(Linear(), [point()], sweep=True)
+    report = check_component(Linear(), (point(),), sweep=True)
     assert report.passed
     for result in report.results:
         assert result.slope is None
@@ -106,9 +106,9 @@ def test_a_sweep_of_a_linear_map_says_it_is_exact_instead_of_printing_no_slope()
 @pytest.mark.parametrize("components", [1, 2])
 def test_the_plot_title_fits_inside_the_figure(tmp_path: Any, components: int) -> None:
     pytest.importorskip("matplotlib")
-    report = check_component(Linear(), [point()], sweep=True, name="Linear")
+    report = check_component(Linear(), (point(),), sweep=True, name="Linear")
     if components == 2:
-        report.extend(check_component(Linear(), [point()], sweep=True, name="Linear again"))
+        report.extend(check_component(Linear(), (point(),), sweep=True, name="Linear again"))
     figure = plot_sweeps(report.results, tmp_path / "sweep.png")
     # The figure's only text of its own is the title (Figure.get_suptitle needs matplotlib 3.8).
     (title,) = figure.texts

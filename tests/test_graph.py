@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from helpers import central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import MSE, SGD, Adam, CrossEntropy, Dense, NeuralNetwork
 from refnet.errors import ShapeError
 from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Multiply
 
 
-def numerical_gradients(model: GraphModel, X: np.ndarray, Y: np.ndarray) -> list[dict[str, np.ndarray]]:
+def numerical_gradients(model: GraphModel, X: NDArray[Any], Y: NDArray[Any]) -> list[dict[str, NDArray[Any]]]:
     """Central differences of the total loss with respect to every parameter (independent of backward)."""
 
     def total() -> float:
@@ -23,7 +26,7 @@ def numerical_gradients(model: GraphModel, X: np.ndarray, Y: np.ndarray) -> list
     return [{name: central_difference(total, param) for name, param in layer.params.items()} for layer in model.layers]
 
 
-def assert_gradients_match(model: GraphModel, X: np.ndarray, Y: np.ndarray) -> None:
+def assert_gradients_match(model: GraphModel, X: NDArray[Any], Y: NDArray[Any]) -> None:
     model.compute_gradients(X, Y)
     for layer, numeric in zip(model.layers, numerical_gradients(model, X, Y), strict=True):
         for name, expected in numeric.items():
@@ -71,6 +74,7 @@ def test_input_gradient_sums_both_paths_at_fan_out() -> None:
     model.forward(X, training=True)
     grad_y = np.array([[1.0, 2.0], [-1.0, 0.5]])
     grad_x = model.backward(grad_y)
+    assert grad_x is not None
     np.testing.assert_allclose(grad_x, grad_y + grad_y @ dense.params["W"].T, rtol=1e-14)
 
 
@@ -170,7 +174,7 @@ def test_summary_lists_nodes_inputs_shapes_and_params_and_dot_has_every_edge() -
     model = concat_model()
     text = str(model)
     for node in model.nodes:
-        assert node.name in text
+        assert node.name is not None and node.name in text
     assert "(N, 6)" in text and "Concatenate" in text
     assert model.parameter_count() == (3 * 4 + 4) + (3 * 2 + 2) + (6 * 2 + 2)
     assert f"total parameters: {model.parameter_count()}" in text
@@ -214,7 +218,7 @@ def test_elementwise_merges_refuse_unequal_shapes_instead_of_broadcasting(merge)
 
 def test_merges_refuse_lists_of_lists_and_single_inputs() -> None:
     # A nested list is converted, so Add sums instead of concatenating Python lists.
-    assert np.array_equal(Add().forward_many([[[1.0, 2.0]], [[3.0, 4.0]]]), [[4.0, 6.0]])
+    assert np.array_equal(Add().forward_many([[[1.0, 2.0]], [[3.0, 4.0]]]), [[4.0, 6.0]])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="at least 2 arrays"):
         Add().forward_many([np.ones((2, 2))])
     with pytest.raises(ShapeError, match="must have shape"):

@@ -8,8 +8,12 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # tools/ is not a package: mypy reads tools/mutation.py as `mutation`
+    from mutation import Mutant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,17 +31,17 @@ mutation = load_tool()
 
 
 @pytest.fixture(scope="module")
-def mutants() -> list:
+def mutants() -> list[Mutant]:
     return mutation.all_mutants()
 
 
-def test_every_target_file_gets_mutants_of_every_kind(mutants: list) -> None:
+def test_every_target_file_gets_mutants_of_every_kind(mutants: list[Mutant]) -> None:
     assert {m.path for m in mutants} == set(mutation.TARGETS)
     assert len({m.function for m in mutants}) >= 0.9 * sum(len(names) for names in mutation.TARGETS.values())
     assert {m.kind for m in mutants} == {"operator", "comparison", "constant", "return", "sign", "swap", "removed"}
 
 
-def test_mutant_ids_are_unique_and_each_mutant_changes_its_file(mutants: list) -> None:
+def test_mutant_ids_are_unique_and_each_mutant_changes_its_file(mutants: list[Mutant]) -> None:
     assert len({m.id for m in mutants}) == len(mutants)
     for m in mutants[:50]:
         source = (ROOT / m.path).read_bytes()
@@ -45,7 +49,7 @@ def test_mutant_ids_are_unique_and_each_mutant_changes_its_file(mutants: list) -
         ast.parse(m.apply(source))
 
 
-def test_validation_and_shapes_are_not_mutated(mutants: list) -> None:
+def test_validation_and_shapes_are_not_mutated(mutants: list[Mutant]) -> None:
     for m in mutants:
         assert "raise" not in m.before and "check_" not in m.before.split("=")[0]
         if m.kind == "removed":
@@ -70,7 +74,7 @@ def test_a_target_that_no_longer_exists_stops_the_tool() -> None:
         mutation.mutants_of("f.py", b"def f(x):\n    return x + 1\n", ("f", "g"))
 
 
-def test_equivalent_and_known_survivor_lists_name_existing_mutants(mutants: list) -> None:
+def test_equivalent_and_known_survivor_lists_name_existing_mutants(mutants: list[Mutant]) -> None:
     ids = {m.id for m in mutants}
     assert set(mutation.EQUIVALENT) <= ids, set(mutation.EQUIVALENT) - ids
     assert set(mutation.KNOWN_SURVIVORS) <= ids, set(mutation.KNOWN_SURVIVORS) - ids
@@ -78,7 +82,7 @@ def test_equivalent_and_known_survivor_lists_name_existing_mutants(mutants: list
     assert all(reason.strip() for reason in [*mutation.EQUIVALENT.values(), *mutation.KNOWN_SURVIVORS.values()])
 
 
-def test_a_mutant_is_judged_in_a_copy_and_the_work_tree_is_untouched(mutants: list) -> None:
+def test_a_mutant_is_judged_in_a_copy_and_the_work_tree_is_untouched(mutants: list[Mutant]) -> None:
     scaled = next(m for m in mutants if m.function == "Sigmoid.function" and m.kind == "return")
     before = (ROOT / scaled.path).read_bytes()
     directory = mutation.make_copy()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -48,7 +49,7 @@ def graph(dtype: Any = np.float64) -> NeuralNetwork:
     return GraphModel(x, Dense(10, 3, seed=14, dtype=dtype)(both), loss=CrossEntropy(), seed=15)
 
 
-def data() -> tuple[np.ndarray, np.ndarray]:
+def data() -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(36, 4))
     return X, (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import MSE, SGD, Adam, BatchNorm, CrossEntropy, Dense, Dropout, NeuralNetwork
 from refnet.graph import Concatenate, GraphModel, Input
@@ -14,7 +15,7 @@ from refnet.graph import Concatenate, GraphModel, Input
 SETTINGS = settings(max_examples=10, deadline=None)
 
 
-def build_and_train(seed: int | None, *, layer_seeds: bool = True) -> dict[str, np.ndarray]:
+def build_and_train(seed: int | None, *, layer_seeds: bool = True) -> dict[str, NDArray[Any]]:
     """A network using every source of randomness: init, dropout masks, shuffling, the validation split.
 
     With ``layer_seeds=False`` only the network gets the seed: the seed rule must make its
@@ -61,18 +62,19 @@ def test_building_and_training_never_draw_from_the_global_random_state() -> None
     # Nothing re-seeds the global state between the two snapshots: a single number drawn
     # from it anywhere (an unseeded initializer, a mask, a shuffle) moves its position.
     np.random.seed(5)  # noqa: NPY002
-    before = np.random.get_state()  # noqa: NPY002
+    before = np.random.get_state(legacy=True)  # noqa: NPY002
     build_and_train(seed=None)  # unseeded: fresh OS entropy, still not the global state
     build_and_train(seed=3)
     build_and_train(seed=3, layer_seeds=False)
-    after = np.random.get_state()  # noqa: NPY002
+    after = np.random.get_state(legacy=True)  # noqa: NPY002
+    assert isinstance(before, tuple) and isinstance(after, tuple)  # (name, keys, pos, has_gauss, cached_gaussian)
     assert after[0] == before[0]
     np.testing.assert_array_equal(after[1], before[1])
     assert after[2:] == before[2:], "a number was drawn from the global np.random stream"
 
 
 def test_an_explicit_generator_is_used_as_given() -> None:
-    def weights(rng: np.random.Generator) -> np.ndarray:
+    def weights(rng: np.random.Generator) -> NDArray[Any]:
         return Dense(5, 5, rng=rng).params["W"]
 
     np.testing.assert_array_equal(weights(np.random.default_rng(11)), weights(np.random.default_rng(11)))
@@ -145,10 +147,10 @@ def test_a_layer_adopts_one_network_seed_only() -> None:
 
 
 def test_a_user_initializer_draws_from_the_network_seed_too() -> None:
-    def init(shape: tuple[int, int], rng: np.random.Generator, dtype: np.dtype[Any]) -> np.ndarray:
+    def init(shape: tuple[int, int], rng: np.random.Generator, dtype: np.dtype[Any]) -> NDArray[Any]:
         return rng.uniform(-1, 1, size=shape).astype(dtype)
 
-    def weights(seed: int) -> np.ndarray:
+    def weights(seed: int) -> NDArray[Any]:
         return NeuralNetwork([Dense(3, 3, weight_init=init)], seed=seed).layers[0].params["W"]
 
     np.testing.assert_array_equal(weights(5), weights(5))

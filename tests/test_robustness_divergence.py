@@ -8,10 +8,13 @@ smaller learning rate.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -35,8 +38,8 @@ class Snapshot(Callback):
         super().__init__()
         self.epoch = -1
         self.position: tuple[int, int] | None = None
-        self.params: dict[str, np.ndarray] = {}
-        self.state: dict[str, object] = {}
+        self.params: dict[str, NDArray[Any]] = {}
+        self.state: dict[str, NDArray[Any]] = {}
 
     def on_epoch_begin(self, epoch: int) -> None:
         self.epoch = epoch
@@ -48,11 +51,11 @@ class Snapshot(Callback):
         self.state = optimizer_state(self.optimizer, self.network)
 
 
-def optimizer_state(optimizer: Optimizer, network: NeuralNetwork) -> dict[str, object]:
+def optimizer_state(optimizer: Optimizer, network: NeuralNetwork) -> dict[str, NDArray[Any]]:
     return {key: np.copy(value) for key, value in optimizer.state_arrays(network.layers).items()}
 
 
-def exploding_network() -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+def exploding_network() -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     net = NeuralNetwork([Dense(3, 8, seed=1), Dense(8, 1, seed=2)], MSE(), seed=3)
     X = rng.normal(scale=10.0, size=(64, 3))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -26,7 +27,7 @@ from refnet import (
 from refnet.graph import Add, Concatenate, GraphModel, Input
 
 
-def matrix(array: np.ndarray) -> Any:
+def matrix(array: NDArray[Any]) -> Any:
     with warnings.catch_warnings():  # np.matrix itself is pending deprecation; refnet must not warn
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         return np.matrix(array)
@@ -37,7 +38,7 @@ def net_with_batchnorm_and_dropout(dtype: Any = np.float64) -> NeuralNetwork:
     return NeuralNetwork([*layers, Dense(4, 2, seed=3, dtype=dtype)], MSE(), seed=0)
 
 
-def data() -> tuple[np.ndarray, np.ndarray]:
+def data() -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     return rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
 
@@ -71,7 +72,7 @@ def test_np_matrix_inputs_to_single_layers_and_losses_act_as_plain_arrays() -> N
     assert type(loss.backward()) is np.ndarray
 
 
-def masked(array: np.ndarray) -> np.ma.MaskedArray[Any, Any]:
+def masked(array: NDArray[Any]) -> np.ma.MaskedArray[Any, Any]:
     return np.ma.masked_array(array, mask=array > 0.5)
 
 
@@ -86,7 +87,9 @@ def masked(array: np.ndarray) -> np.ma.MaskedArray[Any, Any]:
         lambda X, Y: Dense(3, 2).forward(masked(X)),
         lambda X, Y: Dropout(0.5).forward(masked(X)),
         lambda X, Y: MSE().forward(masked(Y), Y),
-        lambda X, Y: CrossEntropy().forward(Y, np.ma.masked_array([0, 1, 1, 0, 1, 0], mask=[1, 0, 0, 0, 0, 0])),
+        lambda X, Y: CrossEntropy().forward(
+            Y, np.ma.masked_array([0, 1, 1, 0, 1, 0], mask=[True, False, False, False, False, False])
+        ),
     ],
     ids=["predict", "X", "Y", "train", "evaluate", "Dense", "Dropout", "loss", "labels"],
 )
@@ -113,7 +116,7 @@ def test_a_weight_init_result_is_copied_so_layers_and_caller_never_share_weights
 
 
 def test_a_weight_init_result_is_checked_and_converted_like_any_input() -> None:
-    W = Dense(2, 3, weight_init=lambda shape, rng, dtype: [[1, 2, 3], [4, 5, 6]], dtype=np.float32).params["W"]
+    W = Dense(2, 3, weight_init=lambda shape, rng, dtype: [[1, 2, 3], [4, 5, 6]], dtype=np.float32).params["W"]  # type: ignore[arg-type, return-value]
     assert W.dtype == np.float32 and W.flags.c_contiguous
     transposed = Dense(2, 3, weight_init=lambda shape, rng, dtype: np.ones((3, 2)).T).params["W"]
     assert transposed.flags.c_contiguous and transposed.flags.owndata
@@ -130,7 +133,7 @@ def test_a_weight_init_result_is_checked_and_converted_like_any_input() -> None:
 # -- set_arrays --------------------------------------------------------------------------------
 
 
-def assert_unchanged(net: NeuralNetwork, before: dict[str, np.ndarray]) -> None:
+def assert_unchanged(net: NeuralNetwork, before: dict[str, NDArray[Any]]) -> None:
     for key, value in net.get_arrays().items():
         assert value.tobytes() == before[key].tobytes(), key
 
@@ -141,7 +144,7 @@ BAD_VALUES = {
     "string": (np.array(["1", "2", "3", "4"]), TypeError, "must be a numeric array, got an array of dtype <U1"),
     "complex": (np.ones(4, dtype=complex), TypeError, "must be real"),
     "object": (np.array([1.0, None, 2.0, 3.0], dtype=object), TypeError, "dtype object"),
-    "masked": (np.ma.masked_array(np.ones(4), mask=[1, 0, 0, 0]), TypeError, "masked array"),
+    "masked": (np.ma.masked_array(np.ones(4), mask=[True, False, False, False]), TypeError, "masked array"),
     "ragged": ([[1.0], [2.0, 3.0]], TypeError, "must be a numeric array"),
     "wrong shape": (np.ones(5), ShapeError, r"shape \(5,\), but layer 1 \(BatchNorm\) needs shape \(4,\)"),
     "negative variance": (

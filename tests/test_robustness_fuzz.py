@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 import refnet
 from refnet import (
@@ -83,11 +85,11 @@ def networks(draw: st.DrawFn) -> NeuralNetwork:
     return NeuralNetwork(layers, draw(st.sampled_from(losses)), seed=seed)
 
 
-def finite_matrix(rows: int, cols: int, scale: float, seed: int) -> np.ndarray:
+def finite_matrix(rows: int, cols: int, scale: float, seed: int) -> NDArray[Any]:
     return np.random.default_rng(seed).normal(scale=scale, size=(rows, cols))
 
 
-def largest(array: np.ndarray) -> float:
+def largest(array: NDArray[Any]) -> float:
     return float(np.abs(array).max()) if array.size else 0.0
 
 
@@ -131,12 +133,17 @@ def rows_of(X: Drawn) -> int:
     return len(X.value) if X.valid else 2
 
 
-def targets_for(loss: Loss, rows: int, out: int, draw: st.DrawFn) -> Drawn:
+def targets_for(loss: Loss, rows: int, out: int, draw: Callable[[st.SearchStrategy[Any]], Any]) -> Drawn:
     """A Y that fits the loss (mostly), or one that does not."""
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     if isinstance(loss, CrossEntropy):
         valid = [rng.integers(0, out, size=rows), np.eye(out)[rng.integers(0, out, size=rows)]]
-        invalid = [np.full(rows, out + 3), np.full(rows, -1), np.full((rows, out), 2.0), np.full(rows, 0.5)]
+        invalid: list[NDArray[Any] | None] = [
+            np.full(rows, out + 3),
+            np.full(rows, -1),
+            np.full((rows, out), 2.0),
+            np.full(rows, 0.5),
+        ]
     elif isinstance(loss, BinaryCrossEntropy):
         valid = [rng.integers(0, 2, size=(rows, out)).astype(float), rng.uniform(size=(rows, out))]
         invalid = [np.full((rows, out), 1e300), np.full((rows, out), -0.5)]

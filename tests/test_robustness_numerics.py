@@ -9,38 +9,49 @@ by zero raise, so a result that is finite only by luck still fails.
 from __future__ import annotations
 
 import math
+from typing import Any, Literal, TypedDict
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork, Sigmoid, Softmax, Tanh
 
 SETTINGS = settings(max_examples=40, deadline=None)
-RAISE = {"over": "raise", "invalid": "raise", "divide": "raise"}
+
+
+class Raise(TypedDict):
+    over: Literal["raise"]
+    invalid: Literal["raise"]
+    divide: Literal["raise"]
+
+
+RAISE: Raise = {"over": "raise", "invalid": "raise", "divide": "raise"}
+DTYPES: list[type[np.floating[Any]]] = [np.float64, np.float32]
 LIMITS = {np.float64: 1000.0, np.float32: 100.0}
 
 
 @st.composite
-def extreme_logits(draw: st.DrawFn, min_cols: int = 1) -> np.ndarray:
+def extreme_logits(draw: st.DrawFn, min_cols: int = 1) -> NDArray[Any]:
     """A (1..5, min_cols..5) matrix in float64 or float32 with values anywhere in ±limit, often at the ends."""
-    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    dtype = draw(st.sampled_from(DTYPES))
     limit = LIMITS[dtype]
-    width = 64 if dtype is np.float64 else 32
+    width: Literal[32, 64] = 64 if dtype is np.float64 else 32
     values = st.one_of(st.sampled_from([-limit, limit, 0.0]), st.floats(-limit, limit, width=width))
     shape = draw(st.tuples(st.integers(1, 5), st.integers(min_cols, 5)))
     return draw(hnp.arrays(dtype, shape, elements=values))
 
 
-def all_finite(*arrays: np.ndarray) -> bool:
+def all_finite(*arrays: NDArray[Any]) -> bool:
     return all(bool(np.isfinite(array).all()) for array in arrays)
 
 
 @SETTINGS
 @given(extreme_logits())
-def test_sigmoid_saturates_finitely_without_floating_point_errors(x: np.ndarray) -> None:
+def test_sigmoid_saturates_finitely_without_floating_point_errors(x: NDArray[Any]) -> None:
     activation = Sigmoid()
     with np.errstate(**RAISE):
         y = activation.forward(x)
@@ -59,7 +70,7 @@ def test_sigmoid_reaches_exactly_0_and_1_for_large_logits() -> None:
 
 @SETTINGS
 @given(extreme_logits())
-def test_tanh_saturates_finitely_without_floating_point_errors(x: np.ndarray) -> None:
+def test_tanh_saturates_finitely_without_floating_point_errors(x: NDArray[Any]) -> None:
     activation = Tanh()
     with np.errstate(**RAISE):
         y = activation.forward(x)
@@ -70,7 +81,7 @@ def test_tanh_saturates_finitely_without_floating_point_errors(x: np.ndarray) ->
 
 @SETTINGS
 @given(extreme_logits(min_cols=2))
-def test_softmax_of_extreme_logits_is_a_finite_distribution(x: np.ndarray) -> None:
+def test_softmax_of_extreme_logits_is_a_finite_distribution(x: NDArray[Any]) -> None:
     activation = Softmax()
     with np.errstate(**RAISE):
         y = activation.forward(x)
@@ -84,7 +95,7 @@ def test_softmax_of_extreme_logits_is_a_finite_distribution(x: np.ndarray) -> No
 
 @SETTINGS
 @given(st.data(), extreme_logits(min_cols=2))
-def test_cross_entropy_of_extreme_logits_is_finite_with_finite_gradient(data: st.DataObject, z: np.ndarray) -> None:
+def test_cross_entropy_of_extreme_logits_is_finite_with_finite_gradient(data: st.DataObject, z: NDArray[Any]) -> None:
     N, C = z.shape
     labels = np.array(data.draw(st.lists(st.integers(0, C - 1), min_size=N, max_size=N)))
     loss = CrossEntropy()
@@ -110,7 +121,7 @@ def test_cross_entropy_at_plus_minus_1000_has_the_exact_limits() -> None:
 
 @SETTINGS
 @given(st.data(), extreme_logits())
-def test_binary_cross_entropy_from_logits_is_finite_at_extremes(data: st.DataObject, z: np.ndarray) -> None:
+def test_binary_cross_entropy_from_logits_is_finite_at_extremes(data: st.DataObject, z: NDArray[Any]) -> None:
     y = data.draw(hnp.arrays(z.dtype, z.shape, elements=st.sampled_from([0.0, 1.0, 0.5])))
     loss = BinaryCrossEntropy(from_logits=True)
     with np.errstate(**RAISE):
@@ -134,7 +145,7 @@ def test_binary_cross_entropy_from_logits_at_plus_minus_1000_has_the_exact_limit
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_binary_cross_entropy_on_probabilities_exactly_0_and_1_is_finite(dtype: type) -> None:
+def test_binary_cross_entropy_on_probabilities_exactly_0_and_1_is_finite(dtype: type[np.floating[Any]]) -> None:
     p = np.array([[0.0, 1.0, 0.0, 1.0, 0.5]], dtype=dtype)
     y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]], dtype=dtype)
     loss = BinaryCrossEntropy()
@@ -177,8 +188,10 @@ def test_binary_cross_entropy_in_float64_honours_an_eps_below_the_dtype_epsilon(
 
 @SETTINGS
 @given(st.data(), st.sampled_from([np.float64, np.float32]))
-def test_binary_cross_entropy_on_any_probabilities_is_finite(data: st.DataObject, dtype: type) -> None:
-    width = 64 if dtype is np.float64 else 32
+def test_binary_cross_entropy_on_any_probabilities_is_finite(
+    data: st.DataObject, dtype: type[np.floating[Any]]
+) -> None:
+    width: Literal[32, 64] = 64 if dtype is np.float64 else 32
     shape = data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))
     values = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0, 1, width=width))
     p = data.draw(hnp.arrays(dtype, shape, elements=values))
@@ -193,7 +206,9 @@ def test_binary_cross_entropy_on_any_probabilities_is_finite(data: st.DataObject
 
 @SETTINGS
 @given(st.sampled_from(["sigmoid", "tanh", "softmax"]), st.sampled_from([np.float64, np.float32]), st.integers(0, 99))
-def test_saturated_dense_layers_train_a_step_without_warnings(activation: str, dtype: type, seed: int) -> None:
+def test_saturated_dense_layers_train_a_step_without_warnings(
+    activation: str, dtype: type[np.floating[Any]], seed: int
+) -> None:
     """Inputs scaled so the pre-activations reach the hundreds: the network stays finite."""
     rng = np.random.default_rng(seed)
     net = NeuralNetwork(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -34,7 +35,7 @@ def linear_net() -> NeuralNetwork:
     return NeuralNetwork([Dense(3, 1, seed=0)], MSE(), seed=0)
 
 
-def regression(n: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def regression(n: int = 6) -> tuple[NDArray[Any], NDArray[Any]]:
     X = np.random.default_rng(0).standard_normal((n, 3))
     return X, X.sum(axis=1, keepdims=True)
 
@@ -67,7 +68,7 @@ def test_dropout_backward_refuses_a_grad_y_of_another_shape(training: bool, shap
 
 
 @pytest.mark.parametrize("x", [np.ones(3), np.float64(2.0), np.array([["a", "b"]])], ids=["1-D", "0-D", "str"])
-def test_dropout_forward_refuses_a_non_batch(x: np.ndarray) -> None:
+def test_dropout_forward_refuses_a_non_batch(x: NDArray[Any]) -> None:
     with pytest.raises((ShapeError, TypeError), match="Dropout: x"):
         Dropout(0.3, seed=0).forward(x)
 
@@ -164,7 +165,7 @@ def test_optimizer_state_arrays_are_copies_not_the_live_state(optimizer: Any) ->
 # -- a training step that overflows is undone ------------------------------------------------
 
 
-def overflowing_step_setup(dtype: Any) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+def overflowing_step_setup(dtype: Any) -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any]]:
     """Finite loss and gradients (even their squares fit in the dtype), but a huge step overflows."""
     big = 1e9 if dtype == np.float32 else 1e50  # gradients ~ big², squares ~ big⁴ < the dtype's max
     X = np.full((8, 3), big, dtype=dtype)
@@ -220,7 +221,7 @@ def test_terminate_on_nan_stops_quietly_on_an_overflowing_step() -> None:
         np.testing.assert_array_equal(value, arrays[key], err_msg=key)
 
 
-def guarded_steps(net: NeuralNetwork, optimizer: Optimizer, X: np.ndarray, Y: np.ndarray, steps: int) -> StepGuard:
+def guarded_steps(net: NeuralNetwork, optimizer: Optimizer, X: NDArray[Any], Y: NDArray[Any], steps: int) -> StepGuard:
     """``steps`` training steps on (X, Y) through one StepGuard, as ``train`` takes them; returns the guard."""
     X, target = net.core.prepare(X, Y)
     guard = StepGuard(net.layers, optimizer, net.dtype)
@@ -252,8 +253,8 @@ class AfterEachStep(Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.params: dict[str, np.ndarray] = {}
-        self.state: dict[str, np.ndarray] = {}
+        self.params: dict[str, NDArray[Any]] = {}
+        self.state: dict[str, NDArray[Any]] = {}
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
         assert self.network is not None and self.optimizer is not None
@@ -304,7 +305,7 @@ def test_any_learning_rate_and_input_scale_train_finitely_or_stop_with_the_last_
 # -- second review: coefficients cast to float32, tiny epsilon, callbacks that write parameters --
 
 
-def _float32_line(perfect_fit: bool) -> tuple[NeuralNetwork, np.ndarray, np.ndarray]:
+def _float32_line(perfect_fit: bool) -> tuple[NeuralNetwork, NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     X = (0.01 * rng.standard_normal((32, 3))).astype(np.float32)
     net = NeuralNetwork([Dense(3, 1, seed=0, dtype=np.float32)], MSE(), seed=0)
@@ -329,7 +330,7 @@ def test_a_coefficient_that_overflows_in_float32_is_caught_not_applied(optimizer
 
 # Only float32 can lose ε: a Python float > 0 is at least float64's smallest number.
 @pytest.mark.parametrize("dtype, epsilon", [(np.float32, 1e-46)])
-def test_an_epsilon_that_underflows_never_gives_0_over_0(dtype: type, epsilon: float) -> None:
+def test_an_epsilon_that_underflows_never_gives_0_over_0(dtype: type[np.floating[Any]], epsilon: float) -> None:
     # ε is 0 in the parameter dtype; a zero gradient would then step by m̂/(√v̂ + ε) = 0/0 = NaN.
     net = NeuralNetwork([Dense(3, 2, seed=0, dtype=dtype)], MSE(), seed=0)
     X = np.ones((4, 3), dtype)

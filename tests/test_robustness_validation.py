@@ -6,8 +6,11 @@ Every error is a ValueError or TypeError (or one of refnet's documented subclass
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -53,7 +56,7 @@ def network(loss: object = None) -> NeuralNetwork:
         ({"rng": 42}, TypeError, r"rng must be a numpy.random.Generator, got int"),
     ],
 )
-def test_dense_constructor_names_the_bad_argument(kwargs: dict, error: type, pattern: str) -> None:
+def test_dense_constructor_names_the_bad_argument(kwargs: dict[str, Any], error: type, pattern: str) -> None:
     arguments = {"in_features": 3, "out_features": 2, **kwargs}
     with pytest.raises(error, match=pattern):
         Dense(**arguments)
@@ -86,7 +89,7 @@ def test_other_constructors_name_the_bad_argument(make: object, pattern: str) ->
         (lambda: SGD(0.0), ValueError, r"learning_rate must be a finite number > 0, got 0.0"),
         (lambda: SGD(-0.1), ValueError, r"learning_rate must be a finite number > 0, got -0.1"),
         (lambda: Adam(float("inf")), ValueError, r"learning_rate must be a finite number > 0, got inf"),
-        (lambda: Adam("0.1"), TypeError, r"learning_rate must be a real number, got str"),
+        (lambda: Adam("0.1"), TypeError, r"learning_rate must be a real number, got str"),  # type: ignore[arg-type]
         (lambda: Adam(beta1=1.0), ValueError, r"beta1 must lie in \[0, 1\), got 1.0"),
         (lambda: Adam(beta1=-0.5), ValueError, r"beta1 must be a finite number >= 0, got -0.5"),
         (lambda: Adam(beta2=1.2), ValueError, r"beta2 must lie in \[0, 1\), got 1.2"),
@@ -276,7 +279,7 @@ def test_call_order_error_is_also_a_runtime_error() -> None:
         ({"callbacks": [object()]}, TypeError, r"callbacks must be Callback objects, got object"),
     ],
 )
-def test_train_arguments_are_checked(kwargs: dict, error: type, pattern: str) -> None:
+def test_train_arguments_are_checked(kwargs: dict[str, Any], error: type, pattern: str) -> None:
     arguments = {"epochs": 1, "optimizer": SGD(), **kwargs}
     with pytest.raises(error, match=pattern):
         network(MSE()).train(np.ones((4, 3)), np.ones((4, 2)), **arguments)
@@ -343,7 +346,7 @@ def test_standalone_activation_checks_its_input_and_grad_y() -> None:
     ],
 )
 def test_losses_check_predictions_and_targets(
-    loss: object, y_pred: np.ndarray, y_true: np.ndarray, error: type, pattern: str
+    loss: object, y_pred: NDArray[Any], y_true: NDArray[Any], error: type, pattern: str
 ) -> None:
     with pytest.raises(error, match=pattern):
         loss.forward(y_pred, y_true)  # type: ignore[attr-defined]
@@ -378,7 +381,7 @@ def test_train_refuses_a_last_batch_of_one_row_before_any_step_when_batchnorm_is
         (lambda: Neuron(2, weights=["a", "b"]), TypeError, r"weights must be a numeric array"),
         (lambda: Neuron(2, weights=[1.0, 2.0, 3.0]), ShapeError, r"weights must have 2 entries, got 3"),
         (lambda: Neuron(2, weights=[1.0, np.nan]), ValueError, r"weights contains 1 non-finite value"),
-        (lambda: Neuron(2, bias=[1.0, 2.0]), ShapeError, r"bias must be a single number, got shape \(2,\)"),
+        (lambda: Neuron(2, bias=[1.0, 2.0]), ShapeError, r"bias must be a single number, got shape \(2,\)"),  # type: ignore[arg-type]
         (lambda: Neuron(0), ValueError, r"n_inputs must be an integer >= 1, got 0"),
         (lambda: Neuron(2).train(np.ones((3, 2)), ["a", "b", "c"]), TypeError, r"y must be a numeric array"),
         (lambda: Neuron(2).train(np.ones((3, 2)), [1.0, np.inf, 0.0]), ValueError, r"y contains 1 non-finite"),

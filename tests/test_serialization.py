@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -45,7 +46,7 @@ def make_network(seed: int = 0, dtype: Any = np.float64, dropout: bool = True) -
     return NeuralNetwork(layers, CrossEntropy(), seed=seed + 4)
 
 
-def data(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def data(n: int = 60, seed: int = 0) -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))
     return X, (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
@@ -112,7 +113,8 @@ def test_shared_and_non_default_generators_survive_a_round_trip(tmp_path: Path) 
     net.save(tmp_path / "m.npz")
     loaded = NeuralNetwork.load(tmp_path / "m.npz")
     assert isinstance(loaded.rng.bit_generator, np.random.MT19937)
-    assert loaded.layers[1].rng is loaded.rng
+    dropout = loaded.layers[1]
+    assert isinstance(dropout, Dropout) and dropout.rng is loaded.rng
     assert loaded.rng.random() == rng.random()
 
 
@@ -256,7 +258,7 @@ def test_saving_a_layer_whose_class_was_defined_again_is_a_type_error(tmp_path: 
 class DoubleTanh(Tanh):
     """A user activation that inherits the built-in's name "tanh" but computes 2·tanh(x)."""
 
-    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def function(self, x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         y = np.tanh(x, out=out)
         y *= 2
         return y
@@ -265,7 +267,7 @@ class DoubleTanh(Tanh):
 class Tripled(Activation):
     """A user activation with no name at all."""
 
-    def function(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def function(self, x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         return np.multiply(x, 3, out=out)
 
 
@@ -291,7 +293,7 @@ def test_a_user_activation_layer_loads_as_itself_not_as_the_builtin_it_subclasse
 # -- damaged or hostile files --------------------------------------------------------------
 
 
-def _arrays(path: Path) -> dict[str, np.ndarray]:
+def _arrays(path: Path) -> dict[str, NDArray[Any]]:
     with np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
 
@@ -311,7 +313,7 @@ def _rewrite(path: Path, arrays: dict[str, Any]) -> None:
         np.savez(handle, **arrays)
 
 
-def digest(array: np.ndarray) -> str:
+def digest(array: NDArray[Any]) -> str:
     """The digest the config records for an array: blake2b (16 bytes) of its values in C order."""
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
 

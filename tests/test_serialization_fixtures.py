@@ -9,10 +9,12 @@ uninterrupted run reached then.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import assert_as_recorded
+from numpy.typing import NDArray
 
 from refnet import SGD, Adam, CrossEntropy, NeuralNetwork
 from refnet.graph import GraphModel
@@ -21,12 +23,12 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
-def expected() -> dict[str, np.ndarray]:
+def expected() -> dict[str, NDArray[Any]]:
     with np.load(DATA / "format1_expected.npz", allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
 
 
-def test_a_format1_plain_network_with_adam_predicts_and_resumes_as_saved(expected: dict[str, np.ndarray]) -> None:
+def test_a_format1_plain_network_with_adam_predicts_and_resumes_as_saved(expected: dict[str, NDArray[Any]]) -> None:
     net = NeuralNetwork.load(DATA / "format1_plain_adam.npz")
     assert type(net) is NeuralNetwork and isinstance(net.loss, CrossEntropy)
     assert isinstance(net.optimizer, Adam) and net.optimizer.weight_decay == 1e-3
@@ -36,7 +38,7 @@ def test_a_format1_plain_network_with_adam_predicts_and_resumes_as_saved(expecte
         assert_as_recorded(value, expected[f"plain_adam.resumed.{key}"], err_msg=key)
 
 
-def test_a_format1_graph_with_nesterov_sgd_predicts_and_resumes_as_saved(expected: dict[str, np.ndarray]) -> None:
+def test_a_format1_graph_with_nesterov_sgd_predicts_and_resumes_as_saved(expected: dict[str, NDArray[Any]]) -> None:
     model = NeuralNetwork.load(DATA / "format1_graph_sgd.npz")
     assert isinstance(model, GraphModel) and model.input_node.name == "features"
     assert isinstance(model.optimizer, SGD) and model.optimizer.nesterov
@@ -46,7 +48,7 @@ def test_a_format1_graph_with_nesterov_sgd_predicts_and_resumes_as_saved(expecte
         assert_as_recorded(value, expected[f"graph_sgd.resumed.{key}"], err_msg=key)
 
 
-def test_a_format1_float32_network_without_loss_loads_as_saved(expected: dict[str, np.ndarray]) -> None:
+def test_a_format1_float32_network_without_loss_loads_as_saved(expected: dict[str, NDArray[Any]]) -> None:
     net = NeuralNetwork.load(DATA / "format1_float32_no_loss.npz")
     assert net.loss is None and net.optimizer is None and net.dtype == np.float32
     prediction = net.predict(expected["X"])

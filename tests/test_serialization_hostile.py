@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 import refnet.io.serialization
 from refnet import (
@@ -57,7 +58,7 @@ def graph() -> NeuralNetwork:
     return GraphModel(x, Dense(12, 3, seed=3)(Concatenate()(skip, BatchNorm(4)(x))), loss=CrossEntropy(), seed=4)
 
 
-def data() -> tuple[np.ndarray, np.ndarray]:
+def data() -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 4))
     return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 1).astype(int)
@@ -82,7 +83,7 @@ def write_members(path: Path, contents: list[tuple[str, bytes]], compression: in
             archive.writestr(name, content)
 
 
-def npy(array: np.ndarray) -> bytes:
+def npy(array: NDArray[Any]) -> bytes:
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array, allow_pickle=True)
     return buffer.getvalue()
@@ -232,7 +233,7 @@ def test_two_members_of_one_name_are_refused(tmp_path: Path) -> None:
     ],
 )
 def test_every_loaded_value_passes_the_rules_of_the_component(
-    tmp_path: Path, key: str, value: Callable[[np.ndarray], np.ndarray], message: str
+    tmp_path: Path, key: str, value: Callable[[NDArray[Any]], NDArray[Any]], message: str
 ) -> None:
     path = saved(tmp_path)
     contents = members(path)
@@ -344,6 +345,7 @@ def test_array_shapes_from_the_config_are_the_shapes_the_layer_has(size: int, dt
     kinds = [registered_layer(name) for name in [*names, *(cls.__name__ for cls in ACTIVATIONS.values())]]
     assert None not in kinds
     for kind in kinds:
+        assert kind is not None  # (checked above: this tells mypy)
         layer = build(kind, size, dtype)
         params, state = kind.array_shapes(layer.get_config())
         assert params == {name: value.shape for name, value in layer.params.items()}, kind

@@ -83,7 +83,7 @@ def edit_config(path: Path, edit: Any) -> None:
     config = json.loads(str(arrays["config"]))
     edit(config)
     arrays["config"] = np.array(json.dumps(config))
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+    np.savez(path, **arrays)
 
 
 def test_neuron_saves_and_loads(tmp_path: Path) -> None:

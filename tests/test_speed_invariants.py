@@ -7,13 +7,17 @@ gradient, the dot-product finiteness check) is checked here against the plain fo
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from gradcheck.suite.optim import ParameterHolder
 from gradcheck.suite.stateful import RebindingMomentum
 from refnet import MSE, SGD, Adam, BinaryCrossEntropy, CrossEntropy, Dense, NeuralNetwork
 from refnet.functions import ACTIVATIONS
+from refnet.support.packing import ParamState
 
 DTYPES = [np.float32, np.float64]
 
@@ -44,7 +48,12 @@ def reference_adam(theta, grads, lr, beta1, beta2, eps, wd):
 SHAPES = [(3,), (7, 5), (300, 400), (513, 257)]
 
 
-def tolerances(dtype: type) -> dict[str, float]:
+class Tolerances(TypedDict):
+    rtol: float
+    atol: float
+
+
+def tolerances(dtype: type) -> Tolerances:
     """float64: a few roundings of numbers of order 1 (a float32 intermediate, ~1e-7, fails);
     float32: a few float32 roundings (eps 1.2e-7) over 4-5 steps."""
     return {"rtol": 1e-12, "atol": 1e-13} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
@@ -104,7 +113,8 @@ def test_the_blocked_step_is_bitwise_the_update_on_the_whole_array(dtype, make) 
     theta0 = rng.standard_normal((513, 257)).astype(dtype)
     grads = [rng.standard_normal((513, 257)).astype(dtype) for _ in range(3)]
     layer, blocked = ParameterHolder(W=theta0), make()
-    whole, theta, state = make(), theta0.copy(), {}
+    whole, theta = make(), theta0.copy()
+    state: ParamState = {}
     for g in grads:
         layer.grads["W"][...] = g
         blocked.step([layer])
@@ -187,12 +197,12 @@ def test_forward_outputs_are_not_overwritten_by_later_calls() -> None:
     np.testing.assert_array_equal(first, kept)
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: NDArray[Any]) -> NDArray[Any]:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: NDArray[Any]) -> NDArray[Any]:
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -244,7 +254,7 @@ def test_fused_value_and_gradient_equal_the_textbook_formulas(
     assert value == loss.loss(y_pred, target)
     np.testing.assert_array_equal(grad, loss.gradient(y_pred, target))
     # and those are the textbook formulas (float32: rounding of the inputs and the arithmetic)
-    tol = {"rtol": 1e-12, "atol": 1e-15} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-7}
+    tol: Tolerances = {"rtol": 1e-12, "atol": 1e-15} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-7}
     exact = y_pred.astype(np.float64)
     np.testing.assert_allclose(value, value_of(exact, y_true), **tol)
     np.testing.assert_allclose(grad, gradient_of(exact, y_true), **tol)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from refnet import MSE, SGD, Adam, Callback, CrossEntropy, Dense, History, NeuralNetwork
 from refnet.callbacks import Logs
 from refnet.progress import ProgressBar
 
 
-def classification(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def classification(n: int = 60, seed: int = 0) -> tuple[NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 2))
     return X, (X[:, 0] * X[:, 1] > 0).astype(int)

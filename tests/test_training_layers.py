@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from helpers import central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import MSE, Adam, BatchNorm, Dense, Dropout, NeuralNetwork, ShapeError
 
@@ -95,7 +98,7 @@ def test_network_with_dropout_predicts_deterministically() -> None:
 # -- BatchNorm -----------------------------------------------------------------------------
 
 
-def _batch(seed: int = 0, shape: tuple[int, int] = (16, 4)) -> np.ndarray:
+def _batch(seed: int = 0, shape: tuple[int, int] = (16, 4)) -> NDArray[Any]:
     rng = np.random.default_rng(seed)
     return rng.normal(loc=rng.uniform(-3, 3, shape[1]), scale=rng.uniform(0.5, 4, shape[1]), size=shape)
 
@@ -188,6 +191,7 @@ def test_batchnorm_is_never_regularized() -> None:
     net.compute_gradients(X, Y)
     # gamma's gradient is the data gradient only: Σ grad_y·xhat, with no l2·gamma term
     layer = net.layers[1]
+    assert isinstance(layer, BatchNorm)
     h = X @ net.layers[0].params["W"] + net.layers[0].params["b"]  # the BatchNorm's input (identity Dense)
     xhat = (h - h.mean(axis=0)) / np.sqrt(h.var(axis=0) + layer.eps)
     grad_y = net.layers[2].params["W"].T * (2 * (net.forward(X, training=True) - Y) / 8)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gradcheck.checks import run_targets
 from gradcheck.core.lines import Target
@@ -28,7 +29,7 @@ from refnet.embedding import Embedding
 # -- Embedding --------------------------------------------------------------------------------
 
 
-def repeated_ids(rng: np.random.Generator, shape: tuple[int, ...], distinct: int) -> np.ndarray:
+def repeated_ids(rng: np.random.Generator, shape: tuple[int, ...], distinct: int) -> NDArray[np.int64]:
     """Ids of ``shape`` drawn from 0 … distinct − 1, with id 1 at three positions of the first row for certain."""
     ids = rng.integers(0, distinct, size=shape)
     ids.reshape(shape[0], -1)[0, :3] = 1

@@ -10,8 +10,10 @@ would defeat that purpose: do not regenerate the files, add new ones beside them
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from refnet import (
     MSE,
@@ -29,7 +31,7 @@ from refnet.graph import Add, Concatenate, GraphModel, Input
 HERE = Path(__file__).resolve().parent
 
 
-def data(n: int, outputs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def data(n: int, outputs: int) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     rng = np.random.default_rng(2024)
     X = rng.normal(size=(n, 4))
     labels = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1).astype(int)
@@ -63,7 +65,7 @@ def plain_float32() -> NeuralNetwork:
 
 def main() -> None:
     X, labels, targets = data(40, 2)
-    expected: dict[str, np.ndarray] = {"X": X, "labels": labels, "targets": targets}
+    expected: dict[str, NDArray[Any]] = {"X": X, "labels": labels, "targets": targets}
 
     net = plain()
     net.train(X, labels, epochs=3, optimizer=Adam(0.01, weight_decay=1e-3), batch_size=16)
