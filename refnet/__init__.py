@@ -14,27 +14,46 @@ from refnet.callbacks import (
     TerminateOnNaN,
     cosine_decay,
     exponential_decay,
+    linear_warmup,
     step_decay,
 )
+from refnet.diagnosis import Diagnosis
+from refnet.diagnostics import DiagnosticsCallback, diagnose
 from refnet.dropout import Dropout
 from refnet.embedding import Embedding  # issue 20
 from refnet.errors import CallOrderError, ModelFileError, NonFiniteError, ShapeError, TrainingDivergedError
-from refnet.functions import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
+from refnet.functions import (
+    ELU,
+    SELU,
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+    get_activation,
+)
 from refnet.graph import Add, Concatenate, GraphError, GraphModel, Input, Merge, Multiply, Node
-from refnet.initializers import glorot_uniform, he_normal
+from refnet.initializers import glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, orthogonal
 from refnet.layer import Dense
-from refnet.losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
+from refnet.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss, MulticlassHinge
 from refnet.network import NeuralNetwork
 from refnet.neuron import Neuron
-from refnet.optimizers import SGD, Adam, Optimizer
+from refnet.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp
 from refnet.regularizers import ElasticNet
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
+    "ELU",
+    "MAE",
     "MSE",
+    "SELU",
     "SGD",
     "Activation",
+    "AdaGrad",
     "Adam",
     "Add",
     "BatchNorm",
@@ -44,6 +63,8 @@ __all__ = [
     "Concatenate",
     "CrossEntropy",
     "Dense",
+    "Diagnosis",
+    "DiagnosticsCallback",
     "Dropout",
     "EarlyStopping",
     "ElasticNet",
@@ -51,6 +72,7 @@ __all__ = [
     "GraphError",
     "GraphModel",
     "History",
+    "Huber",
     "Identity",
     "Input",
     "Layer",
@@ -60,23 +82,32 @@ __all__ = [
     "Merge",
     "ModelCheckpoint",
     "ModelFileError",
+    "MulticlassHinge",
     "Multiply",
     "NeuralNetwork",
     "Neuron",
     "Node",
     "NonFiniteError",
     "Optimizer",
+    "RMSProp",
     "ReLU",
     "ShapeError",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
     "TerminateOnNaN",
     "TrainingDivergedError",
     "cosine_decay",
+    "diagnose",
     "exponential_decay",
     "get_activation",
+    "glorot_normal",
     "glorot_uniform",
     "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "linear_warmup",
+    "orthogonal",
     "step_decay",
 ]

@@ -63,6 +63,10 @@ class Layer:
     multiple_inputs = False
     #: The fewest rows a training batch may have (BatchNorm needs 2: the variance of one row is 0).
     min_batch_rows = 1
+    #: False freezes the layer (``layer.trainable = False``): no optimizer changes its parameters, its
+    #: backward may skip their gradients (Dense and BatchNorm do) but still returns dL/dx, its penalty
+    #: still counts in the loss, and a BatchNorm still updates its running statistics. Saved with the model.
+    trainable = True
 
     #: The name a model file stores for this class (see ``_registered_name``); set on subclassing.
     registered_name: str = "Layer"
@@ -245,7 +249,7 @@ class Layer:
         return cls(**config)
 
     def parameter_count(self) -> int:
-        """Total number of trainable scalars."""
+        """Total number of parameter scalars (frozen or not)."""
         return sum(int(value.size) for value in self.params.values())
 
     # -- the math without the interface's checks: what a network runs on arrays it validated --

@@ -98,8 +98,9 @@ class BatchNorm(Layer):
         (evaluation: grad_x = grad_x_hat / sqrt(running_var + eps)).  Shapes (N, D) -> (N, D)."""
         assert self._x_hat is not None and self._inv_std is not None  # set by forward (the interface checks the order)
         x_hat, gamma = self._x_hat, self.params["gamma"]
-        np.einsum("nd,nd->d", grad_y, x_hat, out=self.grads["gamma"])
-        np.sum(grad_y, axis=0, out=self.grads["beta"])
+        if self.trainable:  # frozen: no optimizer reads dgamma and dbeta
+            np.einsum("nd,nd->d", grad_y, x_hat, out=self.grads["gamma"])
+            np.sum(grad_y, axis=0, out=self.grads["beta"])
         grad_x_hat = grad_y * gamma
         if not self._training:  # running statistics are constants
             return grad_x_hat * self._inv_std

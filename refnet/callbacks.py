@@ -228,13 +228,42 @@ def cosine_decay(epochs: int, min_lr: float = 0.0) -> Schedule:
     return lambda epoch, lr0: min_lr + (lr0 - min_lr) * (1 + math.cos(math.pi * min(epoch, epochs) / epochs)) / 2
 
 
+def linear_warmup(epochs: int, then: Schedule | None = None, start_factor: float = 0.1) -> Schedule:
+    """Warm up linearly for ``epochs`` epochs, then follow ``then`` (counted from the end of the warm-up):
+
+        lr(epoch) = lr0·(f + (1 − f)·epoch/epochs)     for epoch < epochs   (f = start_factor)
+                  = then(epoch − epochs, lr0)          afterwards (lr0 when ``then`` is None)
+
+    as PyTorch's LinearLR followed by another schedule in a SequentialLR.
+
+    >>> schedule = linear_warmup(4, cosine_decay(epochs=10), start_factor=0.2)
+    >>> [round(schedule(epoch, 1.0), 10) for epoch in (0, 1, 2, 3, 4, 9, 14)]
+    [0.2, 0.4, 0.6, 0.8, 1.0, 0.5, 0.0]
+    """
+    check_int(epochs, "epochs")
+    factor = check_positive(start_factor, "start_factor")
+    if factor > 1.0:
+        raise ValueError(f"start_factor must lie in (0, 1], got {start_factor!r}")
+    if then is not None and not callable(then):
+        raise TypeError("then must be a schedule: a callable (epoch, lr0) -> lr, e.g. cosine_decay(epochs=50)")
+
+    return lambda epoch, lr0: warmup_rate(epoch, lr0, epochs, factor, then)
+
+
+def warmup_rate(epoch: int, lr0: float, epochs: int, factor: float, then: Schedule | None) -> float:
+    """``linear_warmup``'s formula: lr0·(f + (1 − f)·epoch/epochs) while warming up, then ``then``'s rate."""
+    if epoch < epochs:
+        return lr0 * (factor + (1 - factor) * epoch / epochs)
+    return lr0 if then is None else then(epoch - epochs, lr0)
+
+
 class LearningRateScheduler(Callback):
     """Set ``optimizer.learning_rate = schedule(epoch, lr0)`` at the start of each epoch.
 
     ``lr0`` is ``initial_lr`` if given, else the optimizer's learning rate when training
-    begins. The built-in schedules are ``step_decay``, ``exponential_decay`` and
-    ``cosine_decay``; any callable ``(epoch, lr0) -> lr`` works. The rate used is logged as
-    ``lr``.
+    begins. The built-in schedules are ``step_decay``, ``exponential_decay``,
+    ``cosine_decay`` and ``linear_warmup`` (which composes with the others); any callable
+    ``(epoch, lr0) -> lr`` works. The rate used is logged as ``lr``.
 
     The epoch is the one ``train`` reports: it counts from ``train(initial_epoch=...)``
     (0 by default). To continue a schedule exactly after loading a saved run, pass the
@@ -325,5 +354,6 @@ __all__ = [
     "TerminateOnNaN",
     "cosine_decay",
     "exponential_decay",
+    "linear_warmup",
     "step_decay",
 ]

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from refnet.base import Array, Layer
-from refnet.support.checks import check_unit_interval
+from refnet.support.checks import check_positive, check_unit_interval
 
 
 class Activation(Layer):
@@ -35,6 +35,9 @@ class Activation(Layer):
     #: True when the derivative is written in terms of the input x (``gradient(x, grad_y)``),
     #: False when in terms of the output y (``gradient(y, grad_y)``).
     from_input: ClassVar[bool] = False
+    #: The initializer ``Dense(weight_init='auto')`` uses, by name, where it is neither He normal (the
+    #: ReLU family) nor Glorot uniform (the rest): SELU's is "lecun_normal".
+    auto_init: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -195,3 +198,89 @@ def get_activation(activation: str | Activation | type[Activation] | None) -> Ac
             raise ValueError(f"unknown activation {activation!r}; valid names are {valid}")
         return cls()
     raise TypeError(f"activation must be a name, an Activation object or None, got {type(activation).__name__}")
+
+
+# -- the learner's toolkit (issue 22): ELU, SELU, Softplus -------------------------------------
+# Each derivative is written exactly from the output y, so these keep ``from_input = False``:
+# ELU and SELU for x <= 0 have f'(x) = c·e^x = y + c (c = alpha, or scale·alpha); softplus has
+# f'(x) = σ(x) = 1 − e^(−y), since e^y = 1 + e^x. At the kink x = 0 (y = 0, so y > 0 is False)
+# ELU and SELU take the left branch's derivative, as PyTorch does: alpha·scale·e⁰.
+
+#: SELU's constants (Klambauer et al., 2017), to the digits PyTorch uses.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _into(y: Array, out: Array | None) -> Array:
+    """y itself, or y written into ``out`` (which may be the input x: y is computed before the copy)."""
+    if out is None:
+        return y
+    np.copyto(out, y)
+    return out
+
+
+class ELU(Activation):
+    """f(x) = x if x > 0 else alpha·(e^x − 1);  f'(x) = 1 if x > 0 else alpha·e^x = y + alpha (alpha at 0).
+
+    He initialization under ``weight_init='auto'``, as for ReLU.
+    """
+
+    name = "elu"
+    relu_family = True
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = check_positive(alpha, "alpha")
+
+    def function(self, x: Array, out: Array | None = None) -> Array:
+        """y = x where x > 0, alpha·expm1(x) elsewhere (expm1 of min(x, 0): exact near 0, never overflows)."""
+        alpha = x.dtype.type(self.alpha)
+        return _into(np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), out)
+
+    def gradient(self, y: Array, grad_y: Array) -> Array:
+        """grad_x = grad_y * (1 if y > 0 else y + alpha)."""
+        return grad_y * np.where(y > 0, 1, y + y.dtype.type(self.alpha))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class SELU(Activation):
+    """f(x) = scale·x if x > 0 else scale·alpha·(e^x − 1), PyTorch's constants alpha ≈ 1.6733, scale ≈ 1.0507;
+    f'(x) = scale if x > 0 else scale·alpha·e^x = y + scale·alpha (scale·alpha at 0).
+
+    LeCun normal initialization under ``weight_init='auto'`` (the self-normalizing set-up).
+    """
+
+    name = "selu"
+    auto_init = "lecun_normal"
+
+    def function(self, x: Array, out: Array | None = None) -> Array:
+        """y = scale·x where x > 0, scale·alpha·expm1(x) elsewhere."""
+        scale, alpha = x.dtype.type(SELU_SCALE), x.dtype.type(SELU_ALPHA)
+        return _into(scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), out)
+
+    def gradient(self, y: Array, grad_y: Array) -> Array:
+        """grad_x = grad_y * (scale if y > 0 else y + scale·alpha)."""
+        scale, alpha = y.dtype.type(SELU_SCALE), y.dtype.type(SELU_ALPHA)
+        return grad_y * np.where(y > 0, scale, y + scale * alpha)
+
+
+class Softplus(Activation):
+    """f(x) = log(1 + e^x), exactly (no threshold);  f'(x) = σ(x) = 1 − e^(−y).
+
+    Computed as max(x, 0) + log1p(e^(−|x|)): the same number, and e^(−|x|) <= 1 never overflows.
+    """
+
+    name = "softplus"
+
+    def function(self, x: Array, out: Array | None = None) -> Array:
+        """y = max(x, 0) + log1p(exp(−|x|))."""
+        return _into(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))), out)
+
+    def gradient(self, y: Array, grad_y: Array) -> Array:
+        """grad_x = grad_y * (1 − e^(−y)) = grad_y * σ(x), as −expm1(−y) (exact for small y)."""
+        return grad_y * -np.expm1(-y)
+
+
+ACTIVATIONS.update({cls.name: cls for cls in (ELU, SELU, Softplus)})

@@ -35,7 +35,7 @@ from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 from refnet.losses import Loss
 from refnet.merge import Add, Concatenate, Merge, Multiply  # re-exported: refnet.graph is where users find them
-from refnet.network import NeuralNetwork
+from refnet.network import NeuralNetwork, parameter_cell
 from refnet.wiring import GraphError, Input, Node, apply, topological_order
 
 __all__ = ["Add", "Concatenate", "GraphError", "GraphModel", "Input", "Merge", "Multiply", "Node", "apply"]
@@ -220,7 +220,7 @@ class GraphModel(NeuralNetwork):
                     "Input" if layer is None else repr(layer),
                     ", ".join(str(source.name) for source in node.inputs) or "-",
                     node.shape_text(),
-                    f"{0 if layer is None else layer.parameter_count():,}",
+                    "0" if layer is None else parameter_cell(layer),
                 )
             )
         return self._summary_table(rows)

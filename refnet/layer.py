@@ -48,7 +48,7 @@ class Dense(Layer):
         activation: a name (``'relu'``, ``'sigmoid'``, ``'tanh'``, ``'leaky_relu'``,
             ``'softmax'``, ``'identity'``), an activation object, or None (identity).
         l1_lambda, l2_lambda: penalty ``l1·Σ|W| + (l2/2)·ΣW²`` on the weights only.
-        weight_init: ``'auto'`` (He normal for the ReLU family, Glorot uniform otherwise),
+        weight_init: ``'auto'`` (He normal for the ReLU family, LeCun normal for SELU, Glorot uniform otherwise),
             ``'he_normal'``, ``'glorot_uniform'``, or a callable ``(shape, rng, dtype) -> W``.
         rng, seed: where the initial weights come from (a Generator, or a seed for one).
         dtype: float64 (default) or float32; parameters, outputs and gradients keep it.
@@ -116,12 +116,13 @@ class Dense(Layer):
         assert self._x is not None and self._at is not None  # set by forward (the interface checks the order)
         x, W = self._x, self.params["W"]
         grad_z = self.activation.gradient(self._at, grad_y)
-        # The rows of the batch, every leading axis as one: (N, in) as it is, (N, T, in) as (N·T, in).
-        x_rows, grad_z_rows = x.reshape(-1, self._in), grad_z.reshape(-1, self.out)
-        np.matmul(x_rows.T, grad_z_rows, out=self.grads["W"])  # in place: the optimizer may hold views of grads
-        grad_z_rows.sum(axis=0, out=self.grads["b"])
-        if self.regularizer.active:
-            self.regularizer.add_gradient(W, self.grads["W"])
+        if self.trainable:  # a frozen layer skips dW and db: no optimizer reads them
+            # The rows of the batch, every leading axis as one: (N, in) as it is, (N, T, in) as (N·T, in).
+            x_rows, grad_z_rows = x.reshape(-1, self._in), grad_z.reshape(-1, self.out)
+            np.matmul(x_rows.T, grad_z_rows, out=self.grads["W"])  # in place: the optimizer may hold views of grads
+            grad_z_rows.sum(axis=0, out=self.grads["b"])
+            if self.regularizer.active:
+                self.regularizer.add_gradient(W, self.grads["W"])
         if not self.input_grad_needed:
             return grad_z  # read by nobody (see Layer.backward_params)
         return grad_z @ W.T
@@ -135,7 +136,8 @@ class Dense(Layer):
         if callable(weight_init):
             return weight_init
         if weight_init == "auto":
-            return INITIALIZERS["he_normal" if self.activation.relu_family else "glorot_uniform"]
+            default = "he_normal" if self.activation.relu_family else "glorot_uniform"
+            return INITIALIZERS[self.activation.auto_init or default]
         if weight_init not in INITIALIZERS:
             valid = ", ".join(repr(name) for name in ("auto", *INITIALIZERS))
             raise ValueError(f"unknown weight_init {weight_init!r}; valid names are {valid}")

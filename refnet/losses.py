@@ -351,3 +351,110 @@ class BinaryCrossEntropy(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {cls.__name__: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy)}
+
+
+# -- the learner's toolkit (issue 22): MAE, Huber, MulticlassHinge ----------------------------
+
+
+class MAE(Loss):
+    """Mean absolute error over all elements: L = mean|ŷ − y|;  dL/dŷ = sign(ŷ − y)/size (0 where ŷ = y)."""
+
+    def loss(self, y_pred: Array, target: Array) -> float:
+        return float(np.abs(y_pred - target).mean())
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        return np.sign(y_pred - target) * y_pred.dtype.type(1.0 / y_pred.size)
+
+
+class Huber(Loss):
+    """PyTorch's HuberLoss, mean over all elements; with d = ŷ − y:
+
+    l(d) = ½·d²                 where |d| <= delta
+         = delta·(|d| − ½·delta) elsewhere;          L = mean l(d)
+    dL/dŷ = clip(d, −delta, delta)/size              (the branches meet at |d| = delta)
+    """
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__()
+        self.delta = check_positive(delta, "delta")
+
+    def loss(self, y_pred: Array, target: Array) -> float:
+        d = np.abs(y_pred - target)
+        delta = y_pred.dtype.type(self.delta)
+        return float(np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta)).mean())
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        delta = y_pred.dtype.type(self.delta)
+        return np.clip(y_pred - target, -delta, delta) * y_pred.dtype.type(1.0 / y_pred.size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+class MulticlassHinge(Loss):
+    """cs231n's multiclass SVM loss on scores s (N, C) with integer labels y (N,):
+
+        L = (1/N) Σ_n Σ_{j≠y_n} max(0, s_nj − s_ny_n + margin)
+        dL/ds_nj = 1[s_nj − s_ny_n + margin > 0]/N  for j ≠ y_n;   dL/ds_ny_n = −Σ_{j≠y_n} of those
+    (a term counts where it is > 0, so at exactly 0 it adds nothing to the gradient).
+    """
+
+    is_classification = True
+
+    def __init__(self, margin: float = 1.0) -> None:
+        super().__init__()
+        self.margin = check_positive(margin, "margin")
+
+    def check_prediction(self, y_pred: Any) -> Array:
+        """Scores (N, C), at least 2 classes."""
+        y_pred = super().check_prediction(y_pred)
+        if y_pred.ndim != 2 or y_pred.shape[1] < 2:
+            raise ShapeError(f"MulticlassHinge: scores must be (N, C) with C >= 2 classes, got shape {y_pred.shape}")
+        return y_pred
+
+    def prepare_target(self, y_true: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """Integer labels (N,) in [0, C) become one-hot rows (the one form the loss takes)."""
+        N, C = shape
+        labels = as_array(y_true, "y_true")
+        if labels.ndim != 1 or labels.shape[0] != N:
+            raise ShapeError(f"MulticlassHinge: y_true must be {N} integer labels of shape ({N},), got {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"MulticlassHinge: labels must be integers 0..{C - 1}, got dtype {labels.dtype}")
+        if labels.min() < 0 or labels.max() >= C:
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise ValueError(f"MulticlassHinge: label {bad} is out of range for {C} classes (valid: 0 to {C - 1})")
+        one_hot = np.zeros(shape, dtype=dtype)
+        one_hot[np.arange(N), labels] = 1
+        return one_hot
+
+    def _margins(self, s: Array, target: Array) -> tuple[Array, Array]:
+        """(s_j − s_y + margin for every j, where that term counts: j ≠ y and > 0), both (N, C)."""
+        s_y = (s * target).sum(axis=1, keepdims=True)
+        margins = s - s_y + s.dtype.type(self.margin)
+        return margins, (margins > 0) & (target == 0)
+
+    def loss(self, y_pred: Array, target: Array) -> float:
+        margins, counted = self._margins(y_pred, target)
+        return float((margins * counted).sum()) / y_pred.shape[0]
+
+    def gradient(self, y_pred: Array, target: Array) -> Array:
+        counted = self._margins(y_pred, target)[1].astype(y_pred.dtype)
+        grad = counted - target * counted.sum(axis=1, keepdims=True)
+        grad *= y_pred.dtype.type(1.0 / y_pred.shape[0])
+        return grad
+
+    def accuracy(self, y_pred: Array, target: Array) -> float | None:
+        """Fraction of rows whose largest score is the label's."""
+        return float(np.mean(y_pred.argmax(axis=1) == target.argmax(axis=1)))
+
+    def probabilities(self, y_pred: Array) -> Array:
+        raise TypeError(
+            "MulticlassHinge scores are not probabilities: predict(X).argmax(axis=1) gives the classes; "
+            "train with CrossEntropy for predict_proba"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {"margin": self.margin}
+
+
+LOSSES.update({cls.__name__: cls for cls in (MAE, Huber, MulticlassHinge)})

@@ -376,7 +376,7 @@ class NeuralNetwork:
 
     # -- inspection ----------------------------------------------------------------
     def parameter_count(self) -> int:
-        """Total number of trainable scalars."""
+        """Total number of parameter scalars (a frozen layer's included; ``summary()`` shows both counts)."""
         return sum(layer.parameter_count() for layer in self.layers)
 
     def summary(self, print_fn: Callable[[str], object] = print) -> None:
@@ -393,7 +393,7 @@ class NeuralNetwork:
             shape: Shape = self.input_shape
             for index, layer in enumerate(self.layers):
                 shape = layer.output_shape(shape)
-                rows.append((str(index), repr(layer), shape_text(shape), f"{layer.parameter_count():,}"))
+                rows.append((str(index), repr(layer), shape_text(shape), parameter_cell(layer)))
             return self._summary_table(rows)
         width = self.in_features
         for index, layer in enumerate(self.layers):
@@ -401,7 +401,7 @@ class NeuralNetwork:
                 width = layer.in_features
             width = layer.output_features(width) if width is not None else None
             text = f"(N, {width})" if width is not None else "(N, ?)"
-            rows.append((str(index), repr(layer), text, f"{layer.parameter_count():,}"))
+            rows.append((str(index), repr(layer), text, parameter_cell(layer)))
         return self._summary_table(rows)
 
     def _summary_table(self, rows: Sequence[tuple[str, ...]]) -> str:
@@ -416,7 +416,9 @@ class NeuralNetwork:
             for row in rows
         ]
         rule = "-" * len(lines[0])
-        footer = f"total parameters: {self.parameter_count():,}   dtype: {self.dtype}   loss: {self.loss!r}"
+        frozen = sum(layer.parameter_count() for layer in self.layers if not layer.trainable)
+        counts = f"total parameters: {self.parameter_count():,} (trainable: {self.parameter_count() - frozen:,}"
+        footer = f"{counts}, frozen: {frozen:,})   dtype: {self.dtype}   loss: {self.loss!r}"
         return "\n".join([lines[0], rule, *lines[1:], rule, footer])
 
     def get_arrays(self) -> dict[str, Array]:
@@ -505,6 +507,12 @@ class NeuralNetwork:
 def shape_text(shape: Sequence[int]) -> str:
     """A batch shape as text: (N, 16, 8, 8)."""
     return "(" + ", ".join(["N", *map(str, shape)]) + ")"
+
+
+def parameter_cell(layer: Layer) -> str:
+    """A layer's parameter count for ``summary()``, marked when the layer is frozen."""
+    count = f"{layer.parameter_count():,}"
+    return count if layer.trainable else f"{count} (frozen)"
 
 
 class Core:

@@ -1,4 +1,4 @@
-"""Optimizers: SGD (with momentum and Nesterov) and Adam (with decoupled weight decay).
+"""Optimizers: SGD (with momentum and Nesterov), Adam (with decoupled weight decay, amsgrad), RMSProp, AdaGrad.
 
 State is kept per parameter array, keyed by the layer object and the parameter name, so
 every layer has its own moments and two layers' ``W`` can never share them.
@@ -10,6 +10,10 @@ Adam:  t ← t + 1
        m̂ = m / (1 − β1ᵗ);         v̂ = v / (1 − β2ᵗ)
        θ ← θ − lr·m̂ / (√v̂ + ε)                     (ε outside the root)
        weight_decay (AdamW): θ ← θ·(1 − lr·wd) before the Adam step
+       amsgrad:       v_max ← max(v_max, v);  v̂ = v_max / (1 − β2ᵗ)
+RMSProp: v ← ρ·v + (1 − ρ)·g²;  θ ← θ − lr·g/(√v + ε)
+       momentum:      b ← μ·b + g/(√v + ε);  θ ← θ − lr·b
+AdaGrad: G ← G + g²;  θ ← θ − lr·g/(√G + ε)
 """
 
 from __future__ import annotations
@@ -113,12 +117,12 @@ class Optimizer:
         return self._state.setdefault(layer, {}).setdefault(name, {})
 
     def _parameters(self, layers: Iterable[Layer]) -> Iterator[tuple[Layer, str, Array, Array]]:
-        for layer in layers:
+        for layer in trainable(layers):
             for name, param in layer.params.items():
                 yield layer, name, param, layer.grads[name]
 
     def global_norm(self, layers: Iterable[Layer]) -> float:
-        """sqrt(Σ over all parameters of Σ g²): the norm gradient clipping compares."""
+        """sqrt(Σ over all parameters of Σ g²): the norm gradient clipping compares (frozen layers left out)."""
         total = 0.0
         for _, _, _, grad in self._parameters(layers):
             flat = grad.ravel()
@@ -126,7 +130,8 @@ class Optimizer:
         return math.sqrt(total)
 
     def step(self, layers: Iterable[Layer]) -> None:
-        """Apply one update to every parameter of ``layers``, in place."""
+        """Apply one update to every parameter of ``layers``, in place; a frozen layer (``trainable`` False)
+        is left exactly as it is."""
         if isinstance(layers, Layer):
             raise TypeError(
                 f"step() takes a list of layers, e.g. step(network.layers), got one {type(layers).__name__}"
@@ -135,6 +140,7 @@ class Optimizer:
         for layer in layers:
             if not isinstance(layer, Layer):
                 raise TypeError(f"step() takes Layer objects (e.g. Dense), got {type(layer).__name__}")
+        layers = trainable(layers)
         scale = 1.0
         if self.clip_norm is not None:
             norm = self.global_norm(layers)
@@ -162,8 +168,9 @@ class Optimizer:
         ``refnet.support.packing``); each layer's ``params``/``grads`` entries become views of the
         buffers, with the same values. Parameters that cannot share a buffer stay single.
         Packing happens on the first step and again whenever an array was replaced since;
-        call it before keeping references to the arrays across a step.
+        call it before keeping references to the arrays across a step. Frozen layers are not packed.
         """
+        layers = trainable(layers)
         if not self._plan_intact(layers):
             self._plan, self._plan_entries = self._make_plan(layers)
         return self._plan
@@ -274,6 +281,11 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+def trainable(layers: Iterable[Layer]) -> list[Layer]:
+    """The layers an optimizer updates: those not frozen (``layer.trainable``)."""
+    return [layer for layer in layers if layer.trainable]
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
@@ -333,6 +345,7 @@ class Adam(Optimizer):
 
     m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ)
     θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε)
+    amsgrad=True (Reddi et al., 2018, as PyTorch's): v_max ← max(v_max, v);  v̂ = v_max/(1 − β2ᵗ)
     """
 
     elementwise = True
@@ -345,28 +358,38 @@ class Adam(Optimizer):
         epsilon: float = 1e-8,
         weight_decay: float = 0.0,
         clip_norm: float | None = None,
+        amsgrad: bool = False,
     ) -> None:
         super().__init__(learning_rate, clip_norm)
         self.beta1 = check_unit_interval(beta1, "beta1")
         self.beta2 = check_unit_interval(beta2, "beta2")
         self.epsilon = check_positive(epsilon, "epsilon")
         self.weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+        if not isinstance(amsgrad, bool):
+            raise TypeError(f"amsgrad must be True or False, got {type(amsgrad).__name__}")
+        self.amsgrad = amsgrad
 
     @property
     def slots(self) -> dict[str, SlotKind]:
-        """The step count t and the moments m and v."""
-        return {"t": "counter", "m": "array", "v": "array"}
+        """The step count t and the moments m and v (with amsgrad, v_max: the largest v so far)."""
+        slots: dict[str, SlotKind] = {"t": "counter", "m": "array", "v": "array"}
+        return {**slots, "v_max": "array"} if self.amsgrad else slots
 
     def update(self, theta: Array, g: Array, state: ParamState) -> None:
         """One Adam step of θ, in place (``step`` has advanced t):
         m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ);
-        θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε)."""
+        θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε);  amsgrad: v_max ← max(v_max, v), v̂ = v_max/(1 − β2ᵗ)."""
         lr, beta1, beta2, epsilon = self.in_dtype_of(theta, self.learning_rate, self.beta1, self.beta2, self.epsilon)
         t, m, v = state["t"], state["m"], state["v"]
         m[:] = beta1 * m + (1 - beta1) * g
         v[:] = beta2 * v + (1 - beta2) * g**2
         m_hat = m / (1 - beta1**t)
-        v_hat = v / (1 - beta2**t)
+        if self.amsgrad:  # v̂ from the largest v so far (PyTorch's amsgrad): the step size never grows back
+            v_max = state["v_max"]
+            v_max[:] = np.maximum(v_max, v)
+            v_hat = v_max / (1 - beta2**t)
+        else:
+            v_hat = v / (1 - beta2**t)
         if self.weight_decay:  # 1 − lr·wd in Python floats: lr·wd may be tiny where wd alone is not a float32
             theta *= 1 - self.learning_rate * self.weight_decay
         theta -= lr * m_hat / (np.sqrt(v_hat) + epsilon)
@@ -377,11 +400,15 @@ class Adam(Optimizer):
             return f"t (the step count) must be at least 1, got {state['t']}"
         if (state["v"] < 0).any():
             return "v (the second moment, a mean of squares) has negative values"
+        if "v_max" in state and (state["v_max"] < state["v"]).any():
+            return "v_max (amsgrad's largest second moment so far) is below v somewhere"
         return None
 
     def state_bound(self, layers: list[Layer]) -> float:
-        """max(|m|, √v): one bound on both moments."""
-        return max(self._largest(layers, "m"), math.sqrt(self._largest(layers, "v")))
+        """max(|m|, √v, √v_max): one bound on the moments (v_max only with amsgrad)."""
+        return max(
+            self._largest(layers, "m"), math.sqrt(max(self._largest(layers, "v"), self._largest(layers, "v_max")))
+        )
 
     def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
         """With B >= |m|, √v and G >= |g|:  |m'| <= M = max(B, G) and v' <= M²;  t >= 1 gives
@@ -407,7 +434,125 @@ class Adam(Optimizer):
             "beta2": self.beta2,
             "epsilon": self.epsilon,
             "weight_decay": self.weight_decay,
+            "amsgrad": self.amsgrad,
         }
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.__name__: cls for cls in (SGD, Adam)}
+
+
+# -- the learner's toolkit (issue 22): RMSProp and AdaGrad, as PyTorch defines them -------------
+
+
+class RMSProp(Optimizer):
+    """RMSProp as PyTorch's RMSprop (not centered), ε outside the root:
+
+    v ← ρ·v + (1 − ρ)·g²;  θ ← θ − lr·g/(√v + ε)
+    momentum μ > 0:  b ← μ·b + g/(√v + ε);  θ ← θ − lr·b
+    """
+
+    elementwise = True
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        rho: float = 0.99,
+        epsilon: float = 1e-8,
+        momentum: float = 0.0,
+        clip_norm: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, clip_norm)
+        self.rho = check_unit_interval(rho, "rho")
+        self.epsilon = check_positive(epsilon, "epsilon")
+        self.momentum = check_unit_interval(momentum, "momentum")
+
+    @property
+    def slots(self) -> dict[str, SlotKind]:
+        """The mean square v (and, with momentum, the buffer b)."""
+        return {"v": "array", "b": "array"} if self.momentum else {"v": "array"}
+
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        """v ← ρ·v + (1 − ρ)·g²;  θ ← θ − lr·g/(√v + ε)  (momentum: b ← μ·b + g/(√v + ε); θ ← θ − lr·b)."""
+        lr, rho, epsilon, mu = self.in_dtype_of(theta, self.learning_rate, self.rho, self.epsilon, self.momentum)
+        v = state["v"]
+        v[:] = rho * v + (1 - rho) * g**2
+        if mu == 0.0:
+            theta -= lr * g / (np.sqrt(v) + epsilon)
+            return
+        b = state["b"]
+        b[:] = mu * b + g / (np.sqrt(v) + epsilon)
+        theta -= lr * b
+
+    def state_problem(self, state: ParamState) -> str | None:
+        """v, a mean of squares, is never negative."""
+        if (state["v"] < 0).any():
+            return "v (the mean of squared gradients) has negative values"
+        return None
+
+    def state_bound(self, layers: list[Layer]) -> float:
+        """max(√v, |b|): one bound on both slots."""
+        return max(math.sqrt(self._largest(layers, "v")), self._largest(layers, "b"))
+
+    def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
+        """With B >= √v, |b| and G >= |g|:  √v' <= max(B, G);  |g|/(√v' + ε) <= G/ε;
+        |b'| <= μ·B + G/ε;  |θ'| <= |θ| + lr·|b'| (without momentum, + lr·G/ε). Loose, as Adam's."""
+        if np.float32(self.epsilon) == 0.0:
+            return math.inf, math.inf
+        ratio = gradient_bound / self.epsilon
+        direction = self.momentum * state_bound + ratio if self.momentum else ratio
+        root = max(state_bound, gradient_bound)
+        largest = max(param_bound + self.learning_rate * direction, direction, root * root, self.learning_rate)
+        return largest, max(root, direction if self.momentum else 0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon, "momentum": self.momentum}
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad as PyTorch's Adagrad (no lr decay, accumulator from 0), ε outside the root:
+
+    G ← G + g²;  θ ← θ − lr·g/(√G + ε)
+    (on a constant g the t-th step is lr·g/(√t·|g| + ε): the steps shrink as 1/√t)
+    """
+
+    elementwise = True
+
+    def __init__(self, learning_rate: float = 0.01, epsilon: float = 1e-10, clip_norm: float | None = None) -> None:
+        super().__init__(learning_rate, clip_norm)
+        self.epsilon = check_positive(epsilon, "epsilon")
+
+    @property
+    def slots(self) -> dict[str, SlotKind]:
+        """The running sum of squared gradients G."""
+        return {"G": "array"}
+
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        """G ← G + g²;  θ ← θ − lr·g/(√G + ε)."""
+        lr, epsilon = self.in_dtype_of(theta, self.learning_rate, self.epsilon)
+        G = state["G"]
+        G += g**2
+        theta -= lr * g / (np.sqrt(G) + epsilon)
+
+    def state_problem(self, state: ParamState) -> str | None:
+        """G, a sum of squares, is never negative."""
+        if (state["G"] < 0).any():
+            return "G (the sum of squared gradients) has negative values"
+        return None
+
+    def state_bound(self, layers: list[Layer]) -> float:
+        """√G (the largest)."""
+        return math.sqrt(self._largest(layers, "G"))
+
+    def step_bounds(self, param_bound: float, state_bound: float, gradient_bound: float) -> tuple[float, float]:
+        """With B >= √G and |g| <= g_max:  G' <= B² + g_max²;  |Δθ| <= lr·g_max/ε (loose, as Adam's)."""
+        if np.float32(self.epsilon) == 0.0:
+            return math.inf, math.inf
+        root = math.hypot(state_bound, gradient_bound)
+        step = self.learning_rate * gradient_bound / self.epsilon
+        return max(param_bound + step, step, gradient_bound / self.epsilon, root * root, self.learning_rate), root
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+OPTIMIZERS.update({cls.__name__: cls for cls in (RMSProp, AdaGrad)})

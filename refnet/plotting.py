@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from refnet.callbacks import History
+    from refnet.diagnosis import Diagnosis
 
 INSTALL_HINT = 'plotting needs matplotlib, an optional extra: pip install "refnet[plot]" (or pip install matplotlib)'
 
@@ -63,3 +64,76 @@ def plot_history(history: History, path: str | Path | None = None, keys: tuple[s
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure
+
+
+# -- diagnostics (issue 22) ------------------------------------------------------------------
+
+
+def plot_diagnosis(diagnosis: Diagnosis, path: str | Path | None = None) -> Any:
+    """One ``refnet.diagnose`` report: a histogram of every layer's outputs (top row), then each parameter's
+    gradient norm and update-to-weight ratio (log scale, the 1e-3 rule of thumb drawn). Returns the Figure."""
+    Figure = require_figure()
+    layers = diagnosis.layers
+    if not layers:
+        raise ValueError("the diagnosis has no layers to plot")
+    figure = Figure(figsize=(max(8, 2.2 * len(layers)), 7), layout="constrained")
+    grid = figure.add_gridspec(2, max(len(layers), 2))
+    for column, stats in enumerate(layers):
+        axis = figure.add_subplot(grid[0, column])
+        counts, edges = stats.histogram
+        axis.stairs(counts, edges, fill=True)
+        axis.set_title(f"{stats.index}: {stats.activation or type_name(stats.layer)}", fontsize=9)
+        axis.tick_params(labelsize=7)
+    # Only what was measured: a frozen layer has no gradient, a parameter at 0 (a new bias) no ratio.
+    gradients = {f"{s.index}.{p.name}": p.grad_norm for s in layers for p in s.params if p.grad_norm is not None}
+    ratios = {f"{s.index}.{p.name}": p.update_ratio for s in layers for p in s.params if p.update_ratio is not None}
+    half = max(len(layers), 2) // 2
+    for axis, values, label in (
+        (figure.add_subplot(grid[1, :half]), gradients, "gradient norm ‖g‖"),
+        (figure.add_subplot(grid[1, half:]), ratios, "update / weight ‖Δθ‖/‖θ‖"),
+    ):
+        axis.bar(list(values), [max(value, 1e-30) for value in values.values()])
+        axis.set_yscale("log")
+        axis.set_ylabel(label)
+        axis.tick_params(axis="x", labelrotation=45, labelsize=7)
+        if "update" in label:
+            axis.axhline(1e-3, color="gray", linestyle="--", linewidth=1)
+    figure.suptitle(f"diagnosis: {len(diagnosis.findings)} finding(s)")
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure
+
+
+def plot_diagnostics_over_epochs(epochs: list[int], diagnoses: list[Diagnosis], path: str | Path | None = None) -> Any:
+    """``DiagnosticsCallback``'s record: every parameter's gradient norm and update ratio over the epochs,
+    and the last epoch's output histograms. Returns the Figure."""
+    Figure = require_figure()
+    if not diagnoses:
+        raise ValueError("nothing recorded: train with the callback for at least one epoch before plotting")
+    figure = Figure(figsize=(12, 4), layout="constrained")
+    gradient_axis, ratio_axis, histogram_axis = figure.subplots(1, 3)
+    shown = [epoch + 1 for epoch in epochs]
+    for stats in diagnoses[-1].layers:
+        for param_index, param in enumerate(stats.params):
+            label = f"{stats.index}.{param.name}"
+            series = [d.layers[[s.index for s in d.layers].index(stats.index)].params[param_index] for d in diagnoses]
+            gradient_axis.plot(shown, [max(p.grad_norm or 0.0, 1e-30) for p in series], label=label)
+            ratio_axis.plot(shown, [p.update_ratio if p.update_ratio else float("nan") for p in series], label=label)
+        counts, edges = stats.histogram
+        histogram_axis.stairs(counts, edges, label=f"{stats.index}: {stats.activation or type_name(stats.layer)}")
+    for axis, label in ((gradient_axis, "gradient norm ‖g‖"), (ratio_axis, "update / weight (last step)")):
+        axis.set_yscale("log")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.legend(fontsize=7)
+    ratio_axis.axhline(1e-3, color="gray", linestyle="--", linewidth=1)
+    histogram_axis.set_title("outputs at the last epoch", fontsize=9)
+    histogram_axis.legend(fontsize=7)
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure
+
+
+def type_name(layer_repr: str) -> str:
+    """'Dense' from 'Dense(4, 3, ...)'."""
+    return layer_repr.split("(", 1)[0]

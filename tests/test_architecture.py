@@ -46,6 +46,8 @@ LAYERS: dict[str, int] = {
     ),
     # training: loop, callbacks, progress, plotting
     **dict.fromkeys(["refnet.training", "refnet.callbacks", "refnet.progress", "refnet.plotting"], TRAINING),
+    # issue 22: diagnostics takes the network as an argument, never imports it; diagnosis is its report
+    **dict.fromkeys(["refnet.diagnostics", "refnet.diagnosis"], TRAINING),
     # models
     **dict.fromkeys(["refnet.network", "refnet.graph"], MODELS),
     # (io: refnet/io, the model file's archive and its contents, by folder)

@@ -20,20 +20,26 @@ from gradcheck.core.tolerances import DEFAULT_TOLERANCES
 from gradcheck.suite.catalog import check_rng
 from gradcheck.suite.sequences import embedding_gradient
 from refnet import (
+    ELU,
+    MAE,
     MSE,
+    SELU,
     BatchNorm,
     BinaryCrossEntropy,
     CrossEntropy,
     Dense,
     Dropout,
     ElasticNet,
+    Huber,
     Identity,
     LeakyReLU,
+    MulticlassHinge,
     NeuralNetwork,
     Neuron,
     ReLU,
     Sigmoid,
     Softmax,
+    Softplus,
     Tanh,
 )
 from refnet.embedding import Embedding
@@ -507,6 +513,44 @@ def fan_out_graph_case(bad: bool, sweep: bool) -> Report:
     model = (LastWinsGraph if bad else GraphModel)(x, Dense(3, 2, seed=3)(y), MSE())
     r = rng()
     return check_network(model, r.standard_normal((5, 3)), r.standard_normal((5, 2)), sweep=sweep)
+
+
+# -- the learner's toolkit (issue 22): ELU, SELU, Softplus, MAE, Huber, MulticlassHinge ------------
+
+ACTIVATION_BUGS.update(
+    {
+        "ELU scaled 1.01": (ELU, corrupt_activation(ELU, SCALED)),
+        "ELU negative branch's e^x dropped": (ELU, corrupt_activation(ELU, lambda g, y, gy: gy)),
+        "SELU scale dropped": (SELU, corrupt_activation(SELU, lambda g, y, gy: g / 1.0507009873554805)),
+        "Softplus derivative 1 − e^y": (Softplus, corrupt_activation(Softplus, lambda g, y, gy: -gy * np.expm1(y))),
+        "Softplus sign flipped": (Softplus, corrupt_activation(Softplus, FLIPPED)),
+    }
+)
+
+
+def regression_away(r: np.random.Generator) -> tuple[Any, Any]:
+    """(ŷ, y) with |ŷ − y| between 0.05 (MAE's kink) and 2.5 (both sides of Huber's delta = 1)."""
+    y = r.standard_normal((5, 3))
+    return y + r.uniform(0.05, 2.5, (5, 3)) * r.choice([-1.0, 1.0], (5, 3)), y
+
+
+LOSS_BUGS.update(
+    {
+        "MAE sum instead of mean": (MAE, corrupt_loss(MAE, lambda s, g, p, t: g * p.size), regression_away),
+        "Huber delta ignored": (Huber, corrupt_loss(Huber, lambda s, g, p, t: (p - t) / p.size), regression_away),
+        "Huber scaled 1.01": (Huber, corrupt_loss(Huber, lambda s, g, p, t: 1.01 * g), regression_away),
+        "MulticlassHinge label's term dropped": (
+            MulticlassHinge,
+            corrupt_loss(MulticlassHinge, lambda s, g, p, t: g * (1 - t)),
+            lambda r: (1.5 * r.standard_normal((6, 4)), r.integers(0, 4, 6)),
+        ),
+        "MulticlassHinge sum instead of mean": (
+            MulticlassHinge,
+            corrupt_loss(MulticlassHinge, lambda s, g, p, t: g * p.shape[0]),
+            lambda r: (1.5 * r.standard_normal((6, 4)), r.integers(0, 4, 6)),
+        ),
+    }
+)
 
 
 CASES: dict[str, Case] = {

@@ -13,7 +13,8 @@ import pytest
 
 from gradcheck import check_optimizers
 from gradcheck.suite.optim import ADAM_CHECKS, SGD_CHECKS, ParameterHolder, run_steps
-from refnet import SGD, Adam
+from gradcheck.suite.toolkit import check_toolkit_optimizers
+from refnet import SGD, AdaGrad, Adam, RMSProp
 from refnet.support.packing import ParamState
 
 Array = Any
@@ -184,5 +185,75 @@ def test_every_public_optimizer_has_closed_form_checks_and_corrupted_variants_he
 
     optimizers = {cls for cls in public_components() if issubclass(cls, Optimizer)}
     corrupted = {value for value in globals().values() if isinstance(value, type) and value.__module__ == __name__}
-    assert optimizers == {Adam, SGD}, "a new optimizer needs closed-form checks in gradcheck/suite/optim.py"
+    assert optimizers == {Adam, SGD, RMSProp, AdaGrad}, (
+        "a new optimizer needs closed-form checks in gradcheck/suite/optim.py (issue 22's: gradcheck/suite/toolkit.py)"
+    )
     assert all(any(issubclass(cls, optimizer) for cls in corrupted) for optimizer in optimizers)
+
+
+# -- the learner's toolkit (issue 22): RMSProp, AdaGrad and amsgrad, each corrupted in one place ----
+
+
+class RMSPropEpsilonInsideRoot(RMSProp):
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        v = state["v"]
+        v[:] = self.rho * v + (1 - self.rho) * g**2
+        direction = g / np.sqrt(v + self.epsilon)
+        if self.momentum:
+            state["b"][:] = self.momentum * state["b"] + direction
+            direction = state["b"]
+        theta -= self.learning_rate * direction
+
+
+class RMSPropMomentumOnTheGradient(RMSProp):
+    """The buffer accumulates g instead of g/(√v + ε) (a classic mix-up with SGD's momentum)."""
+
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        v = state["v"]
+        v[:] = self.rho * v + (1 - self.rho) * g**2
+        if not self.momentum:
+            theta -= self.learning_rate * g / (np.sqrt(v) + self.epsilon)
+            return
+        state["b"][:] = self.momentum * state["b"] + g
+        theta -= self.learning_rate * state["b"] / (np.sqrt(v) + self.epsilon)
+
+
+class AdaGradMeanOfSquares(AdaGrad):
+    """G as a running mean (RMSProp-like, ρ = 0.9) instead of the sum."""
+
+    def update(self, theta: Array, g: Array, state: ParamState) -> None:
+        G = state["G"]
+        G[:] = 0.9 * G + 0.1 * g**2
+        theta -= self.learning_rate * g / (np.sqrt(G) + self.epsilon)
+
+
+class AmsgradIgnored(Adam):
+    """amsgrad accepted and dropped: plain Adam."""
+
+    def __init__(self, *args: Any, amsgrad: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+
+
+def test_refnet_passes_every_toolkit_closed_form() -> None:
+    report = check_toolkit_optimizers()
+    assert report.passed and len(report.results) == 9, report.table()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        (
+            {"rmsprop": RMSPropEpsilonInsideRoot},
+            {"constant g", "g near ε", "sequence, momentum 0", "sequence, momentum 0.9"},
+        ),
+        ({"rmsprop": RMSPropMomentumOnTheGradient}, {"sequence, momentum 0.9"}),
+        ({"adagrad": AdaGradMeanOfSquares}, {"constant g", "sequence", "g near ε"}),
+        ({"adam": AmsgradIgnored}, {"amsgrad, falling gradients"}),
+    ],
+    ids=["rmsprop-eps-inside", "rmsprop-momentum-on-g", "adagrad-mean", "amsgrad-ignored"],
+)
+def test_corrupted_toolkit_optimizers_fail_the_closed_forms_that_can_see_their_bug(
+    kwargs: dict[str, Any], expected: set[str]
+) -> None:
+    report = check_toolkit_optimizers(**kwargs)
+    assert failing(report) == expected, report.table()

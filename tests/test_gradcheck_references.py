@@ -20,7 +20,10 @@ from gradcheck import CATALOG, run_catalog
 from gradcheck.suite import stateful, textbook
 from gradcheck.suite.catalog import CATALOG_TOLERANCES, public_components
 from refnet import (
+    ELU,
+    MAE,
     MSE,
+    SELU,
     Add,
     BatchNorm,
     BinaryCrossEntropy,
@@ -29,8 +32,10 @@ from refnet import (
     Dense,
     Dropout,
     ElasticNet,
+    Huber,
     Identity,
     LeakyReLU,
+    MulticlassHinge,
     Multiply,
     NeuralNetwork,
     Neuron,
@@ -38,6 +43,7 @@ from refnet import (
     ReLU,
     Sigmoid,
     Softmax,
+    Softplus,
     Tanh,
 )
 from refnet.callbacks import LearningRateScheduler
@@ -125,6 +131,20 @@ FORWARD_CORRUPTIONS: list[tuple[str, type, str, Callable[[Callable[..., Any]], C
     ("GraphModel[residual, MSE] reference", NeuralNetwork, "forward", scaled),
     # issue 20: the sequence components
     ("Embedding reference", Embedding, "forward", scaled),
+]  # fmt: skip
+
+# Issue 22, the learner's toolkit.
+FORWARD_CORRUPTIONS += [
+    ("ELU reference", ELU, "function", scaled),
+    ("ELU[alpha 0.5] reference", ELU, "function", scaled),
+    ("SELU reference", SELU, "function", scaled),
+    ("Softplus reference", Softplus, "function", scaled),
+    *((f"Dense[{name}] reference", Dense, "forward", scaled) for name in ("elu", "selu", "softplus", "ELU(alpha 0.5)")),
+    ("MAE reference", MAE, "loss", scaled),
+    ("Huber[delta 1] reference", Huber, "loss", scaled),
+    ("Huber[delta 0.3] reference", Huber, "loss", scaled),
+    ("MulticlassHinge reference", MulticlassHinge, "loss", scaled),
+    ("MulticlassHinge[margin 0.5] reference", MulticlassHinge, "accuracy", scaled),
 ]  # fmt: skip
 
 

@@ -106,6 +106,23 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
+#: Issue 22, the learner's toolkit: its functions, added to the files' targets in a block of their own.
+TOOLKIT_TARGETS: dict[str, tuple[str, ...]] = {
+    "refnet/functions.py": (
+        "_into", "ELU.function", "ELU.gradient", "SELU.function", "SELU.gradient",
+        "Softplus.function", "Softplus.gradient",
+    ),
+    "refnet/losses.py": (
+        "MAE.loss", "MAE.gradient", "Huber.loss", "Huber.gradient", "MulticlassHinge.prepare_target",
+        "MulticlassHinge._margins", "MulticlassHinge.loss", "MulticlassHinge.gradient", "MulticlassHinge.accuracy",
+    ),
+    "refnet/optimizers.py": ("RMSProp.update", "AdaGrad.update", "trainable"),
+    "refnet/initializers.py": ("he_uniform", "glorot_normal", "lecun_normal", "orthogonal"),
+    "refnet/callbacks.py": ("linear_warmup", "warmup_rate"),
+}  # fmt: skip
+for _path, _names in TOOLKIT_TARGETS.items():
+    TARGETS[_path] = TARGETS.get(_path, ()) + _names
+
 #: Calls whose arguments are validation, not math (and whose statements are never removed).
 SKIPPED_CALLS = frozenset({
     "as_array", "as_features", "cast_finite", "check_batch", "check_finite", "check_grad", "check_inputs",
@@ -174,6 +191,26 @@ KNOWN_SURVIVORS: dict[str, str] = {
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
         "values. The checks use p = 0.25 and 0.3; a check at p = 0.01 would be written for this mutant alone",
 }  # fmt: skip
+
+# Issue 22, the learner's toolkit: its equivalent mutants, in a block of their own.
+_ELU_LINE = "return _into(np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), out)"
+_SELU_LINE = "return _into(scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), out)"
+EQUIVALENT.update({
+    f"refnet/functions.py::ELU.function: {_ELU_LINE}  =>  {_ELU_LINE.replace('x > 0', '(x >= 0)')}":
+        "the branches meet at x = 0: x = 0 and alpha·expm1(0) = 0",
+    f"refnet/functions.py::ELU.function: {_ELU_LINE}  =>  {_ELU_LINE.replace('(x, 0)', '(x, 1)')}":
+        "the expm1 branch is taken only where x <= 0, where min(x, 1) = min(x, 0) = x (the min only keeps "
+        "exp from overflowing where the branch is not taken)",
+    f"refnet/functions.py::SELU.function: {_SELU_LINE}  =>  {_SELU_LINE.replace('x > 0', '(x >= 0)')}":
+        "the branches meet at x = 0: scale·0 = scale·alpha·expm1(0) = 0",
+    f"refnet/functions.py::SELU.function: {_SELU_LINE}  =>  {_SELU_LINE.replace('(x, 0)', '(x, 1)')}":
+        "the expm1 branch is taken only where x <= 0, where min(x, 1) = min(x, 0) = x",
+    "refnet/losses.py::Huber.loss: return float(np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))"
+    ".mean())  =>  return float(np.where((d < delta), 0.5 * d * d, delta * (d - 0.5 * delta)).mean())":
+        "the branches meet at |d| = delta: ½·delta² = delta·(delta − ½·delta)",
+    "refnet/initializers.py::orthogonal: Q *= np.sign(np.diag(R))  =>  Q /= np.sign(np.diag(R))":
+        "the signs are ±1 (a zero on R's diagonal has probability 0): dividing by ±1 is multiplying by it",
+})  # fmt: skip
 
 BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult, ast.FloorDiv: ast.Div,

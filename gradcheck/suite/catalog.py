@@ -35,7 +35,7 @@ import refnet
 from gradcheck.core.guard import guarded
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
-from gradcheck.suite import cases, optim, references, sequences, stateful
+from gradcheck.suite import cases, optim, references, sequences, stateful, toolkit
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.dropout import Dropout
@@ -217,6 +217,7 @@ CATALOG: list[Check] = [
     *(Check(f"SGD[{name}]", (SGD,), _closed_form(check, SGD)) for name, check in optim.SGD_CHECKS.items()),
     *(Check(name, covers, run) for name, covers, run in (*references.CHECKS, *stateful.CHECKS)),
     *(Check(name, covers, run) for name, covers, run in sequences.CHECKS),  # issue 20: Embedding, RNN, LSTM, GRU
+    *(Check(name, covers, run) for name, covers, run in toolkit.CHECKS),  # issue 22: the learner's toolkit
 ]
 
 CATALOG_TOLERANCES = replace(DEFAULT_TOLERANCES, kink_fraction=0.0)

@@ -6,7 +6,8 @@ Layout of the file (format version 1):
 
       {"format": "refnet", "version": 1, "dtype": "float64",
        "layers": [{"type": "Dense", "config": {...}}, {"type": "Dropout", "config": {...}, "rng": 1},
-                  {"type": "mylib.layers.Scale", "config": {...}}],   # a user's layer: module.Class
+                  {"type": "mylib.layers.Scale", "config": {...}},    # a user's layer: module.Class
+                  {"type": "Dense", "config": {...}, "trainable": false}],   # a frozen layer (absent: trainable)
        "loss": {"type": "MSE", "config": {}} | null,
        "generators": [<bit generator state>, ...],   # [0] is the network's (shuffling)
        "optimizer": {"type": "Adam", "config": {...}} | null,
@@ -111,6 +112,8 @@ def save_network(network: NeuralNetwork, path: str | Path, optimizer: Optimizer 
                 f"numbers, strings, lists and dicts (JSON), got {layer_config!r}: {exc}"
             ) from exc
         entry: dict[str, Any] = {"type": kind, "config": layer_config}
+        if not layer.trainable:  # only a frozen layer says so: files of unfrozen models stay as they were
+            entry["trainable"] = False
         rng = layer.generator()
         if rng is not None:
             entry["rng"] = _generator_index(generators, rng)
@@ -428,6 +431,10 @@ def _load_layer(
     problem = layer.state_problem()
     if problem is not None:
         raise ModelFileError(f"{at}: {problem}")
+    trainable = entry.get("trainable", True)
+    if type(trainable) is not bool:
+        raise ModelFileError(f"{at}: 'trainable' must be true or false, got {trainable!r}")
+    layer.trainable = trainable
     return layer
 
 
