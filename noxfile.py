@@ -214,6 +214,7 @@ def _build_docs(session: nox.Session) -> None:
     """Build the site from scratch (-E), every warning an error: a broken reference, a tutorial cell
     that raises, a gradcheck row that does not pass or an empty generated table fails the build."""
     session.install("-e", ".[docs]")
+    shutil.rmtree(DOCS_HTML, ignore_errors=True)  # no page of an earlier build left behind
     session.run(
         "sphinx-build", "-b", "html", "-E", "-W", "--keep-going", "-q", "docs", DOCS_HTML, env={"MPLBACKEND": "Agg"}
     )

@@ -29,9 +29,7 @@ release = version = refnet.__version__
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
-    "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
-    "sphinx.ext.viewcode",
     "sphinx_design",
     "vendor",
     "refnet_docs",
@@ -46,7 +44,8 @@ exclude_patterns = [
     "**.ipynb_checkpoints",
     "**/README.md",
 ]
-suppress_warnings = ["myst.header"]  # benchmarks.md and mutation.md start their sections at ####
+# benchmarks.md and mutation.md start their sections at ####; refnet.layer re-exports Layer (two targets of one name)
+suppress_warnings = ["myst.header", "ref.python"]
 
 # MyST: $...$ and $$...$$ math, ::: fences for directives, {dropdown} for hidden solutions.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "attrs_inline"]
@@ -63,7 +62,7 @@ nb_merge_streams = True
 mathjax_path = "mathjax/tex-chtml.js"
 
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
+autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "furo"
@@ -72,3 +71,4 @@ html_static_path = ["_static"]
 html_css_files = ["refnet.css"]
 html_show_sourcelink = True
 html_theme_options = {"navigation_with_keys": True}
+highlight_language = "text"  # a docstring shown as written is text; code blocks name their language

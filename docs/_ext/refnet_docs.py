@@ -290,6 +290,12 @@ class ExerciseDiff(SphinxDirective):
         return [nodes.literal_block(text, text, language="diff")]
 
 
+def docstring_as_written(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Show each docstring as it is written: refnet's docstrings are plain text (formulas, shapes, |x|), not rST."""
+    if lines:
+        lines[:] = ["::", "", *(f"    {line}" for line in lines), ""]
+
+
 def write_notebooks(app: Sphinx) -> None:
     """Each tutorial (a MyST notebook) as a Jupyter notebook, without outputs, for the pages to link to."""
     import jupytext
@@ -316,4 +322,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("gradcheck-list", GradcheckList)
     app.add_directive("exercise-diff", ExerciseDiff)
     app.connect("builder-inited", write_notebooks)
+    app.connect("autodoc-process-docstring", docstring_as_written)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
