@@ -22,7 +22,7 @@ import nox
 #: The Pythons refnet supports (pyproject.toml's classifiers say the same; a test checks it).
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
-nox.options.sessions = ["tests", "min_deps", "lint", "typecheck", "gradcheck", "package"]
+nox.options.sessions = ["tests", "min_deps", "lint", "typecheck", "gradcheck", "package", "onnx"]
 nox.options.reuse_existing_virtualenvs = True
 # A Python that is not installed is skipped, not an error (nox's default on CI is an error).
 nox.options.error_on_missing_interpreters = False
@@ -33,6 +33,18 @@ def tests(session: nox.Session) -> None:
     """The test suite (README blocks and docstring examples included), every warning an error."""
     session.install("-e", ".[test,plot]")
     session.run("pytest", "-W", "error", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def onnx(session: nox.Session) -> None:
+    """The ONNX interop tests with the optional extra installed (refnet[onnx]: onnx and onnxruntime).
+
+    Elsewhere (the tests session) they are skipped. onnx and onnxruntime publish wheels for
+    every Python refnet supports (checked with ``pip download`` for 3.10-3.13 on Linux x86-64).
+    """
+    session.install("-e", ".[test,plot,onnx]")
+    onnx_tests = ["tests/test_onnx.py", "tests/test_onnx_import.py", "tests/test_readme.py"]  # README: its ONNX block
+    session.run("pytest", "-W", "error", *onnx_tests, *session.posargs)
 
 
 @nox.session(python=PYTHONS[0])

@@ -3,6 +3,7 @@
 Everything public is importable from here, e.g. ``from refnet import Dense, NeuralNetwork``.
 """
 
+from refnet import onnx as onnx  # refnet.onnx.export / load; onnx itself is imported only when they run
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import (

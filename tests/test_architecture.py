@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 GROUND, INTERFACE, COMPONENTS, TRAINING, MODELS, IO, PACKAGE, GRADCHECK_LAYER = range(8)
 #: The layout gives a subpackage's modules their layer by folder: a new module there is placed by where it sits.
-FOLDERS: dict[str, int] = {"refnet.support": GROUND, "refnet.io": IO, "gradcheck": GRADCHECK_LAYER}
+FOLDERS: dict[str, int] = {
+    "refnet.support": GROUND,
+    "refnet.io": IO,
+    "refnet.onnx": IO,  # ONNX export and import sit beside the model file (issue 23)
+    "gradcheck": GRADCHECK_LAYER,
+}
 #: The flat learner modules, placed by name.
 LAYERS: dict[str, int] = {
     # ground: errors, initializers (with refnet/support: argument checks, numerics, packing)

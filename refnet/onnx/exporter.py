@@ -1,0 +1,382 @@
+"""Export a refnet model to ONNX, one table entry per layer class.
+
+``export(model, path)`` walks the model's layers (a NeuralNetwork's in order, a GraphModel's
+nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(layer)]``:
+
+    Dense(act)      Gemm(x, W, b) on rows (N, in), MatMul(x, W) + Add(·, b) on (N, ..., in); then the
+                    activation's node                             W: (in, out), so transB = 0
+    ReLU, Tanh, ... Relu, Tanh, Sigmoid, Softmax(axis=-1), Identity, Elu(alpha), Selu, Softplus
+    LeakyReLU       LeakyRelu(alpha) where alpha is exact in float32 (ONNX stores float attributes
+                    in float32), else Max(x, Mul(x, alpha)) with alpha a tensor of the model's dtype
+    Dropout         Dropout(x, ratio) without training_mode: the identity at inference; ratio keeps p
+    BatchNorm       BatchNormalization(x, gamma, beta, running_mean, running_var), epsilon = eps,
+                    momentum = 1 − momentum (ONNX weighs the running value, refnet the batch's)
+    Add, Multiply   a chain of binary Add / Mul in refnet's order: (x_1 + x_2) + x_3 ...
+    Concatenate     Concat(axis), the same axis (both count the batch axis N as 0)
+    Embedding       Gather(W, ids, axis=0); X holds int64 ids then
+
+A new layer is one function ``(graph, layer, inputs, prefix) -> output name`` and one entry in
+EXPORTERS; ``graph.shapes[name]`` is the per-sample shape of a tensor, for a layer whose nodes depend on
+it. Every model passes ``onnx.checker.check_model(full_check=True)`` before it is written.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refnet.base import Array, Layer
+from refnet.batchnorm import BatchNorm
+from refnet.dropout import Dropout
+from refnet.embedding import Embedding
+from refnet.functions import (
+    ELU,
+    SELU,
+    SELU_ALPHA,
+    SELU_SCALE,
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from refnet.graph import GraphModel
+from refnet.layer import Dense
+from refnet.losses import BinaryCrossEntropy, CrossEntropy
+from refnet.merge import Add, Concatenate, Multiply
+from refnet.network import NeuralNetwork
+from refnet.onnx.requirement import require_onnx
+from refnet.wiring import sample_shape
+
+__all__ = ["DEFAULT_OPSET", "EXPORTERS", "MIN_OPSET", "OnnxGraph", "export"]
+
+#: The opset written unless asked otherwise: every onnxruntime since 1.13 runs it.
+DEFAULT_OPSET = 17
+#: The oldest opset refnet writes: Softmax acts on one axis (not a flattened 2-D view) from 13 on.
+MIN_OPSET = 13
+
+
+class OnnxGraph:
+    """The ONNX graph being written: its nodes, its initializers (the weights) and unique names.
+
+    A node's name is also the name of its output tensor (ONNX keeps the two apart), e.g.
+    ``dense_1/Gemm``; a weight is named after its layer, e.g. ``dense_1/W``.
+    """
+
+    def __init__(self, onnx: Any, dtype: np.dtype[Any]) -> None:
+        self.onnx = onnx
+        self.dtype = dtype
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        #: The per-sample shape (without N) of every tensor a layer outputs, and of X.
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self._taken = {"X", "Y"}
+
+    def fresh(self, base: str) -> str:
+        """``base``, or ``base_2``, ``base_3``, ... when it is taken."""
+        name, count = base, 1
+        while name in self._taken:
+            count += 1
+            name = f"{base}_{count}"
+        self._taken.add(name)
+        return name
+
+    def constant(self, base: str, value: Array) -> str:
+        """An initializer holding ``value`` in the model's dtype; returns its name."""
+        name = self.fresh(base)
+        array = np.array(value, dtype=self.dtype, order="C")  # ascontiguousarray would make a scalar 1-D
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op_type: str, inputs: Sequence[str], prefix: str, **attributes: Any) -> str:
+        """Append the node ``op_type(inputs)``; returns the name of its one output."""
+        name = self.fresh(f"{prefix}/{op_type}")
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [name], name=name, **attributes))
+        return name
+
+    def rename_output(self, tensor: str, name: str) -> None:
+        """Let the node writing ``tensor`` write ``name`` instead (the graph's output is called Y)."""
+        for node in self.nodes:
+            for index, output in enumerate(node.output):
+                if output == tensor:
+                    node.output[index] = name
+
+
+#: How one layer becomes ONNX nodes: (graph, layer, its input tensors, a name prefix) -> its output tensor.
+ExportFunction = Callable[[OnnxGraph, Any, list[str], str], str]
+
+
+def export_dense(graph: OnnxGraph, layer: Dense, inputs: list[str], prefix: str) -> str:
+    """z = x @ W + b: Gemm(x, W, b) on rows, MatMul then Add on (N, ..., in);  y = act(z) (no node for the identity)."""
+    W = graph.constant(f"{prefix}/W", layer.params["W"])
+    b = graph.constant(f"{prefix}/b", layer.params["b"])
+    if len(graph.shapes[inputs[0]]) == 1:
+        z = graph.node("Gemm", [inputs[0], W, b], prefix)
+    else:  # Gemm takes matrices only
+        z = graph.node("Add", [graph.node("MatMul", [inputs[0], W], prefix), b], prefix)
+    return then_activation(graph, layer.activation, z, prefix)
+
+
+def then_activation(graph: OnnxGraph, activation: Activation, z: str, prefix: str) -> str:
+    """y = act(z) for the activation inside a layer (Dense, ...): its own export, no node for the identity."""
+    if type(activation) is Identity:
+        return z
+    return exporter_for(activation, f"the activation of {prefix}")(graph, activation, [z], prefix)
+
+
+def elementwise(op_type: str) -> ExportFunction:
+    """The export of an activation that is one ONNX operator without attributes (Relu, Tanh, ...)."""
+
+    def export_activation(graph: OnnxGraph, layer: Activation, inputs: list[str], prefix: str) -> str:
+        return graph.node(op_type, inputs, prefix)
+
+    return export_activation
+
+
+def export_embedding(graph: OnnxGraph, layer: Embedding, inputs: list[str], prefix: str) -> str:
+    """y = W[ids] = Gather(W, ids, axis=0): a row of W for each id (X is then int64)."""
+    return graph.node("Gather", [graph.constant(f"{prefix}/W", layer.params["W"]), inputs[0]], prefix, axis=0)
+
+
+def export_softmax(graph: OnnxGraph, layer: Softmax, inputs: list[str], prefix: str) -> str:
+    """Softmax over the last axis."""
+    return graph.node("Softmax", inputs, prefix, axis=-1)
+
+
+def export_leaky_relu(graph: OnnxGraph, layer: LeakyReLU, inputs: list[str], prefix: str) -> str:
+    """LeakyRelu(alpha) where alpha is exact in float32 or the model is float32; otherwise
+    max(x, alpha·x) as Max(x, Mul(x, alpha)), the formula refnet computes, with alpha in float64."""
+    alpha = layer.alpha
+    if graph.dtype == np.float32 or float(np.float32(alpha)) == alpha:
+        return graph.node("LeakyRelu", inputs, prefix, alpha=alpha)
+    scaled = graph.node("Mul", [inputs[0], graph.constant(f"{prefix}/alpha", np.array(alpha))], prefix)
+    return graph.node("Max", [inputs[0], scaled], prefix)
+
+
+def export_elu(graph: OnnxGraph, layer: ELU, inputs: list[str], prefix: str) -> str:
+    """Elu(alpha): x for x > 0, alpha·(e^x − 1) elsewhere."""
+    return graph.node("Elu", inputs, prefix, alpha=layer.alpha)
+
+
+def export_selu(graph: OnnxGraph, layer: SELU, inputs: list[str], prefix: str) -> str:
+    """Selu(alpha, gamma = scale), PyTorch's constants (ONNX stores them in float32, as its own defaults)."""
+    return graph.node("Selu", inputs, prefix, alpha=SELU_ALPHA, gamma=SELU_SCALE)
+
+
+def export_dropout(graph: OnnxGraph, layer: Dropout, inputs: list[str], prefix: str) -> str:
+    """Dropout(x, ratio = p) with training_mode absent (false): y = x, as refnet's evaluation."""
+    return graph.node("Dropout", [inputs[0], graph.constant(f"{prefix}/ratio", np.array(layer.p))], prefix)
+
+
+def export_batchnorm(graph: OnnxGraph, layer: BatchNorm, inputs: list[str], prefix: str) -> str:
+    """y = gamma·(x − running_mean)/sqrt(running_var + eps) + beta, with the running statistics."""
+    arrays = [layer.params["gamma"], layer.params["beta"], layer.state["running_mean"], layer.state["running_var"]]
+    names = [graph.constant(f"{prefix}/{key}", value) for key, value in zip(BATCHNORM_INPUTS, arrays, strict=True)]
+    return graph.node(
+        "BatchNormalization", [inputs[0], *names], prefix, epsilon=layer.eps, momentum=1.0 - layer.momentum
+    )
+
+
+#: BatchNormalization's inputs after x, by refnet's names.
+BATCHNORM_INPUTS = ("gamma", "beta", "running_mean", "running_var")
+
+
+def chain(op_type: str) -> ExportFunction:
+    """The export of a merge as binary nodes in refnet's order: op(op(x_1, x_2), x_3) ..."""
+
+    def export_merge(graph: OnnxGraph, layer: Layer, inputs: list[str], prefix: str) -> str:
+        y = graph.node(op_type, inputs[:2], prefix)
+        for x in inputs[2:]:
+            y = graph.node(op_type, [y, x], prefix)
+        return y
+
+    return export_merge
+
+
+def export_concatenate(graph: OnnxGraph, layer: Concatenate, inputs: list[str], prefix: str) -> str:
+    """Concat along ``axis`` (N is axis 0 in both)."""
+    return graph.node("Concat", inputs, prefix, axis=layer.axis)
+
+
+#: Layer class -> its export. Looked up by exact class: a subclass may compute something else.
+EXPORTERS: dict[type[Layer], ExportFunction] = {
+    Dense: export_dense,
+    Embedding: export_embedding,
+    Identity: elementwise("Identity"),
+    ReLU: elementwise("Relu"),
+    Sigmoid: elementwise("Sigmoid"),
+    Tanh: elementwise("Tanh"),
+    Softmax: export_softmax,
+    LeakyReLU: export_leaky_relu,
+    ELU: export_elu,
+    SELU: export_selu,
+    Softplus: elementwise("Softplus"),
+    Dropout: export_dropout,
+    BatchNorm: export_batchnorm,
+    Add: chain("Add"),
+    Multiply: chain("Mul"),
+    Concatenate: export_concatenate,
+}
+
+
+def exporter_for(layer: Layer, where: str) -> ExportFunction:
+    """EXPORTERS' entry for ``layer``'s class; TypeError naming the layer when there is none."""
+    function = EXPORTERS.get(type(layer))
+    if function is None:
+        known = ", ".join(sorted(cls.__name__ for cls in EXPORTERS))
+        raise TypeError(
+            f"refnet.onnx.export: {where} is a {type(layer).__name__}, which has no ONNX export; "
+            f"the layers that export are {known}"
+        )
+    return function
+
+
+def export(
+    model: NeuralNetwork,
+    path: str | os.PathLike[str],
+    opset: int | None = None,
+    *,
+    proba: bool = False,
+    input_shape: int | Sequence[int] | None = None,
+) -> Any:
+    """Write ``model`` as an ONNX file at ``path``; returns the ``onnx.ModelProto`` written.
+
+    The graph has one input ``X`` of shape (N, *input_shape) and one output ``Y``: what
+    ``predict(X)`` returns, or with ``proba=True`` what ``predict_proba(X)`` returns (Softmax
+    appended for CrossEntropy, Sigmoid for BinaryCrossEntropy(from_logits=True)). In the model's
+    dtype (float32 or float64). ``input_shape`` (per sample, without N) defaults to the model's
+    own (``input_shape=`` of a NeuralNetwork, a graph's Input), else (in_features,).
+    ``opset`` defaults to DEFAULT_OPSET; 13 to onnx's newest are written. The file is written
+    to a temporary name beside ``path`` and renamed: a failed export leaves what was there.
+    """
+    onnx = require_onnx()
+    if not isinstance(model, NeuralNetwork):
+        raise TypeError(f"refnet.onnx.export takes a NeuralNetwork or GraphModel, got {type(model).__name__}")
+    if not model.layers:
+        raise ValueError("refnet.onnx.export: the network has no layers")
+    opset = _resolve_opset(onnx, opset)
+    graph = OnnxGraph(onnx, model.dtype)
+    graph.shapes["X"] = _input_shape(model, input_shape)
+    output = _export_graph(graph, model) if isinstance(model, GraphModel) else _export_stack(graph, model)
+    graph.shapes["Y"] = graph.shapes[output]
+    if proba:
+        probability = _probability_op(model)
+        if probability is not None:
+            output = graph.node(probability, [output], "proba", **({"axis": -1} if probability == "Softmax" else {}))
+    graph.rename_output(output, "Y")
+    onnx_model = _model(onnx, graph, model, opset)
+    onnx.checker.check_model(onnx_model, full_check=True)
+    _write_atomically(Path(path), onnx_model.SerializeToString())
+    return onnx_model
+
+
+def _export_stack(graph: OnnxGraph, model: NeuralNetwork) -> str:
+    x = "X"
+    for index, layer in enumerate(model.layers):
+        prefix = f"layer{index}_{type(layer).__name__.lower()}"
+        shape = layer.output_shape(graph.shapes[x])
+        x = exporter_for(layer, f"layer {index}")(graph, layer, [x], prefix)
+        graph.shapes[x] = shape
+    return x
+
+
+def _export_graph(graph: OnnxGraph, model: GraphModel) -> str:
+    tensors: dict[int, str] = {id(model.input_node): "X"}
+    for node in model.nodes:
+        if node.layer is None:
+            continue
+        inputs = [tensors[id(source)] for source in node.inputs]
+        shapes = [graph.shapes[name] for name in inputs]
+        layer, prefix = node.layer, str(node.name)
+        shape = layer.merged_shape(shapes) if layer.multiple_inputs else layer.output_shape(shapes[0])
+        tensors[id(node)] = exporter_for(layer, f"node {prefix!r}")(graph, layer, inputs, prefix)
+        graph.shapes[tensors[id(node)]] = shape
+    return tensors[id(model.output_node)]
+
+
+def _takes_ids(model: NeuralNetwork) -> bool:
+    """True when X holds integer ids: the layer that reads X is an Embedding (``takes_ids``)."""
+    if isinstance(model, GraphModel):
+        return any(getattr(node.layer, "takes_ids", False) for node in model.input_node.consumers)
+    return bool(getattr(model.layers[0], "takes_ids", False))
+
+
+def _input_shape(model: NeuralNetwork, input_shape: int | Sequence[int] | None) -> tuple[int, ...]:
+    """The per-sample shape of X: the one given, the model's own, or (in_features,)."""
+    if input_shape is not None:
+        return sample_shape(input_shape, "input_shape")
+    if isinstance(model, GraphModel):
+        return model.input_node.shape
+    if model.input_shape is not None:
+        return model.input_shape
+    if model.in_features is None:
+        raise ValueError("refnet.onnx.export: the network does not fix the shape of X; pass input_shape=")
+    return (model.in_features,)
+
+
+def _probability_op(model: NeuralNetwork) -> str | None:
+    """The operator turning the outputs into ``predict_proba``'s probabilities (None: they are already)."""
+    loss = model.loss
+    if isinstance(loss, CrossEntropy):
+        return "Softmax"
+    if isinstance(loss, BinaryCrossEntropy):
+        return "Sigmoid" if loss.from_logits else None
+    what = "no loss" if loss is None else f"the loss {type(loss).__name__}"
+    raise TypeError(
+        f"refnet.onnx.export(proba=True) needs a classification loss (CrossEntropy or BinaryCrossEntropy); "
+        f"the model has {what}"
+    )
+
+
+def _resolve_opset(onnx: Any, opset: int | None) -> int:
+    if opset is None:
+        return DEFAULT_OPSET
+    if type(opset) is not int:
+        raise TypeError(f"opset must be an int, got {type(opset).__name__}")
+    newest = int(onnx.defs.onnx_opset_version())
+    if not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"opset must be between {MIN_OPSET} and {newest} (this onnx's newest), got {opset}")
+    return opset
+
+
+def _model(onnx: Any, graph: OnnxGraph, model: NeuralNetwork, opset: int) -> Any:
+    helper = onnx.helper
+    element = helper.np_dtype_to_tensor_dtype(graph.dtype)
+    ids = helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
+    inputs = [helper.make_tensor_value_info("X", ids if _takes_ids(model) else element, ["N", *graph.shapes["X"]])]
+    outputs = [helper.make_tensor_value_info("Y", element, ["N", *graph.shapes["Y"]])]
+    onnx_graph = helper.make_graph(graph.nodes, "refnet", inputs, outputs, initializer=graph.initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    return helper.make_model(
+        onnx_graph,
+        opset_imports=opsets,
+        ir_version=helper.find_min_ir_version_for(opsets),
+        producer_name="refnet",
+        doc_string=f"{type(model).__name__} exported by refnet",
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """``data`` into a temporary file beside ``path``, fsynced, then renamed over it."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot export to {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot export to {path}: it is a folder; give a file name such as model.onnx")
+    temporary = path.parent / f".refnet-onnx-{secrets.token_hex(8)}.tmp"
+    try:
+        with open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
