@@ -4,7 +4,8 @@ Default run: the tests on every supported Python found on this machine (3.10–3
 once with the lowest declared dependencies, ruff, mypy under each Python, gradcheck, and
 the package built, checked and installed from its wheel. A Python that is not installed is
 skipped, so a machine with a single Python still gets a green ``nox`` for what it has
-(``.ci/run`` insists on all four). ``benchmarks``, ``peers``, ``mutation`` and ``examples`` run on demand.
+(``.ci/run`` insists on all four, and also runs ``docs_browser``). ``benchmarks``, ``peers``, ``mutation``,
+``examples``, ``docs`` and ``docs_browser`` run on demand.
 """
 
 from __future__ import annotations
@@ -214,3 +215,61 @@ def peers(session: nox.Session) -> None:
     """
     session.install("-e", ".[bench]", "torch==2.13.0")
     _run_benchmarks(session, "peers", ["benchmarks/test_bench_torch.py"])
+
+
+#: Where ``nox -s docs`` builds the site, and where ``docs_browser`` leaves its screenshots.
+DOCS_HTML = "docs/_build/html"
+DOCS_SCREENSHOTS = "docs/_build/screenshots"
+
+
+def _build_docs(session: nox.Session) -> None:
+    """Build the site from scratch (-E), every warning an error: a broken reference, a tutorial cell
+    that raises, a gradcheck row that does not pass or an empty generated table fails the build."""
+    session.install("-e", ".[docs]")
+    shutil.rmtree(DOCS_HTML, ignore_errors=True)  # no page of an earlier build left behind
+    session.run(
+        "sphinx-build", "-b", "html", "-E", "-W", "--keep-going", "-q", "docs", DOCS_HTML, env={"MPLBACKEND": "Agg"}
+    )
+    session.log(f"the site is in {DOCS_HTML}/index.html")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (Sphinx + MyST-NB): component pages with their source and gradcheck rows, the
+    tutorials executed, the notebooks; into docs/_build/html. Needs npm once, to fetch MathJax's package."""
+    _build_docs(session)
+
+
+def _chromium(session: nox.Session) -> str:
+    """Debian's Chromium ($CHROMIUM, or /usr/bin/chromium), installed with apt-get when missing (root or sudo -n)."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if pathlib.Path(chromium).is_file():
+        return chromium
+    as_root = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if as_root and shutil.which("sudo") is None:
+        session.error("docs_browser needs Debian's chromium: apt-get install chromium (as root), or set CHROMIUM")
+    session.run(*as_root, "apt-get", "update", "-qq", external=True)
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run(*as_root, "apt-get", "install", "-y", "-qq", "chromium", external=True, env=env)
+    return "/usr/bin/chromium"
+
+
+@nox.session
+def docs_browser(session: nox.Session) -> None:
+    """Build the site, then open every page in a real browser (Debian's Chromium driven by Playwright's Python
+    driver) from a local server with the network off: fails on a console error, a broken link or image, unrendered
+    math, an empty gradcheck table, or a search for "Adam" that finds nothing (docs/browser_check.py, which first
+    proves on a broken site that it catches each of these). Screenshots go to docs/_build/screenshots."""
+    chromium = _chromium(session)
+    session.install("playwright>=1.45")  # the Python driver only: the browser is Debian's, never downloaded
+    _build_docs(session)
+    session.run(
+        "python",
+        "docs/browser_check.py",
+        DOCS_HTML,
+        "--self-test",
+        "--chromium",
+        chromium,
+        "--screenshots",
+        DOCS_SCREENSHOTS,
+    )
