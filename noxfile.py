@@ -214,7 +214,12 @@ def peers(session: nox.Session) -> None:
     would fetch the CUDA build, gigabytes. Extra arguments go to pytest, as for ``benchmarks``.
     """
     session.install("-e", ".[bench]", "torch==2.13.0")
-    _run_benchmarks(session, "peers", ["benchmarks/test_bench_torch.py"])
+    peers = [
+        "benchmarks/test_bench_torch.py",  # the MLPs and the recurrent layers
+        "benchmarks/test_bench_conv.py::test_cnn_step_against_torch",
+        "benchmarks/test_bench_attention.py::test_transformer_block_step",  # its torch row is skipped without torch
+    ]
+    _run_benchmarks(session, "peers", peers)
 
 
 #: Where ``nox -s docs`` builds the site, and where ``docs_browser`` leaves its screenshots.
