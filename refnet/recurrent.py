@@ -35,7 +35,7 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import CallOrderError, ShapeError
-from refnet.support.checks import as_array, cast_finite, check_dtype, check_int, make_rng
+from refnet.support.checks import check_dtype, check_int, make_rng
 from refnet.support.fingerprint import fingerprint
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent", "sigmoid"]
@@ -224,7 +224,6 @@ class Recurrent(Layer):
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y = every h_t (N, T, H), or h_T (N, H) without return_sequences, from x (N, T, D) and h_0 = 0."""
-        x = self.check_sequence(x)
         x_time_major = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
         self._x = x_time_major
         h = self.sequence_forward(x_time_major)  # (T, N, H)
@@ -238,7 +237,6 @@ class Recurrent(Layer):
         """
         assert self._x is not None  # set by forward (the interface checks the order)
         T, N, _ = self._x.shape
-        grad_y = self._check_grad_y(grad_y, N, T)
         if self.return_sequences:
             grad_h = grad_y.transpose(1, 0, 2)  # (T, N, H)
         else:
@@ -280,33 +278,7 @@ class Recurrent(Layer):
             return None
         return (da_rows @ self.params["W_x"].T).reshape(T, N, D)
 
-    # -- the boundary -----------------------------------------------------------------------
-    def check_sequence(self, x: Any, name: str = "x") -> Array:
-        """``x`` as an (N, T, D) array in the layer's dtype, N, T >= 1 and D = input_size, else raise."""
-        where = f"{type(self).__name__}: {name}"
-        if type(x) is not np.ndarray or x.dtype.kind not in "iuf":
-            x = as_array(x, where)
-        if x.ndim != 3:
-            hint = " (one step per sample: x[:, None, :] makes it (N, 1, D))" if x.ndim == 2 else ""
-            raise ShapeError(f"{where} must be a batch of sequences of shape (N, T, D), got shape {x.shape}{hint}")
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ShapeError(f"{where} needs at least one sequence of at least one step (N, T >= 1), got {x.shape}")
-        if x.shape[2] != self.input_size:
-            raise ShapeError(
-                f"{where} has {x.shape[2]} features per step but input_size is {self.input_size}: got shape {x.shape}"
-            )
-        dtype = self.params["W_x"].dtype
-        return x if x.dtype == dtype else cast_finite(x, dtype, where)
-
-    def _check_grad_y(self, grad_y: Any, N: int, T: int) -> Array:
-        """grad_y of the output's shape, (N, T, H) or (N, H), in the layer's dtype."""
-        where = f"{type(self).__name__}: grad_y"
-        grad_y = as_array(grad_y, where)
-        expected = (N, T, self.hidden_size) if self.return_sequences else (N, self.hidden_size)
-        if grad_y.shape != expected:
-            raise ShapeError(f"{where} must have the output's shape {expected}, got {grad_y.shape}")
-        return cast_finite(grad_y, self.params["W_x"].dtype, where)
-
+    # -- the boundary: the interface checks x and grad_y against output_shape (see refnet.base) --
     @property
     def in_features(self) -> int:
         return self.input_size
