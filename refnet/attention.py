@@ -228,7 +228,7 @@ class MultiHeadAttention(Layer):
         if all(np.array_equal(self.params[name], value) for name, value in drawn.items()):
             for name in WEIGHTS:
                 W = self.params[name]
-                np.copyto(W, glorot_uniform(W.shape, rng, W.dtype))
+                np.copyto(W, glorot_uniform((W.shape[0], W.shape[1]), rng, W.dtype))
 
     def __getstate__(self) -> dict[str, Any]:
         # a copy (pickle, deepcopy) is a model of its own: it keeps its weights under a network seed

@@ -94,6 +94,7 @@ def plot_diagnosis(diagnosis: Diagnosis, path: str | Path | None = None) -> Any:
     ):
         axis.bar(list(values), [max(value, 1e-30) for value in values.values()])
         axis.set_yscale("log")
+        plain_log_labels(axis)
         axis.set_ylabel(label)
         axis.tick_params(axis="x", labelrotation=45, labelsize=7)
         if "update" in label:
@@ -123,6 +124,7 @@ def plot_diagnostics_over_epochs(epochs: list[int], diagnoses: list[Diagnosis], 
         histogram_axis.stairs(counts, edges, label=f"{stats.index}: {stats.activation or type_name(stats.layer)}")
     for axis, label in ((gradient_axis, "gradient norm ‖g‖"), (ratio_axis, "update / weight (last step)")):
         axis.set_yscale("log")
+        plain_log_labels(axis)
         axis.set_xlabel("epoch")
         axis.set_ylabel(label)
         axis.legend(fontsize=7)
@@ -137,3 +139,12 @@ def plot_diagnostics_over_epochs(epochs: list[int], diagnoses: list[Diagnosis], 
 def type_name(layer_repr: str) -> str:
     """'Dense' from 'Dense(4, 3, ...)'."""
     return layer_repr.split("(", 1)[0]
+
+
+def plain_log_labels(axis: Any) -> None:
+    """Tick labels of a log axis as plain text (1e-03), not mathtext: matplotlib's mathtext parser warns
+    under the pyparsing that older matplotlib releases need, and every warning is an error in the tests."""
+    from matplotlib import ticker
+
+    axis.yaxis.set_major_formatter(ticker.LogFormatter())
+    axis.yaxis.set_minor_formatter(ticker.NullFormatter())

@@ -366,7 +366,7 @@ class RNN(Recurrent):
         h, W_h = self._h, self.params["W_h"]
         T, N, H = grad_h.shape
         dz = np.empty((T, N, H), dtype=h.dtype)
-        dh_next = np.zeros((N, H), dtype=h.dtype)  # dL/dh_T through step T + 1: there is none
+        dh_next: Array = np.zeros((N, H), dtype=h.dtype)  # dL/dh_T through step T + 1: there is none
         for t in range(T, 0, -1):
             dh = grad_h[t - 1] + dh_next
             dz[t - 1], dh_next = rnn_step_backward(dh, h[t], W_h)
@@ -431,8 +431,8 @@ class LSTM(Recurrent):
         h, c, gates, tanh_c, W_h = self._h, self._c, self._gates, self._tanh_c, self.params["W_h"]
         T, N, H = grad_h.shape
         dz = np.empty((T, N, 4 * H), dtype=h.dtype)
-        dh_next = np.zeros((N, H), dtype=h.dtype)  # dL/dh_T through step T + 1: there is none
-        dc_next = np.zeros((N, H), dtype=h.dtype)  # dL/dc_T likewise
+        dh_next: Array = np.zeros((N, H), dtype=h.dtype)  # dL/dh_T through step T + 1: there is none
+        dc_next: Array = np.zeros((N, H), dtype=h.dtype)  # dL/dc_T likewise
         for t in range(T, 0, -1):
             dh = grad_h[t - 1] + dh_next
             dh_next, dc_next = lstm_step_backward(dh, dc_next, gates[t - 1], c[t - 1], tanh_c[t - 1], W_h, dz[t - 1])
@@ -479,7 +479,7 @@ class GRU(Recurrent):
         T, N, H = grad_h.shape
         da = np.empty((T, N, 3 * H), dtype=h.dtype)  # gradient of a_t = x_t @ W_x + b_x
         du = np.empty((T, N, 3 * H), dtype=h.dtype)  # gradient of u_t = h_{t−1} @ W_h + b_h
-        dh_next = np.zeros((N, H), dtype=h.dtype)  # dL/dh_T through step T + 1: there is none
+        dh_next: Array = np.zeros((N, H), dtype=h.dtype)  # dL/dh_T through step T + 1: there is none
         for t in range(T, 0, -1):
             dh = grad_h[t - 1] + dh_next
             dh_next = gru_step_backward(dh, gates[t - 1], u_n[t - 1], h[t - 1], W_h, da[t - 1], du[t - 1])

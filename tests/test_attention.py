@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import assert_gradient_close, central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from refnet import MultiHeadAttention, ShapeError
 from refnet.attention import attention_backward, attention_forward, causal_mask, merge_heads, split_heads
@@ -24,7 +26,7 @@ def randomized(E: int, H: int, causal: bool, seed: int) -> MultiHeadAttention:
     return layer
 
 
-def one_head_by_hand(x: np.ndarray, layer: MultiHeadAttention) -> np.ndarray:
+def one_head_by_hand(x: NDArray[Any], layer: MultiHeadAttention) -> NDArray[Any]:
     """Single-head attention written out for one sequence x (T, E), a loop over the queries."""
     p = layer.params
     Q, K, V = x @ p["W_q"] + p["b_q"], x @ p["W_k"] + p["b_k"], x @ p["W_v"] + p["b_v"]
@@ -224,7 +226,7 @@ def test_input_of_the_wrong_shape_is_a_shape_error(shape: tuple[int, ...]) -> No
     "mask",
     [np.ones((4, 4), dtype=bool), np.ones((2, 3, 3), dtype=bool), np.ones((3, 3)), np.ones((1, 1, 3, 3), dtype=bool)],
 )
-def test_a_mask_of_the_wrong_shape_or_dtype_is_a_shape_error(mask: np.ndarray) -> None:
+def test_a_mask_of_the_wrong_shape_or_dtype_is_a_shape_error(mask: NDArray[Any]) -> None:
     with pytest.raises(ShapeError, match=r"mask must be booleans of shape \(3, 3\) or \(1, 3, 3\)"):
         MultiHeadAttention(8, 2, seed=0).forward(np.zeros((1, 3, 8)), mask=mask)
 
