@@ -35,7 +35,7 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
-from refnet.functions import ACTIVATIONS, Activation, get_activation
+from refnet.functions import ACTIVATIONS, Activation, activation_from_config, get_activation
 from refnet.regularizers import ElasticNet
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_finite, check_int, make_rng
 
@@ -322,14 +322,8 @@ class Conv2D(Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Conv2D:
         config = dict(config)
-        activation = config.pop("activation", None)
-        if not isinstance(activation, dict) or not isinstance(activation.get("name"), str):
-            raise TypeError(f"a Conv2D config needs an activation entry {{'name': ..., ...}}, got {activation!r}")
-        settings = {key: value for key, value in activation.items() if key != "name"}
-        name = activation["name"]
-        if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r} in layer config")
-        return cls(activation=ACTIVATIONS[name](**settings), **config)
+        activation = activation_from_config(config.pop("activation", None), "Conv2D")
+        return cls(activation=activation, **config)
 
     def __repr__(self) -> str:
         extra = ""

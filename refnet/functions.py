@@ -184,6 +184,16 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 
 
+def activation_from_config(entry: Any, owner: str) -> Activation:
+    """The activation a layer's config stores as ``{"name": ..., **settings}`` (``owner`` names the layer in errors)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise TypeError(f"a {owner} config needs an activation entry {{'name': ..., ...}}, got {entry!r}")
+    name = entry["name"]
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r} in layer config")
+    return ACTIVATIONS[name](**{key: value for key, value in entry.items() if key != "name"})
+
+
 def get_activation(activation: str | Activation | type[Activation] | None) -> Activation:
     """An activation object from a name, an object, a class, or None (identity)."""
     if activation is None:

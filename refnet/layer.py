@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
-from refnet.functions import ACTIVATIONS, Activation, get_activation
+from refnet.functions import ACTIVATIONS, Activation, activation_from_config, get_activation
 from refnet.initializers import INITIALIZERS, Initializer
 from refnet.regularizers import ElasticNet
 from refnet.support.checks import (
@@ -208,14 +208,8 @@ class Dense(Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:
         config = dict(config)
-        activation = config.pop("activation", None)
-        if not isinstance(activation, dict) or not isinstance(activation.get("name"), str):
-            raise TypeError(f"a Dense config needs an activation entry {{'name': ..., ...}}, got {activation!r}")
-        settings = {key: value for key, value in activation.items() if key != "name"}
-        name = activation["name"]
-        if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r} in layer config")
-        return cls(activation=ACTIVATIONS[name](**settings), **config)
+        activation = activation_from_config(config.pop("activation", None), "Dense")
+        return cls(activation=activation, **config)
 
     def __repr__(self) -> str:
         extra = ""
