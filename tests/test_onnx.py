@@ -28,7 +28,10 @@ import refnet.onnx  # noqa: E402
 from refnet import (  # noqa: E402
     ELU,
     GELU,
+    GRU,
+    LSTM,
     MSE,
+    RNN,
     SELU,
     Adam,
     AvgPool2D,
@@ -107,6 +110,10 @@ def bn2d(dtype: Any) -> BatchNorm2D:
 
 def conv(C: int, O: int, kernel: Any, stride: Any = 1, padding: Any = 0, activation: Any = None, seed: int = 0) -> Any:
     return lambda dtype: Conv2D(C, O, kernel, stride, padding, activation, seed=seed, dtype=dtype)
+
+
+def recurrent(kind: Any, D: int, H: int, sequences: bool) -> Any:
+    return lambda dtype: kind(D, H, sequences, seed=D + H, dtype=dtype)
 
 
 def merged(merge: Callable[[], Any], branches: int = 2) -> Callable[[Any], GraphModel]:
@@ -248,6 +255,28 @@ CASES: dict[str, tuple[Callable[[Any], NeuralNetwork], bool]] = {
         ),
         False,
     ),
+    # -- issue 20's recurrent layers, on sequences (N, T, D)
+    **{
+        f"{kind.__name__}{'' if sequences else ', last h only'}": (
+            stack(recurrent(kind, 5, 4, sequences), input_shape=(6, 5)),
+            False,
+        )
+        for kind in (RNN, LSTM, GRU)
+        for sequences in (True, False)
+    },
+    "LSTM language model": (
+        stack(
+            lambda dtype: Embedding(11, 5, seed=4, dtype=dtype),
+            recurrent(LSTM, 5, 8, True),
+            dense(8, 11, None, 2),
+            input_shape=(6,),
+        ),
+        False,
+    ),
+    "GRU classifier, predict_proba": (
+        stack(recurrent(GRU, 5, 8, True), recurrent(RNN, 8, 6, False), dense(6, 3, None, 2), input_shape=(6, 5)),
+        True,
+    ),
 }
 
 
@@ -274,6 +303,10 @@ NO_FLOAT64_KERNEL = {
     **{name: "Conv" for name in CASES if name.startswith("Conv2D") or name.startswith("CNN")},
     **{name: "AveragePool" for name in CASES if name.startswith("AvgPool2D")},
     **{name: "Erf" for name in ("GELU", "Dense(gelu)")},
+    **{
+        name: name.split(" ")[0].strip(",") for name in CASES if name.split(" ")[0].strip(",") in ("RNN", "LSTM", "GRU")
+    },
+    "GRU classifier, predict_proba": "RNN",  # the first of its operators without a float64 kernel
 }
 
 
@@ -512,6 +545,52 @@ def test_an_embedding_reads_int64_ids_and_a_loaded_one_trains_on(tmp_path: Path)
     for original, copy in zip(net.layers, loaded.layers, strict=True):
         for key, value in original.params.items():
             assert np.array_equal(copy.params[key], value)
+
+
+@pytest.mark.parametrize("name", ["LSTM language model", "GRU classifier, predict_proba"])
+def test_a_loaded_recurrent_model_trains_on_exactly_as_the_original(name: str, tmp_path: Path) -> None:
+    net, X, _ = built(name, np.float64)
+    refnet.onnx.export(net, tmp_path / "logits.onnx")  # predict's logits, which load reads
+    loaded = refnet.onnx.load(tmp_path / "logits.onnx")
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in net.layers]
+    loaded.set_loss(CrossEntropy())
+    rng = np.random.default_rng(5)
+    targets = np.roll(X, -1, axis=1) if isinstance(net.layers[0], Embedding) else rng.integers(0, 3, len(X))
+    before = net.evaluate(X, targets)["loss"]
+    for model in (net, loaded):
+        model.train(X, targets, epochs=3, optimizer=Adam(0.01), batch_size=None, shuffle=False)
+    assert net.evaluate(X, targets)["loss"] < before
+    for original, copy in zip(net.layers, loaded.layers, strict=True):
+        for key, value in original.params.items():
+            assert np.array_equal(copy.params[key], value), (type(original).__name__, key)
+
+
+def test_recurrent_layers_become_onnx_operators_with_onnx_gate_orders(tmp_path: Path) -> None:
+    """LSTM's W rows are ONNX's [i, o, f, c] = refnet's blocks [i, o, f, g]; GRU's [z, r, h] = refnet's [z, r, n]."""
+    for name, ops in [
+        ("LSTM", ["Transpose", "LSTM", "Squeeze", "Transpose"]),
+        ("GRU, last h only", ["Transpose", "GRU", "Squeeze"]),
+    ]:
+        net, _, _, path = exported(name, np.float64, tmp_path)
+        model = onnx.load(str(path))
+        nodes = list(model.graph.node)
+        assert [node.op_type for node in nodes] == ops
+        weights = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
+        W, R, B = (weights[name] for name in nodes[1].input[1:4])
+        layer = net.layers[0]
+        assert isinstance(layer, (LSTM, GRU))
+        H = layer.hidden_size
+        blocks = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2)}[type(layer).__name__]
+        for position, block in enumerate(blocks):
+            rows = slice(position * H, (position + 1) * H)
+            assert np.array_equal(W[0, rows], layer.params["W_x"][:, block * H : (block + 1) * H].T)
+            assert np.array_equal(R[0, rows], layer.params["W_h"][:, block * H : (block + 1) * H].T)
+        settings = {a.name: onnx.helper.get_attribute_value(a) for a in nodes[1].attribute}
+        if isinstance(layer, GRU):
+            assert settings == {"hidden_size": H, "linear_before_reset": 1}
+            assert np.array_equal(B[0, 3 * H + 0 : 3 * H + H], layer.params["b_h"][H : 2 * H])  # Rb's z block
+        else:
+            assert settings == {"hidden_size": H} and not B[0, 4 * H :].any()  # Rb = 0: b is b_ih + b_hh
 
 
 def test_input_shape_sets_the_shape_of_x_for_a_network_that_does_not_fix_it(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
 import refnet.onnx  # noqa: E402
 from refnet import GELU, AvgPool2D, Conv2D, Flatten, LayerNorm, MaxPool2D  # noqa: E402
 from refnet.errors import ModelFileError  # noqa: E402
+from refnet.recurrent import Recurrent  # noqa: E402
 
 ELEMENT = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
 
@@ -147,3 +148,60 @@ def test_what_refnet_cannot_represent_is_refused_naming_the_node(
 ) -> None:
     with pytest.raises(ModelFileError, match=rf"node '{node.name}' \({node.op_type}\): .*{message}"):
         refnet.onnx.load(write(tmp_path, [node], weights, (2, 6, 6)))
+
+
+def recurrent_nodes(op: str, **settings: Any) -> tuple[list[Any], dict[str, NDArray[Any]]]:
+    """Transpose -> op -> Squeeze -> Transpose over (N, T = 4, D = 3) with H = 2, as torch.onnx.export writes it."""
+    k = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
+    rng = np.random.default_rng(2)
+    weights = {
+        "W": rng.normal(0, 0.5, (1, 2 * k, 3)).astype(np.float32),
+        "R": rng.normal(0, 0.5, (1, 2 * k, 2)).astype(np.float32),
+        "B": rng.normal(0, 0.5, (1, 4 * k)).astype(np.float32),
+        "axes": np.array([1]),
+    }
+    nodes = [
+        helper.make_node("Transpose", ["input"], ["t"], name="/rnn/Transpose", perm=[1, 0, 2]),
+        helper.make_node(op, ["t", "W", "R", "B"], ["y"], name=f"/rnn/{op}", hidden_size=2, **settings),
+        helper.make_node("Squeeze", ["y", "axes"], ["s"], name="/rnn/Squeeze"),
+        helper.make_node("Transpose", ["s"], ["output"], name="/rnn/Transpose_1", perm=[1, 0, 2]),
+    ]
+    return nodes, weights
+
+
+@pytest.mark.parametrize(
+    ("op", "settings"), [("RNN", {}), ("LSTM", {}), ("GRU", {"linear_before_reset": 1})], ids=["RNN", "LSTM", "GRU"]
+)
+def test_a_batch_first_recurrent_operator_loads_as_the_refnet_layer(op: str, settings: Any, tmp_path: Path) -> None:
+    nodes, weights = recurrent_nodes(op, **settings)
+    path = write(tmp_path, nodes, weights, (4, 3))
+    (layer,) = refnet.onnx.load(path).layers
+    assert isinstance(layer, Recurrent) and type(layer).__name__ == op and layer.return_sequences
+    X = np.random.default_rng(3).normal(0, 1, (5, 4, 3)).astype(np.float32)
+    for other in runtimes(path, X):
+        assert relative_difference(layer.forward(X, training=False), other) <= 1e-5
+
+
+@pytest.mark.parametrize(
+    ("op", "settings", "message"),
+    [
+        ("GRU", {}, "linear_before_reset = 0"),
+        ("LSTM", {"direction": "reverse"}, "direction = forward"),
+        ("RNN", {"activations": ["Relu"]}, r"activations \['Relu'\]"),
+        ("LSTM", {"clip": 3.0}, "clip"),
+    ],
+    ids=["gru-reset-after", "reverse", "relu-rnn", "clip"],
+)
+def test_a_recurrent_operator_refnet_cannot_represent_is_refused(
+    op: str, settings: Any, message: str, tmp_path: Path
+) -> None:
+    nodes, weights = recurrent_nodes(op, **settings)
+    with pytest.raises(ModelFileError, match=rf"node '/rnn/Transpose' \(Transpose\): .*{message}"):
+        refnet.onnx.load(write(tmp_path, nodes, weights, (4, 3)))
+
+
+def test_a_time_major_recurrent_operator_is_refused_saying_the_layout(tmp_path: Path) -> None:
+    nodes, weights = recurrent_nodes("LSTM")
+    nodes[1].input[0] = "input"
+    with pytest.raises(ModelFileError, match=r"node '/rnn/LSTM' \(LSTM\): LSTM reads time-major sequences"):
+        refnet.onnx.load(write(tmp_path, nodes[1:], weights, (4, 3)))

@@ -23,6 +23,10 @@ nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(la
     LayerNorm       LayerNormalization(x, gamma, beta, axis = -1, epsilon = eps) (opset 17 on)
     GELU            the formula in elementary operators (see ``export_gelu``), so it runs at every opset
     SiLU            Mul(x, Sigmoid(x))
+    RNN, LSTM, GRU  Transpose to time-major (T, N, D), then ONNX's RNN / LSTM / GRU with its gate order (LSTM
+                    i, o, f, c; GRU z, r, h with linear_before_reset = 1, PyTorch's GRU) and bias [Wb | Rb], then
+                    Squeeze and Transpose of Y back to (N, T, H), or Squeeze of Y_h (N, H) without
+                    return_sequences (onnxruntime runs only layout = 0, time-major)
 
 A new layer is one function ``(graph, layer, inputs, prefix) -> output name`` and one entry in
 EXPORTERS; ``graph.shapes[name]`` is the per-sample shape of a tensor, for a layer whose nodes depend on
@@ -69,9 +73,20 @@ from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
 from refnet.onnx.requirement import require_onnx
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
+from refnet.recurrent import GRU, LSTM, RNN, Recurrent
 from refnet.wiring import sample_shape
 
-__all__ = ["DEFAULT_OPSET", "EXPORTERS", "GELU_CHAINS", "MIN_OPSET", "SILU_CHAIN", "Chain", "OnnxGraph", "export"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "EXPORTERS",
+    "GATE_ORDER",
+    "GELU_CHAINS",
+    "MIN_OPSET",
+    "SILU_CHAIN",
+    "Chain",
+    "OnnxGraph",
+    "export",
+]
 
 #: The opset written unless asked otherwise: every onnxruntime since 1.13 runs it.
 DEFAULT_OPSET = 17
@@ -331,6 +346,43 @@ def export_silu(graph: OnnxGraph, layer: SiLU, inputs: list[str], prefix: str) -
     return write_chain(graph, SILU_CHAIN, inputs[0], prefix)
 
 
+#: For each recurrent layer, ONNX's gate blocks as refnet's block indices: LSTM [i, f, g, o] -> ONNX's [i, o, f, c],
+#: GRU [r, z, n] -> ONNX's [z, r, h]. The importer reads them back with the inverse permutation.
+GATE_ORDER: dict[type[Recurrent], tuple[int, ...]] = {RNN: (0,), LSTM: (0, 3, 1, 2), GRU: (1, 0, 2)}
+
+
+def onnx_gates(layer: Recurrent, M: Array) -> Array:
+    """M's gate blocks of H columns (the last axis) in ONNX's order.  Shapes (..., kH) -> (..., kH)."""
+    H = layer.hidden_size
+    return np.concatenate([M[..., k * H : (k + 1) * H] for k in GATE_ORDER[type(layer)]], axis=-1)
+
+
+def export_recurrent(graph: OnnxGraph, layer: Recurrent, inputs: list[str], prefix: str) -> str:
+    """ONNX's RNN/LSTM/GRU on the time-major x, with W = W_xᵀ (1, kH, D), R = W_hᵀ (1, kH, H) in ONNX's gate order,
+    B = [Wb | Rb] (1, 2kH): [b | 0] (RNN, LSTM, whose b is PyTorch's b_ih + b_hh), [b_x | b_h] (GRU)."""
+    params = layer.params
+    W = onnx_gates(layer, params["W_x"]).T[np.newaxis]
+    R = onnx_gates(layer, params["W_h"]).T[np.newaxis]
+    if isinstance(layer, GRU):
+        Wb, Rb = onnx_gates(layer, params["b_x"]), onnx_gates(layer, params["b_h"])
+    else:
+        Wb = onnx_gates(layer, params["b"])
+        Rb = np.zeros_like(Wb)
+    weights = [graph.constant(f"{prefix}/{name}", value) for name, value in (("W", W), ("R", R))]
+    weights.append(graph.constant(f"{prefix}/B", np.concatenate([Wb, Rb])[np.newaxis]))
+    settings: dict[str, Any] = {"hidden_size": layer.hidden_size}
+    if isinstance(layer, GRU):
+        settings["linear_before_reset"] = 1  # r multiplies (h @ R_h + Rb_h), bias included: PyTorch's GRU
+    x_time_major = graph.node("Transpose", inputs, prefix, perm=[1, 0, 2])  # (T, N, D)
+    op_type = type(layer).__name__
+    if layer.return_sequences:  # Y: (T, 1, N, H), every h_t
+        Y = graph.node_output(op_type, [x_time_major, *weights], prefix, 0, 1, **settings)
+        h = graph.node("Squeeze", [Y, graph.integers(f"{prefix}/axes", [1])], prefix)
+        return graph.node("Transpose", [h], prefix, perm=[1, 0, 2])
+    Y_h = graph.node_output(op_type, [x_time_major, *weights], prefix, 1, 2, **settings)  # (1, N, H): h_T
+    return graph.node("Squeeze", [Y_h, graph.integers(f"{prefix}/axes", [0])], prefix)
+
+
 #: Layer class -> its export. Looked up by exact class: a subclass may compute something else.
 EXPORTERS: dict[type[Layer], ExportFunction] = {
     Dense: export_dense,
@@ -357,6 +409,9 @@ EXPORTERS: dict[type[Layer], ExportFunction] = {
     LayerNorm: export_layernorm,
     GELU: export_gelu,
     SiLU: export_silu,
+    RNN: export_recurrent,
+    LSTM: export_recurrent,
+    GRU: export_recurrent,
 }
 
 

@@ -17,6 +17,11 @@ graph's nodes into layers with ``IMPORTERS[op_type]``:
     LayerNormalization(axis=-1)    LayerNorm(eps = epsilon) holding the scale and the bias
     the chains of GELU and SiLU    GELU (exact or tanh) and SiLU, as refnet.onnx.export writes them (GELU_CHAINS)
     Gelu (opset 20)                GELU(approximate)
+    Transpose(perm=[1, 0, 2]) -> RNN / LSTM / GRU -> Squeeze -> Transpose (Y), or -> Squeeze (Y_h)
+                                   RNN, LSTM, GRU (return_sequences True, or False for Y_h): the batch-first
+                                   sequence made time-major around the operator, as refnet.onnx.export and
+                                   torch.onnx.export write it; forward, default activations, no initial state,
+                                   GRU with linear_before_reset = 1 (PyTorch's); the gates back in refnet's order
     Dropout                        Dropout(ratio): the identity at inference, as in the file
     Gather(W, ids, axis=0)         Embedding holding W, where ids is the model's integer input
     Identity, Flatten(axis=1)      nothing: the value passes through (Flatten: of (N, D) only; likewise a
@@ -65,10 +70,11 @@ from refnet.layer import Dense
 from refnet.layernorm import LayerNorm
 from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
-from refnet.onnx.exporter import GELU_CHAINS, SILU_CHAIN, Chain
+from refnet.onnx.exporter import GATE_ORDER, GELU_CHAINS, SILU_CHAIN, Chain
 from refnet.onnx.reader import DTYPES, MAX_BYTES, OnnxReader, decimal_float, read_model
 from refnet.onnx.requirement import require_onnx
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
+from refnet.recurrent import GRU, LSTM, RNN, Recurrent
 
 __all__ = ["IMPORTERS", "MAX_BYTES", "load"]
 
@@ -389,6 +395,120 @@ def pool(layer: type[MaxPool2D | AvgPool2D], defaults: dict[str, Any]) -> Import
     return import_pool
 
 
+RECURRENT: dict[str, type[Recurrent]] = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+#: Each recurrent operator's default activations (what refnet's layers compute).
+DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+
+
+def squeezed_axes(reader: OnnxReader, node: Any) -> list[int]:
+    """The axes a Squeeze removes: its second input (opset 13 on) or its ``axes`` attribute."""
+    settings = reader.attributes(node, {"axes": None})
+    if len(node.input) > 1 and node.input[1]:
+        return [int(axis) for axis in reader.constant(node.input[1]).reshape(-1)]
+    return [] if settings["axes"] is None else [int(axis) for axis in settings["axes"]]
+
+
+def import_transpose(reader: OnnxReader, index: int, node: Any) -> None:
+    """Transpose(perm=[1, 0, 2]) of (N, T, D) into RNN/LSTM/GRU, and what turns its output back: a recurrent layer."""
+    perm = list(reader.attributes(node, {"perm": None})["perm"] or [])
+    following = reader.sole_consumer(str(node.output[0]))
+    if perm != [1, 0, 2] or reader.rank(node.input[0]) != 3 or following is None:
+        raise ValueError(
+            f"Transpose(perm={perm}): refnet reads a Transpose only as the (N, T, D) -> (T, N, D) before a recurrent "
+            "operator (perm [1, 0, 2])"
+        )
+    position, recurrent = following
+    if recurrent.op_type not in RECURRENT or list(recurrent.input[:1]) != [node.output[0]]:
+        raise ValueError("refnet reads Transpose(perm=[1, 0, 2]) only as the input of an RNN, LSTM or GRU")
+    layer, output, spanned = recurrent_layer(reader, recurrent)
+    reader.absorbed.update([position, *spanned])
+    reader.add(layer, [node.input[0]], output, node)
+
+
+def recurrent_layer(reader: OnnxReader, node: Any) -> tuple[Recurrent, str, list[int]]:
+    """The refnet layer of an RNN/LSTM/GRU node reading the time-major sequence, its output and the nodes after it."""
+    op = node.op_type
+    settings = reader.attributes(
+        node,
+        {"hidden_size": 0, "direction": b"forward", "activations": None, "linear_before_reset": 0, "layout": 0,
+         "clip": None, "input_forget": 0, "activation_alpha": None, "activation_beta": None},
+    )  # fmt: skip
+    where = f"{op} as a refnet {op}"
+    if settings["direction"] not in (b"forward", "forward") or settings["layout"] or settings["input_forget"]:
+        raise ValueError(f"{where}: only direction = forward, layout = 0 and input_forget = 0 are read")
+    if settings["clip"] is not None or settings["activation_alpha"] or settings["activation_beta"]:
+        raise ValueError(f"{where}: clip and activation parameters are not read")
+    activations = [a.decode() if isinstance(a, bytes) else a for a in settings["activations"] or []]
+    if activations and activations != DEFAULT_ACTIVATIONS[op]:
+        raise ValueError(f"{where}: activations {activations}, refnet's are {DEFAULT_ACTIVATIONS[op]}")
+    if op == "GRU" and not settings["linear_before_reset"]:
+        raise ValueError("GRU with linear_before_reset = 0: refnet's GRU is PyTorch's, linear_before_reset = 1")
+    inputs = [*node.input, *[""] * 8]
+    if any(inputs[4:6]) or any(inputs[7:8]):
+        raise ValueError(f"{where}: sequence_lens, an initial state and peepholes are not read (h_0 = 0)")
+    W, R = reader.constant(inputs[1]), reader.constant(inputs[2])
+    H = int(settings["hidden_size"]) or R.shape[-1]
+    kind = RECURRENT[op]
+    k = kind.blocks
+    if W.ndim != 3 or W.shape[:2] != (1, k * H) or R.shape != (1, k * H, H):
+        raise ValueError(f"{where}: W must be (1, {k * H}, D) and R (1, {k * H}, {H}), got {W.shape} and {R.shape}")
+    B = reader.constant(inputs[3]) if inputs[3] else np.zeros((1, 2 * k * H), dtype=reader.dtype)
+    if B.shape != (1, 2 * k * H):
+        raise ValueError(f"{where}: B must be (1, {2 * k * H}), got {B.shape}")
+    return_sequences, output, spanned = recurrent_output(reader, node)
+    layer = kind(W.shape[2], H, return_sequences, seed=0, dtype=reader.dtype)
+    order = np.argsort(GATE_ORDER[kind])  # refnet's block j is ONNX's block order[j]
+
+    def refnet_gates(M: Array) -> Array:
+        return np.concatenate([M[..., j * H : (j + 1) * H] for j in order], axis=-1)
+
+    np.copyto(layer.params["W_x"], refnet_gates(W[0].T))
+    np.copyto(layer.params["W_h"], refnet_gates(R[0].T))
+    Wb, Rb = B[0, : k * H], B[0, k * H :]
+    if kind is GRU:
+        np.copyto(layer.params["b_x"], refnet_gates(Wb))
+        np.copyto(layer.params["b_h"], refnet_gates(Rb))
+    else:
+        np.copyto(layer.params["b"], refnet_gates(Wb + Rb))
+    return layer, output, spanned
+
+
+def recurrent_output(reader: OnnxReader, node: Any) -> tuple[bool, str, list[int]]:
+    """(return_sequences, the output, the nodes spanned): Y -> Squeeze(axis 1) -> Transpose(perm [1, 0, 2]) is every
+    h_t as (N, T, H); Y_h -> Squeeze(axis 0) is h_T as (N, H)."""
+    outputs = [*node.output, "", ""]
+    used = [bool(name) and (name == reader.output or bool(reader.consumers.get(name))) for name in outputs[:3]]
+    if used[2:] and used[2]:
+        raise ValueError(f"{node.op_type}'s Y_c is read by another node: refnet's LSTM outputs h only")
+    if used[0] == used[1]:
+        raise ValueError(f"refnet reads either Y (every h_t) or Y_h (the last) of {node.op_type}, not both or neither")
+    squeeze = reader.sole_consumer(outputs[0] if used[0] else outputs[1])
+    if (
+        squeeze is None
+        or squeeze[1].op_type != "Squeeze"
+        or squeezed_axes(reader, squeeze[1]) != ([1] if used[0] else [0])
+    ):
+        raise ValueError(f"{node.op_type}'s output must be read by a Squeeze of its direction axis alone")
+    if used[1]:
+        return False, str(squeeze[1].output[0]), [squeeze[0]]
+    transpose = reader.sole_consumer(str(squeeze[1].output[0]))
+    if (
+        transpose is None
+        or transpose[1].op_type != "Transpose"
+        or list(reader.attributes(transpose[1], {"perm": None})["perm"] or []) != [1, 0, 2]
+    ):
+        raise ValueError(f"{node.op_type}'s sequence (T, N, H) must be turned back by Transpose(perm=[1, 0, 2])")
+    return True, str(transpose[1].output[0]), [squeeze[0], transpose[0]]
+
+
+def import_time_major(reader: OnnxReader, index: int, node: Any) -> None:
+    """An RNN/LSTM/GRU not after Transpose(perm=[1, 0, 2]): it reads (T, N, D), which is not refnet's layout."""
+    raise ValueError(
+        f"{node.op_type} reads time-major sequences (T, N, D); refnet reads it after a Transpose(perm=[1, 0, 2]) of "
+        "a batch-first (N, T, D) input"
+    )
+
+
 def import_layernorm(reader: OnnxReader, index: int, node: Any) -> None:
     """LayerNormalization(x, scale, B) over the last axis: LayerNorm(eps = epsilon) holding gamma = scale, beta = B."""
     settings = reader.attributes(node, {"axis": -1, "epsilon": 1e-5, "stash_type": 1})
@@ -485,6 +605,10 @@ IMPORTERS: dict[str, ImportFunction] = {
     "AveragePool": pool(AvgPool2D, {"count_include_pad": 0}),
     "LayerNormalization": import_layernorm,
     "Gelu": import_activation,
+    "Transpose": import_transpose,
+    "RNN": import_time_major,
+    "LSTM": import_time_major,
+    "GRU": import_time_major,
     "Constant": import_constant,
     "Cast": import_cast,
     "Reshape": import_reshape,
