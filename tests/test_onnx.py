@@ -11,6 +11,7 @@ relative difference of each: ``PYTHONPATH=$PWD python tests/test_onnx.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 # Through importorskip, whose modules are typed Any: mypy checks these tests the same with and without the extra.
 ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
+OpRun = pytest.importorskip("onnx.reference.op_run").OpRun
 
 import refnet.onnx  # noqa: E402
 from refnet import (  # noqa: E402
@@ -50,7 +52,9 @@ from refnet import (  # noqa: E402
     LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    MultiHeadAttention,
     NeuralNetwork,
+    PositionalEmbedding,
     ReLU,
     Sigmoid,
     SiLU,
@@ -59,6 +63,7 @@ from refnet import (  # noqa: E402
     Tanh,
 )
 from refnet.graph import Add, Concatenate, Multiply  # noqa: E402
+from refnet.transformer import tiny_gpt  # noqa: E402
 
 #: The bound on the relative difference between refnet and a runtime, by dtype.
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
@@ -78,6 +83,9 @@ def randomized(net: NeuralNetwork, seed: int) -> NeuralNetwork:
     for layer in net.layers:
         if isinstance(layer, (Dense, Conv2D)):
             layer.params["b"][...] = rng.normal(0.0, 0.5, layer.params["b"].shape)
+        if isinstance(layer, MultiHeadAttention):
+            for name in ("b_q", "b_k", "b_v", "b_o"):
+                layer.params[name][...] = rng.normal(0.0, 0.5, layer.embed_dim)
         if isinstance(layer, LayerNorm):
             layer.params["gamma"][...] = rng.uniform(0.5, 1.5, layer.num_features)
             layer.params["beta"][...] = rng.normal(0.0, 0.5, layer.num_features)
@@ -110,6 +118,10 @@ def bn2d(dtype: Any) -> BatchNorm2D:
 
 def conv(C: int, O: int, kernel: Any, stride: Any = 1, padding: Any = 0, activation: Any = None, seed: int = 0) -> Any:
     return lambda dtype: Conv2D(C, O, kernel, stride, padding, activation, seed=seed, dtype=dtype)
+
+
+def attention(E: int, H: int, causal: bool) -> Any:
+    return lambda dtype: MultiHeadAttention(E, H, causal, seed=E + H, dtype=dtype)
 
 
 def recurrent(kind: Any, D: int, H: int, sequences: bool) -> Any:
@@ -255,6 +267,15 @@ CASES: dict[str, tuple[Callable[[Any], NeuralNetwork], bool]] = {
         ),
         False,
     ),
+    # -- issue 21's attention and positions, on sequences (N, T, E)
+    "PositionalEmbedding": (
+        stack(lambda dtype: PositionalEmbedding(9, 6, seed=3, dtype=dtype), input_shape=(5, 6)),
+        False,
+    ),
+    "MultiHeadAttention": (stack(attention(6, 2, False), input_shape=(5, 6)), False),
+    "MultiHeadAttention(causal)": (stack(attention(6, 3, True), input_shape=(5, 6)), False),
+    "tiny GPT": (lambda dtype: tiny_gpt(11, 6, 8, 2, 2, seed=0, dtype=dtype), False),
+    "tiny GPT, predict_proba": (lambda dtype: tiny_gpt(11, 6, 8, 2, 1, seed=1, dtype=dtype), True),
     # -- issue 20's recurrent layers, on sequences (N, T, D)
     **{
         f"{kind.__name__}{'' if sequences else ', last h only'}": (
@@ -285,14 +306,16 @@ CASES: dict[str, tuple[Callable[[Any], NeuralNetwork], bool]] = {
 FLOAT32_CONSTANTS = {"SELU": {np.float64: 1e-7, np.float32: 1e-5}}
 #: The reference evaluator computes Erf in float32 (``np.vectorize(math.erf, otypes=["f"])``): exact GELU's
 #: float64 agreement is bounded by float32's rounding of erf (about 1e-8), not by 1e-12.
-FLOAT32_CONSTANTS.update({name: {np.float64: 1e-7, np.float32: 1e-5} for name in ("GELU", "Dense(gelu)")})
+#: (The tiny GPT's feed-forward layers are Dense(gelu).) With its Erf computed in float64 the evaluator agrees to
+#: 1e-12: test_with_erf_in_float64_the_reference_evaluator_agrees_with_exact_gelu_to_1e_12.
+ERF_CASES = ("GELU", "Dense(gelu)", "CNN, predict_proba", "tiny GPT", "tiny GPT, predict_proba")
+FLOAT32_CONSTANTS.update({name: {np.float64: 1e-7, np.float32: 1e-5} for name in ERF_CASES})
 #: LayerNormalization's epsilon is a float32 attribute too: the runtimes normalize with float32(1e-5), off by
 #: 2.5e-13, which moves y by about 2.5e-13 / (2·(var + eps)) relative, var a row's variance: a row of 4 or 5
 #: features can have var ~ 0.05, so 1e-12 is not reached by every batch; 1e-10 bounds var > 0.00125.
 FLOAT32_CONSTANTS.update(
     {name: {np.float64: 1e-10, np.float32: 1e-5} for name in ("LayerNorm", "LayerNorm on (N, T, D)")}
 )
-FLOAT32_CONSTANTS["CNN, predict_proba"] = {np.float64: 1e-7, np.float32: 1e-5}  # a Conv2D(gelu)
 #: The cases whose operator onnxruntime's CPU provider runs in float32 only (the reference evaluator runs both);
 #: onnxruntime's refusal names the operator.
 NO_FLOAT64_KERNEL = {
@@ -302,7 +325,7 @@ NO_FLOAT64_KERNEL = {
     "Softplus": "Softplus",
     **{name: "Conv" for name in CASES if name.startswith("Conv2D") or name.startswith("CNN")},
     **{name: "AveragePool" for name in CASES if name.startswith("AvgPool2D")},
-    **{name: "Erf" for name in ("GELU", "Dense(gelu)")},
+    **{name: "Erf" for name in ERF_CASES if name not in ("CNN, predict_proba",)},
     **{
         name: name.split(" ")[0].strip(",") for name in CASES if name.split(" ")[0].strip(",") in ("RNN", "LSTM", "GRU")
     },
@@ -336,8 +359,19 @@ def run_onnxruntime(path: Path, X: NDArray[Any]) -> NDArray[Any]:
     return session.run(None, {"X": X})[0]
 
 
-def run_reference(path: Path, X: NDArray[Any]) -> NDArray[Any]:
-    return ReferenceEvaluator(str(path)).run(None, {"X": X})[0]
+def run_reference(path: Path, X: NDArray[Any], erf_in_float64: bool = False) -> NDArray[Any]:
+    """The reference evaluator's Y; with ``erf_in_float64`` its Erf (float32, see ERF_CASES) replaced by math.erf."""
+    new_ops = [Erf] if erf_in_float64 else None
+    return ReferenceEvaluator(str(path), new_ops=new_ops).run(None, {"X": X})[0]
+
+
+def erf_in_float64(self: Any, x: NDArray[Any]) -> tuple[NDArray[Any]]:
+    """ONNX's Erf, elementwise math.erf in the input's dtype (the evaluator's own rounds to float32)."""
+    return (np.vectorize(math.erf, otypes=[x.dtype])(x),)
+
+
+#: The evaluator's operator class for Erf made from ``erf_in_float64`` (its class name is the operator it replaces).
+Erf = type("Erf", (OpRun,), {"op_domain": "", "_run": erf_in_float64})
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
@@ -361,6 +395,12 @@ def test_the_reference_evaluator_computes_what_refnet_predicts(name: str, dtype:
     y_reference = run_reference(path, X)
     assert y_reference.dtype == dtype and y_reference.shape == y.shape
     assert relative_difference(y_reference, y) <= FLOAT32_CONSTANTS.get(name, TOLERANCE)[dtype]
+
+
+@pytest.mark.parametrize("name", ERF_CASES)
+def test_with_erf_in_float64_the_reference_evaluator_agrees_with_exact_gelu_to_1e_12(name: str, tmp_path: Path) -> None:
+    _, X, y, path = exported(name, np.float64, tmp_path)
+    assert relative_difference(run_reference(path, X, erf_in_float64=True), y) <= TOLERANCE[np.float64]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
@@ -547,8 +587,8 @@ def test_an_embedding_reads_int64_ids_and_a_loaded_one_trains_on(tmp_path: Path)
             assert np.array_equal(copy.params[key], value)
 
 
-@pytest.mark.parametrize("name", ["LSTM language model", "GRU classifier, predict_proba"])
-def test_a_loaded_recurrent_model_trains_on_exactly_as_the_original(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["LSTM language model", "GRU classifier, predict_proba", "tiny GPT"])
+def test_a_loaded_sequence_model_trains_on_exactly_as_the_original(name: str, tmp_path: Path) -> None:
     net, X, _ = built(name, np.float64)
     refnet.onnx.export(net, tmp_path / "logits.onnx")  # predict's logits, which load reads
     loaded = refnet.onnx.load(tmp_path / "logits.onnx")
@@ -591,6 +631,34 @@ def test_recurrent_layers_become_onnx_operators_with_onnx_gate_orders(tmp_path: 
             assert np.array_equal(B[0, 3 * H + 0 : 3 * H + H], layer.params["b_h"][H : 2 * H])  # Rb's z block
         else:
             assert settings == {"hidden_size": H} and not B[0, 4 * H :].any()  # Rb = 0: b is b_ih + b_hh
+
+
+def test_attention_is_written_as_its_formula_with_the_causal_mask_where_causal(tmp_path: Path) -> None:
+    projection = ["MatMul", "Add", "Reshape", "Transpose"]
+    scores = ["MatMul", "Mul"]
+    rest = ["Softmax", "MatMul", "Transpose", "Reshape", "MatMul", "Add"]
+    _, _, _, path = exported("MultiHeadAttention", np.float64, tmp_path)
+    assert [node.op_type for node in onnx.load(str(path)).graph.node] == [*projection * 3, *scores, *rest]
+    net, _, _, path = exported("MultiHeadAttention(causal)", np.float64, tmp_path)
+    model = onnx.load(str(path))
+    assert [node.op_type for node in model.graph.node] == [*projection * 3, *scores, "Where", *rest]
+    weights = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
+    (where,) = [node for node in model.graph.node if node.op_type == "Where"]
+    assert np.array_equal(weights[where.input[0]], np.tril(np.ones((5, 5), dtype=bool)))
+    assert weights[where.input[2]] == np.finfo(np.float64).min
+    (layer,) = refnet.onnx.load(path).layers
+    assert isinstance(layer, MultiHeadAttention) and layer.causal and layer.num_heads == 3
+    for key, value in net.layers[0].params.items():
+        assert np.array_equal(layer.params[key], value), key
+
+
+def test_positional_embedding_keeps_its_whole_table(tmp_path: Path) -> None:
+    net, _, _, path = exported("PositionalEmbedding", np.float64, tmp_path)
+    model = onnx.load(str(path))
+    assert [node.op_type for node in model.graph.node] == ["Gather", "Add"]
+    (layer,) = refnet.onnx.load(path).layers
+    assert isinstance(layer, PositionalEmbedding) and layer.max_length == 9  # T = 5 positions used, 9 kept
+    assert np.array_equal(layer.params["P"], net.layers[0].params["P"])
 
 
 def test_input_shape_sets_the_shape_of_x_for_a_network_that_does_not_fix_it(tmp_path: Path) -> None:

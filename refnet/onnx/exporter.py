@@ -23,6 +23,9 @@ nodes in graph order) and writes the ONNX nodes of each with ``EXPORTERS[type(la
     LayerNorm       LayerNormalization(x, gamma, beta, axis = -1, epsilon = eps) (opset 17 on)
     GELU            the formula in elementary operators (see ``export_gelu``), so it runs at every opset
     SiLU            Mul(x, Sigmoid(x))
+    PositionalEmbedding  Add(x, Gather(P, positions 0 … T−1)): the whole table P is kept (max_length rows)
+    MultiHeadAttention   its formula in MatMul, Add, Reshape, Transpose, Mul(1/√d), Softmax(axis=-1) and, when
+                    causal, Where(mask, S, lowest) with the (T, T) lower-triangle mask (see ``export_attention``)
     RNN, LSTM, GRU  Transpose to time-major (T, N, D), then ONNX's RNN / LSTM / GRU with its gate order (LSTM
                     i, o, f, c; GRU z, r, h with linear_before_reset = 1, PyTorch's GRU) and bias [Wb | Rb], then
                     Squeeze and Transpose of Y back to (N, T, H), or Squeeze of Y_h (N, H) without
@@ -43,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from refnet.attention import BIASES, WEIGHTS, MultiHeadAttention, causal_mask
 from refnet.base import Array, Layer
 from refnet.batchnorm import BatchNorm
 from refnet.batchnorm2d import BatchNorm2D
@@ -73,6 +77,7 @@ from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
 from refnet.onnx.requirement import require_onnx
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
+from refnet.positional import PositionalEmbedding
 from refnet.recurrent import GRU, LSTM, RNN, Recurrent
 from refnet.wiring import sample_shape
 
@@ -346,6 +351,48 @@ def export_silu(graph: OnnxGraph, layer: SiLU, inputs: list[str], prefix: str) -
     return write_chain(graph, SILU_CHAIN, inputs[0], prefix)
 
 
+def export_positional(graph: OnnxGraph, layer: PositionalEmbedding, inputs: list[str], prefix: str) -> str:
+    """y = x + P[:T] as Add(x, Gather(P, [0, 1, …, T − 1])): the table keeps all its max_length rows."""
+    T = graph.shapes[inputs[0]][0]
+    rows = graph.node("Gather", [graph.constant(f"{prefix}/P", layer.params["P"]), graph.integers(
+        f"{prefix}/positions", list(range(T)))], prefix, axis=0)  # fmt: skip
+    return graph.node("Add", [inputs[0], rows], prefix)
+
+
+def export_attention(graph: OnnxGraph, layer: MultiHeadAttention, inputs: list[str], prefix: str) -> str:
+    """y = concat_h(softmax(Q_h K_hᵀ/√d + M) V_h) @ W_o + b_o, in the order refnet computes it:
+
+        Q = x @ W_q + b_q (MatMul, Add)  -> Reshape (N, T, H, d) -> Transpose (N, H, T, d); V alike
+        K = x @ W_k + b_k                -> Reshape (N, T, H, d) -> Transpose (N, H, d, T): K_hᵀ
+        S = (Q @ K_hᵀ)·(1/√d) (MatMul, Mul);  causal: Where(mask, S, lowest), mask the (T, T) lower triangle
+        A = Softmax(S, axis=-1);  Z = A @ V (MatMul) -> Transpose (N, T, H, d) -> Reshape (N, T, E)
+        y = Z @ W_o + b_o (MatMul, Add)
+
+    refnet masks with −∞; ONNX's file holds the dtype's lowest finite number instead (weights refnet's
+    importer reads must be finite): either way exp(S − max) of a masked score is exactly 0.
+    """
+    (T, E), H = graph.shapes[inputs[0]], layer.num_heads
+    d = E // H
+    W_q, W_k, W_v, W_o = (graph.constant(f"{prefix}/{name}", layer.params[name]) for name in WEIGHTS)
+    b_q, b_k, b_v, b_o = (graph.constant(f"{prefix}/{name}", layer.params[name]) for name in BIASES)
+    split = graph.integers(f"{prefix}/split_heads", [0, T, H, d])  # 0: N as it is
+
+    def heads(W: str, b: str, perm: list[int]) -> str:
+        projection = graph.node("Add", [graph.node("MatMul", [inputs[0], W], prefix), b], prefix)
+        return graph.node("Transpose", [graph.node("Reshape", [projection, split], prefix)], prefix, perm=perm)
+
+    Q, K_T, V = heads(W_q, b_q, [0, 2, 1, 3]), heads(W_k, b_k, [0, 2, 3, 1]), heads(W_v, b_v, [0, 2, 1, 3])
+    S = graph.node("Mul", [graph.node("MatMul", [Q, K_T], prefix), graph.constant(f"{prefix}/scale",
+                   np.array(graph.dtype.type(1.0 / np.sqrt(d))))], prefix)  # fmt: skip
+    if layer.causal:
+        lowest = graph.constant(f"{prefix}/lowest", np.array(np.finfo(graph.dtype).min))
+        S = graph.node("Where", [graph.booleans(f"{prefix}/causal_mask", causal_mask(T)), S, lowest], prefix)
+    Z = graph.node("MatMul", [graph.node("Softmax", [S], prefix, axis=-1), V], prefix)
+    merged = graph.node("Reshape", [graph.node("Transpose", [Z], prefix, perm=[0, 2, 1, 3]),
+                                    graph.integers(f"{prefix}/merge_heads", [0, T, E])], prefix)  # fmt: skip
+    return graph.node("Add", [graph.node("MatMul", [merged, W_o], prefix), b_o], prefix)
+
+
 #: For each recurrent layer, ONNX's gate blocks as refnet's block indices: LSTM [i, f, g, o] -> ONNX's [i, o, f, c],
 #: GRU [r, z, n] -> ONNX's [z, r, h]. The importer reads them back with the inverse permutation.
 GATE_ORDER: dict[type[Recurrent], tuple[int, ...]] = {RNN: (0,), LSTM: (0, 3, 1, 2), GRU: (1, 0, 2)}
@@ -409,6 +456,8 @@ EXPORTERS: dict[type[Layer], ExportFunction] = {
     LayerNorm: export_layernorm,
     GELU: export_gelu,
     SiLU: export_silu,
+    PositionalEmbedding: export_positional,
+    MultiHeadAttention: export_attention,
     RNN: export_recurrent,
     LSTM: export_recurrent,
     GRU: export_recurrent,

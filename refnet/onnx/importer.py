@@ -17,6 +17,9 @@ graph's nodes into layers with ``IMPORTERS[op_type]``:
     LayerNormalization(axis=-1)    LayerNorm(eps = epsilon) holding the scale and the bias
     the chains of GELU and SiLU    GELU (exact or tanh) and SiLU, as refnet.onnx.export writes them (GELU_CHAINS)
     Gelu (opset 20)                GELU(approximate)
+    Add(x, Gather(P, [0 … T−1]))   PositionalEmbedding(max_length = P's rows) holding P
+    the attention subgraph         MultiHeadAttention (causal when a Where applies the lower-triangle mask), as
+                                   refnet.onnx.export writes it (refnet.onnx.import_attention)
     Transpose(perm=[1, 0, 2]) -> RNN / LSTM / GRU -> Squeeze -> Transpose (Y), or -> Squeeze (Y_h)
                                    RNN, LSTM, GRU (return_sequences True, or False for Y_h): the batch-first
                                    sequence made time-major around the operator, as refnet.onnx.export and
@@ -71,6 +74,7 @@ from refnet.layernorm import LayerNorm
 from refnet.merge import Add, Concatenate, Multiply
 from refnet.network import NeuralNetwork
 from refnet.onnx.exporter import GATE_ORDER, GELU_CHAINS, SILU_CHAIN, Chain
+from refnet.onnx.import_attention import attention_at, positional_at
 from refnet.onnx.reader import DTYPES, MAX_BYTES, OnnxReader, decimal_float, read_model
 from refnet.onnx.requirement import require_onnx
 from refnet.pooling import AvgPool2D, Flatten, MaxPool2D
@@ -252,8 +256,14 @@ def import_gemm(reader: OnnxReader, index: int, node: Any) -> None:
 
 
 def import_matmul(reader: OnnxReader, index: int, node: Any) -> None:
-    """x @ B, with the Add of a constant bias that alone follows it, as Dense."""
+    """x @ B, with the Add of a constant bias that alone follows it, as Dense; or the start of attention."""
     reader.attributes(node, {})
+    attention = attention_at(reader, index, node)
+    if attention is not None:
+        layer, y, spanned = attention
+        reader.absorbed.update(spanned)
+        reader.add(layer, [node.input[0]], y, node)
+        return
     W = reader.constant(node.input[1])
     if W.ndim != 2:
         raise ValueError(f"weights {node.input[1]!r} must be 2-D, got shape {W.shape}")
@@ -307,9 +317,16 @@ def import_dropout(reader: OnnxReader, index: int, node: Any) -> None:
 
 
 def import_gather(reader: OnnxReader, index: int, node: Any) -> None:
-    """Gather(W, ids, axis=0) of the model's integer input: Embedding(V, E) holding W (PyTorch's nn.Embedding)."""
+    """Gather(W, ids, axis=0) of the model's integer input: Embedding(V, E) holding W (PyTorch's nn.Embedding);
+    Gather(P, [0 … T−1]) added to x: PositionalEmbedding holding P."""
     if reader.attributes(node, {"axis": 0})["axis"] != 0:
         raise ValueError("only Gather along axis 0 (rows of a table) is an Embedding")
+    positional = positional_at(reader, index, node)
+    if positional is not None:
+        table, x, y, add = positional
+        reader.absorbed.add(add)
+        reader.add(table, [x], y, node)
+        return
     W = reader.constant(node.input[0])
     if W.ndim != 2 or not reader.ids or reader.value(node.input[1]) != reader.input:
         raise ValueError("only a Gather of rows of a 2-D table by the model's integer input is an Embedding")
