@@ -44,6 +44,7 @@ def onnx(session: nox.Session) -> None:
     """
     session.install("-e", ".[test,plot,onnx]")
     onnx_tests = ["tests/test_onnx.py", "tests/test_onnx_import.py", "tests/test_readme.py"]  # README: its ONNX block
+    onnx_tests.append("tests/test_onnx_layers.py")  # issue 23: the CNN, norm, attention and recurrent operators
     session.run("pytest", "-W", "error", *onnx_tests, *session.posargs)
 
 
