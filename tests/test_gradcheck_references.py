@@ -207,6 +207,21 @@ FORWARD_CORRUPTIONS += [
 ]  # fmt: skip
 
 
+def each_scaled(method: Callable[..., Any], factor: float = 1.01) -> Callable[..., Any]:
+    """The method with every array of the tuple it returns multiplied by ``factor``."""
+
+    def wrong(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return tuple(value * factor for value in method(self, *args, **kwargs))
+
+    return wrong
+
+
+# Issue 20, carried state: a final state that is not h_T (c_T) starts the next window wrong.
+FORWARD_CORRUPTIONS += [
+    (f"{cls.__name__}[carried state] reference", cls, "final_state", each_scaled) for cls in (RNN, LSTM, GRU)
+]
+
+
 @pytest.mark.parametrize("pattern, cls, method, corrupt", FORWARD_CORRUPTIONS)
 def test_a_wrong_value_fails_its_reference_check(
     monkeypatch: pytest.MonkeyPatch, pattern: str, cls: type, method: str, corrupt: Callable[..., Any]
