@@ -1,7 +1,8 @@
 """Recurrent layers, RNN, LSTM and GRU, with backpropagation through time.
 
 A sequence x of shape (N, T, D) (batch first) is read one step at a time, t = 1 … T, each step
-from x_t (N, D) and the previous hidden state h_{t−1} (N, H), starting from h_0 = 0 (and c_0 = 0):
+from x_t (N, D) and the previous hidden state h_{t−1} (N, H), starting from h_0 = 0 (and c_0 = 0), or
+from a state the user set or the last batch left (see "Carried state" below):
 
     RNN   h_t = tanh(x_t @ W_x + h_{t−1} @ W_h + b)
     LSTM  z = x_t @ W_x + h_{t−1} @ W_h + b = [i | f | g | o]  (four blocks of H, PyTorch's order)
@@ -17,6 +18,18 @@ through h_t @ W_h. Each step's backward gives its pre-activation gradient dz_t; 
 shared by every step, so their gradients are sums over t:
 
     dW_x = Σ_t x_tᵀ @ dz_t      dW_h = Σ_t h_{t−1}ᵀ @ dz_t      db = Σ_t Σ_n dz_t      dx_t = dz_t @ W_xᵀ
+
+and what the loop carries past t = 1 is dL/dh_0 (and dL/dc_0): the gradient of the initial state.
+
+Carried state (truncated backpropagation through time). ``set_initial_state(h_0[, c_0])`` makes
+every forward start from the given state, and ``initial_state_gradient()`` returns dL/dh_0 (and
+dL/dc_0) after a backward (PyTorch's h0/c0 arguments). With ``stateful=True`` each forward, in training
+or not, leaves its final state h_T (and c_T) as the next forward's initial state (Keras's
+``stateful=True``): row n of the next batch continues row n of this one. The carried state is a
+copy, a constant to the next window's backward: gradients stop at the window boundary (PyTorch's
+``h.detach()``). ``reset_state()`` goes back to the zero state (Keras's ``reset_states()``); a batch of
+another size than the carried state's is a ShapeError until then. The state is not saved with the
+model: a loaded model starts from zeros.
 
 Speed comes from around the formulas, not from changing them: the sequence is stored time-major
 (T, N, ·) so each step reads one contiguous block; x_t @ W_x for every t is one matrix product before
@@ -35,7 +48,7 @@ from numpy.typing import DTypeLike
 
 from refnet.base import Array, Layer, Shape
 from refnet.errors import CallOrderError, ShapeError
-from refnet.support.checks import check_dtype, check_int, make_rng
+from refnet.support.checks import as_array, cast_finite, check_dtype, check_finite, check_int, make_rng
 from refnet.support.fingerprint import fingerprint
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent", "sigmoid"]
@@ -164,14 +177,18 @@ def gru_step_backward(dh: Array, gates: Array, u_n: Array, h_prev: Array, W_h: A
 class Recurrent(Layer):
     """What RNN, LSTM and GRU share: the weights, the (N, T, D) boundary, return_sequences, config.
 
-    Subclasses set ``blocks`` (gate blocks of H in W_x, W_h: 1, 4, 3) and ``bias_names``, and write
-    ``sequence_forward(x) -> h`` and ``sequence_backward(grad_h) -> grad_x`` on time-major arrays:
-    x (T, N, D), h and grad_h (T, N, H), grad_h[t − 1] = dL/dh_t as the layer's output sends it.
+    Subclasses set ``blocks`` (gate blocks of H in W_x, W_h: 1, 4, 3), ``bias_names`` and ``state_names``
+    (("h",), or ("h", "c") for the LSTM), and write ``sequence_forward(x, state) -> h`` and
+    ``sequence_backward(grad_h) -> grad_x`` on time-major arrays: x (T, N, D), h and grad_h (T, N, H),
+    grad_h[t − 1] = dL/dh_t as the layer's output sends it, state the initial (h_0[, c_0]), each (N, H);
+    ``sequence_backward`` leaves dL/dh_0 (and dL/dc_0) in ``_grad_state``.
 
     Args:
         input_size: D, the width of each x_t.
         hidden_size: H, the width of each h_t.
         return_sequences: True: output every h_t, (N, T, H); False: only h_T, (N, H).
+        stateful: True: every forward's final state (h_T[, c_T]) is the next forward's initial state, a
+            constant to its backward (truncated BPTT); ``reset_state()`` sets it back to zeros.
         recurrent_init: ``'uniform'`` (PyTorch's U(−1/√H, 1/√H), as every other weight and bias) or
             ``'orthogonal'`` (each H × H gate block of W_h an orthogonal matrix, Saxe et al. 2014).
         rng, seed: where the initial weights come from (a Generator, or a seed for one).
@@ -180,6 +197,9 @@ class Recurrent(Layer):
 
     blocks: ClassVar[int] = 1
     bias_names: ClassVar[tuple[str, ...]] = ("b",)
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+    #: h_0 … h_T of the last forward, (T + 1, N, H): set by ``sequence_forward``.
+    _h: Array
 
     def __init__(
         self,
@@ -187,6 +207,7 @@ class Recurrent(Layer):
         hidden_size: int,
         return_sequences: bool = True,
         *,
+        stateful: bool = False,
         recurrent_init: str = "uniform",
         rng: np.random.Generator | None = None,
         seed: int | None = None,
@@ -199,6 +220,9 @@ class Recurrent(Layer):
         if not isinstance(return_sequences, bool):
             raise TypeError(f"{name}: return_sequences must be True or False, got {return_sequences!r}")
         self.return_sequences = return_sequences
+        if not isinstance(stateful, bool):
+            raise TypeError(f"{name}: stateful must be True or False, got {stateful!r}")
+        self.stateful = stateful
         if recurrent_init not in RECURRENT_INITS:
             valid = ", ".join(repr(init) for init in RECURRENT_INITS)
             raise ValueError(f"{name}: unknown recurrent_init {recurrent_init!r}; valid names are {valid}")
@@ -208,6 +232,11 @@ class Recurrent(Layer):
         #: While the weights come from OS entropy (no rng or seed given): their fingerprint as drawn.
         self._unseeded: bytes | None = self._fingerprint() if rng is None and seed is None else None
         self._x: Array | None = None
+        #: The state (h_0[, c_0]), each (N, H), the next forward starts from; None: zeros of any N.
+        self.initial_state: tuple[Array, ...] | None = None
+        #: True while ``initial_state`` is what the last forward left (stateful), not what the user set.
+        self._carried = False
+        self._grad_state: tuple[Array, ...] | None = None
 
     def _initial_params(self, rng: np.random.Generator, dtype: np.dtype[Any]) -> dict[str, Array]:
         """W_x (D, kH), W_h (H, kH), biases (kH,) ~ U(−1/√H, 1/√H), k = ``blocks``; W_h's blocks orthogonal if asked."""
@@ -223,10 +252,15 @@ class Recurrent(Layer):
         return {name: np.ascontiguousarray(value, dtype=dtype) for name, value in params.items()}
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        """y = every h_t (N, T, H), or h_T (N, H) without return_sequences, from x (N, T, D) and h_0 = 0."""
+        """y = every h_t (N, T, H), or h_T (N, H) without return_sequences, from x (N, T, D) and h_0.
+
+        h_0 (and c_0) is ``initial_state``, zeros when None; stateful: the final state becomes it.
+        """
         x_time_major = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
         self._x = x_time_major
-        h = self.sequence_forward(x_time_major)  # (T, N, H)
+        h = self.sequence_forward(x_time_major, self.start_state(x.shape[0]))  # (T, N, H)
+        if self.stateful:  # copies: the next window's h_0 is a constant, its gradient stops there
+            self.initial_state, self._carried = self.final_state(), True
         return np.ascontiguousarray(h.transpose(1, 0, 2)) if self.return_sequences else h[-1].copy()
 
     def backward(self, grad_y: Array) -> Array:
@@ -247,13 +281,82 @@ class Recurrent(Layer):
             return grad_h  # read by nobody (see Layer.backward_params)
         return np.ascontiguousarray(grad_x.transpose(1, 0, 2))
 
-    def sequence_forward(self, x: Array) -> Array:
-        """h (T, N, H) from x (T, N, D), time-major; caches what ``sequence_backward`` needs."""
+    def sequence_forward(self, x: Array, state: tuple[Array, ...]) -> Array:
+        """h (T, N, H) from x (T, N, D), time-major, and state = (h_0[, c_0]); caches what backward needs."""
         raise NotImplementedError
 
     def sequence_backward(self, grad_h: Array) -> Array | None:
         """grad_x (T, N, D) from grad_h (T, N, H) (None while ``input_grad_needed`` is False); fills grads."""
         raise NotImplementedError
+
+    # -- the state at the window boundary: what h_0 (and c_0) is, and its gradient ------------
+    def start_state(self, N: int) -> tuple[Array, ...]:
+        """The initial state (h_0[, c_0]) for a batch of N sequences: ``initial_state``, or zeros (N, H)."""
+        if self.initial_state is None:
+            dtype = self.params["W_x"].dtype
+            return tuple(np.zeros((N, self.hidden_size), dtype=dtype) for _ in self.state_names)
+        rows = self.initial_state[0].shape[0]
+        if rows != N:
+            name = type(self).__name__
+            if self._carried:
+                raise ShapeError(
+                    f"{name}(stateful=True) carries the state of the last batch, {rows} sequences, but this batch "
+                    f"has {N}: row n of a batch continues row n of the last one. Call reset_state() before a batch "
+                    "of another size (e.g. at the start of each epoch), and make every batch the same size"
+                )
+            raise ShapeError(
+                f"{name}: the initial state set by set_initial_state has {rows} rows, but x has {N} sequences: "
+                "set a state of as many rows, or call reset_state() for zeros"
+            )
+        return self.initial_state
+
+    def final_state(self) -> tuple[Array, ...]:
+        """(h_T[, c_T]) of the last forward, each (N, H) (copies): where a following window starts."""
+        if self._x is None:
+            raise CallOrderError(f"{type(self).__name__}.final_state called before forward: call forward(x) first")
+        return (self._h[-1].copy(),)
+
+    def set_initial_state(self, h: Any, c: Any = None) -> None:
+        """Start every following forward from h_0 = h (and c_0 = c, the LSTM's cell state), each (N, H).
+
+        Copied, in the layer's dtype. With ``stateful=True`` the next forward replaces it by its final
+        state. ``reset_state()`` goes back to zeros.
+        """
+        name = type(self).__name__
+        given = {"h": h, "c": c}
+        if c is not None and "c" not in self.state_names:
+            raise TypeError(f"{name} has no cell state: set_initial_state takes h only")
+        if c is None and "c" in self.state_names:
+            raise TypeError(f"{name}: set_initial_state needs both h_0 and c_0 (the cell state)")
+        dtype = self.params["W_x"].dtype
+        states = []
+        for key in self.state_names:
+            array = as_array(given[key], f"{name}: initial state {key}")
+            if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != self.hidden_size:
+                raise ShapeError(
+                    f"{name}: initial state {key} must have shape (N, {self.hidden_size}) (N sequences, "
+                    f"hidden_size {self.hidden_size}), got {array.shape}"
+                )
+            check_finite(array, f"{name}: initial state {key}")
+            states.append(np.array(cast_finite(array, dtype, f"{name}: initial state {key}"), dtype=dtype))
+        if len(states) == 2 and states[0].shape != states[1].shape:
+            raise ShapeError(f"{name}: h_0 and c_0 must have one shape, got {states[0].shape} and {states[1].shape}")
+        self.initial_state, self._carried = tuple(states), False
+
+    def reset_state(self) -> None:
+        """Back to the zero initial state (Keras's ``reset_states()``): the next forward takes any batch size."""
+        self.initial_state, self._carried = None, False
+
+    def initial_state_gradient(self) -> tuple[Array, ...]:
+        """(dL/dh_0[, dL/dc_0]) of the last backward, each (N, H): what BPTT carries past t = 1 (a copy).
+
+        With a carried state it is dropped (truncated BPTT); hand it to whatever produced h_0 otherwise.
+        """
+        if self._grad_state is None:
+            raise CallOrderError(
+                f"{type(self).__name__}.initial_state_gradient called before backward: call backward(grad_y) first"
+            )
+        return tuple(grad.copy() for grad in self._grad_state)
 
     def weight_gradients(self, x: Array, h_prev: Array, dz: Array, da: Array | None = None) -> Array | None:
         """The sums over t of the shared weights' gradients, each one matrix product over all T·N rows:
@@ -322,12 +425,19 @@ class Recurrent(Layer):
             "input_size": self.input_size,
             "hidden_size": self.hidden_size,
             "return_sequences": self.return_sequences,
+            "stateful": self.stateful,
             "recurrent_init": self.recurrent_init,
             "dtype": str(self.params["W_x"].dtype),
         }
 
     def __repr__(self) -> str:
-        defaults = {"return_sequences": True, "recurrent_init": "uniform", "forget_bias": None, "dtype": "float64"}
+        defaults = {
+            "return_sequences": True,
+            "stateful": False,
+            "recurrent_init": "uniform",
+            "forget_bias": None,
+            "dtype": "float64",
+        }
         config = self.get_config()
         options = "".join(
             f", {key}={config[key]!r}" for key in defaults if key in config and config[key] != defaults[key]
@@ -336,7 +446,7 @@ class Recurrent(Layer):
 
     @classmethod
     def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:
-        """W_x (D, kH), W_h (H, kH), each bias (kH,); no state."""
+        """W_x (D, kH), W_h (H, kH), each bias (kH,); no state (a carried h_T is not saved)."""
         D = check_int(config.get("input_size"), "input_size")
         H = check_int(config.get("hidden_size"), "hidden_size")
         k = cls.blocks
@@ -349,12 +459,13 @@ class RNN(Recurrent):
     Params ``W_x`` (D, H), ``W_h`` (H, H), ``b`` (H,). See ``Recurrent`` for the arguments.
     """
 
-    def sequence_forward(self, x: Array) -> Array:
+    def sequence_forward(self, x: Array, state: tuple[Array, ...]) -> Array:
         """a = x @ W_x + b for every t at once; h_t = rnn_step(a_t, h_{t−1}), t = 1 … T.  x (T, N, D) -> (T, N, H)."""
         W_x, W_h, b = self.params["W_x"], self.params["W_h"], self.params["b"]
         T, N, D = x.shape
         a = (x.reshape(T * N, D) @ W_x).reshape(T, N, -1) + b  # (T, N, H)
-        h = np.zeros((T + 1, N, self.hidden_size), dtype=W_x.dtype)  # h[0] = h_0 = 0, h[t] = h_t
+        h = np.empty((T + 1, N, self.hidden_size), dtype=W_x.dtype)  # h[t] = h_t
+        (h[0],) = state  # h_0
         for t in range(1, T + 1):
             h[t] = rnn_step(a[t - 1], h[t - 1], W_h)
         self._h = h
@@ -370,6 +481,7 @@ class RNN(Recurrent):
         for t in range(T, 0, -1):
             dh = grad_h[t - 1] + dh_next
             dz[t - 1], dh_next = rnn_step_backward(dh, h[t], W_h)
+        self._grad_state = (dh_next,)  # dL/dh_0
         return self.weight_gradients(self._x, h[:-1], dz)
 
 
@@ -383,6 +495,7 @@ class LSTM(Recurrent):
     """
 
     blocks = 4
+    state_names = ("h", "c")
 
     def __init__(
         self,
@@ -390,6 +503,7 @@ class LSTM(Recurrent):
         hidden_size: int,
         return_sequences: bool = True,
         *,
+        stateful: bool = False,
         forget_bias: float | None = None,
         recurrent_init: str = "uniform",
         rng: np.random.Generator | None = None,
@@ -400,7 +514,14 @@ class LSTM(Recurrent):
             raise ValueError(f"LSTM: forget_bias must be None or a finite number, got {forget_bias!r}")
         self.forget_bias = None if forget_bias is None else float(forget_bias)
         super().__init__(
-            input_size, hidden_size, return_sequences, recurrent_init=recurrent_init, rng=rng, seed=seed, dtype=dtype
+            input_size,
+            hidden_size,
+            return_sequences,
+            stateful=stateful,
+            recurrent_init=recurrent_init,
+            rng=rng,
+            seed=seed,
+            dtype=dtype,
         )
 
     def _initial_params(self, rng: np.random.Generator, dtype: np.dtype[Any]) -> dict[str, Array]:
@@ -410,14 +531,15 @@ class LSTM(Recurrent):
             params["b"][H : 2 * H] = self.forget_bias
         return params
 
-    def sequence_forward(self, x: Array) -> Array:
+    def sequence_forward(self, x: Array, state: tuple[Array, ...]) -> Array:
         """a = x @ W_x + b for every t at once; h_t, c_t = lstm_step(a_t, h_{t−1}, c_{t−1}), t = 1 … T."""
         W_x, W_h, b = self.params["W_x"], self.params["W_h"], self.params["b"]
         T, N, D = x.shape
         H = self.hidden_size
         a = (x.reshape(T * N, D) @ W_x).reshape(T, N, 4 * H) + b  # (T, N, 4H)
-        h = np.zeros((T + 1, N, H), dtype=W_x.dtype)  # h[0] = h_0 = 0
-        c = np.zeros((T + 1, N, H), dtype=W_x.dtype)  # c[0] = c_0 = 0
+        h = np.empty((T + 1, N, H), dtype=W_x.dtype)  # h[t] = h_t
+        c = np.empty((T + 1, N, H), dtype=W_x.dtype)  # c[t] = c_t
+        h[0], c[0] = state  # h_0, c_0
         gates = np.empty((T, N, 4 * H), dtype=W_x.dtype)  # activated [i | f | g | o] of every step
         tanh_c = np.empty((T, N, H), dtype=W_x.dtype)
         for t in range(1, T + 1):
@@ -436,6 +558,7 @@ class LSTM(Recurrent):
         for t in range(T, 0, -1):
             dh = grad_h[t - 1] + dh_next
             dh_next, dc_next = lstm_step_backward(dh, dc_next, gates[t - 1], c[t - 1], tanh_c[t - 1], W_h, dz[t - 1])
+        self._grad_state = (dh_next, dc_next)  # dL/dh_0, dL/dc_0
         return self.weight_gradients(self._x, h[:-1], dz)
 
     def cell_states(self) -> Array:
@@ -443,6 +566,11 @@ class LSTM(Recurrent):
         if self._x is None:
             raise CallOrderError("LSTM.cell_states called before forward: call forward(x) first")
         return np.ascontiguousarray(self._c[1:].transpose(1, 0, 2))
+
+    def final_state(self) -> tuple[Array, ...]:
+        """(h_T, c_T) of the last forward, each (N, H) (copies): where a following window starts."""
+        (h_T,) = super().final_state()
+        return h_T, self._c[-1].copy()
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "forget_bias": self.forget_bias}
@@ -458,13 +586,14 @@ class GRU(Recurrent):
     blocks = 3
     bias_names = ("b_x", "b_h")
 
-    def sequence_forward(self, x: Array) -> Array:
+    def sequence_forward(self, x: Array, state: tuple[Array, ...]) -> Array:
         """a = x @ W_x + b_x for every t at once; h_t = gru_step(a_t, h_{t−1}), t = 1 … T."""
         W_x, W_h, b_x, b_h = self.params["W_x"], self.params["W_h"], self.params["b_x"], self.params["b_h"]
         T, N, D = x.shape
         H = self.hidden_size
         a = (x.reshape(T * N, D) @ W_x).reshape(T, N, 3 * H) + b_x  # (T, N, 3H)
-        h = np.zeros((T + 1, N, H), dtype=W_x.dtype)  # h[0] = h_0 = 0
+        h = np.empty((T + 1, N, H), dtype=W_x.dtype)  # h[t] = h_t
+        (h[0],) = state  # h_0
         gates = np.empty((T, N, 3 * H), dtype=W_x.dtype)  # [r | z | n] of every step
         u_n = np.empty((T, N, H), dtype=W_x.dtype)
         for t in range(1, T + 1):
@@ -483,6 +612,7 @@ class GRU(Recurrent):
         for t in range(T, 0, -1):
             dh = grad_h[t - 1] + dh_next
             dh_next = gru_step_backward(dh, gates[t - 1], u_n[t - 1], h[t - 1], W_h, da[t - 1], du[t - 1])
+        self._grad_state = (dh_next,)  # dL/dh_0
         return self.weight_gradients(self._x, h[:-1], du, da)
 
 

@@ -43,6 +43,20 @@ def assert_gradient_close(analytic: Array, numeric: Array, rtol: float = 1e-5, a
     np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol)
 
 
+def assert_layer_gradients_close(layer: Any, x: Array, G: Array) -> None:
+    """A layer's backward for L = Σ forward(x)·G agrees with central differences: dL/dx and every parameter's."""
+
+    def loss() -> float:
+        return projection_loss(layer.forward(x), G)
+
+    layer.forward(x)
+    grad_x = layer.backward(G)
+    grads = {name: value.copy() for name, value in layer.grads.items()}
+    assert_gradient_close(grad_x, central_difference(loss, x))
+    for name, value in layer.params.items():
+        assert_gradient_close(grads[name], central_difference(loss, value))
+
+
 def projection_loss(y: Array, G: Array) -> float:
     """L = Σ y·G: a scalar whose gradient with respect to y is exactly G."""
     return float(np.sum(y * G))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_gradient_close, central_difference
+from helpers import assert_gradient_close, assert_layer_gradients_close, central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
@@ -131,16 +131,7 @@ def test_layer_gradients_match_central_differences(causal: bool, H: int) -> None
     layer = randomized(8, H, causal, seed=7)
     rng = np.random.default_rng(8)
     x, G = rng.standard_normal((2, 4, 8)), rng.standard_normal((2, 4, 8))
-
-    def loss() -> float:
-        return float((layer.forward(x) * G).sum())
-
-    layer.forward(x)
-    grad_x = layer.backward(G)
-    grads = {name: value.copy() for name, value in layer.grads.items()}
-    assert_gradient_close(grad_x, central_difference(loss, x))
-    for name, value in layer.params.items():
-        assert_gradient_close(grads[name], central_difference(loss, value))
+    assert_layer_gradients_close(layer, x, G)
 
 
 def test_key_bias_gradient_is_zero_softmax_ignores_a_constant_row_shift() -> None:

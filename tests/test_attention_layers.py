@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_gradient_close, central_difference
+from helpers import assert_gradient_close, assert_layer_gradients_close, central_difference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,16 +84,7 @@ def test_layernorm_gradients_match_central_differences(shape: tuple[int, ...]) -
     layer.params["gamma"][:] = rng.uniform(0.5, 1.5, 5)
     layer.params["beta"][:] = rng.standard_normal(5)
     x, G = rng.standard_normal(shape), rng.standard_normal(shape)
-
-    def loss() -> float:
-        return float((layer.forward(x) * G).sum())
-
-    layer.forward(x)
-    grad_x = layer.backward(G)
-    grads = {name: value.copy() for name, value in layer.grads.items()}
-    assert_gradient_close(grad_x, central_difference(loss, x))
-    for name, value in layer.params.items():
-        assert_gradient_close(grads[name], central_difference(loss, value))
+    assert_layer_gradients_close(layer, x, G)
 
 
 def test_layernorm_bad_input_and_config() -> None:

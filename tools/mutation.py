@@ -145,6 +145,16 @@ TOOLKIT_TARGETS: dict[str, tuple[str, ...]] = {
 for _path, _names in TOOLKIT_TARGETS.items():
     TARGETS[_path] = TARGETS.get(_path, ()) + _names
 
+#: Issue 20, carried state (truncated BPTT): the recurrent layers' initial state, its gradient, stateful.
+RECURRENT_STATE_TARGETS: dict[str, tuple[str, ...]] = {
+    "refnet/recurrent.py": (
+        "Recurrent.start_state", "Recurrent.final_state", "Recurrent.set_initial_state", "Recurrent.reset_state",
+        "Recurrent.initial_state_gradient", "LSTM.final_state",
+    ),
+}  # fmt: skip
+for _path, _names in RECURRENT_STATE_TARGETS.items():
+    TARGETS[_path] = TARGETS.get(_path, ()) + _names
+
 #: Calls whose arguments are validation, not math (and whose statements are never removed).
 SKIPPED_CALLS = frozenset({
     "as_array", "as_features", "cast_finite", "check_batch", "check_finite", "check_grad", "check_inputs",

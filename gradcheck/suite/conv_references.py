@@ -28,7 +28,15 @@ from gradcheck.network_check import check_network
 from gradcheck.suite import conv_textbook as book
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
-from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, ValueCheck, compare, runner, vector
+from gradcheck.suite.references import (
+    BATCHNORM_EPS,
+    BATCHNORM_MOMENTUM,
+    ValueCheck,
+    batchnorm_results,
+    compare,
+    runner,
+    vector,
+)
 from refnet.base import Layer
 from refnet.batchnorm2d import BatchNorm2D
 from refnet.conv import Conv2D, im2col
@@ -245,25 +253,8 @@ def batchnorm2d_values(training: bool) -> ValueCheck:
             dgamma = [sum(g[c] * h[c] for g, h in zip(grad_rows, xhat, strict=True)) for c in range(3)]
             dbeta = [sum(g[c] for g in grad_rows) for c in range(3)]
             where = "the running mean and variance"
-        return [
-            compare(
-                "y",
-                book.batchnorm2d(X, gamma, beta, mean, var, BATCHNORM_EPS),
-                y,
-                tol,
-                f"y = gamma·(x − mean)/√(var + 1e-5) + beta, {where}",
-            ),
-            compare(
-                "grad_x",
-                ref_grad_x,
-                grad_x,
-                tol,
-                "grad_x by the chain rule"
-                + (" through mean and var" if training else ": grad_y·gamma/√(running_var + eps)"),
-            ),
-            compare("gamma", dgamma, layer.grads["gamma"], tol, "dgamma = Σ_n,h,w grad_y·xhat"),
-            compare("beta", dbeta, layer.grads["beta"], tol, "dbeta = Σ_n,h,w grad_y"),
-        ]
+        y_ref = book.batchnorm2d(X, gamma, beta, mean, var, BATCHNORM_EPS)
+        return batchnorm_results(y_ref, y, ref_grad_x, grad_x, dgamma, dbeta, layer, tol, where, training, "n,h,w")
 
     return check
 

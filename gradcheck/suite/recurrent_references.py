@@ -42,12 +42,21 @@ def column(x: Sequence[float], W: Matrix, j: int) -> float:
     return sum(x[i] * W[i][j] for i in range(len(x)))
 
 
-def rnn(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float]) -> Sequences:
-    """h[n][t] for t = 1 … T: h_t,j = tanh(b_j + Σ_i x_t,i·W_x,ij + Σ_k h_{t−1},k·W_h,kj), h_0 = 0."""
+#: An initial state, one row per sequence: h_0[n][j] (or c_0[n][j]); None means zeros.
+State = Matrix | None
+
+
+def start(state: State, sample: int, H: int) -> list[float]:
+    """The initial state's row for ``sample``, or H zeros."""
+    return [0.0] * H if state is None else list(state[sample])
+
+
+def rnn(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float], h_0: State = None) -> Sequences:
+    """h[n][t] for t = 1 … T: h_t,j = tanh(b_j + Σ_i x_t,i·W_x,ij + Σ_k h_{t−1},k·W_h,kj), h_0 given or 0."""
     H = len(W_h)
     out = []
-    for sequence in x:
-        h, states = [0.0] * H, []
+    for sample, sequence in enumerate(x):
+        h, states = start(h_0, sample, H), []
         for x_t in sequence:
             h = [math.tanh(b[j] + column(x_t, W_x, j) + column(h, W_h, j)) for j in range(H)]
             states.append(h)
@@ -55,17 +64,19 @@ def rnn(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float]) -> Sequences
     return out
 
 
-def lstm(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float]) -> tuple[Sequences, Sequences]:
+def lstm(
+    x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float], h_0: State = None, c_0: State = None
+) -> tuple[Sequences, Sequences]:
     """(h[n][t], c[n][t]) for t = 1 … T, unit by unit, gates in the order [i, f, g, o]:
 
     z_q = b_q + Σ_i x_t,i·W_x,iq + Σ_k h_{t−1},k·W_h,kq for q = 0 … 4H − 1;
     i_j = σ(z_j), f_j = σ(z_{H+j}), g_j = tanh(z_{2H+j}), o_j = σ(z_{3H+j});
-    c_t,j = f_j·c_{t−1},j + i_j·g_j;  h_t,j = o_j·tanh(c_t,j);  h_0 = c_0 = 0.
+    c_t,j = f_j·c_{t−1},j + i_j·g_j;  h_t,j = o_j·tanh(c_t,j);  h_0, c_0 given or 0.
     """
     H = len(W_h)
     hs, cs = [], []
-    for sequence in x:
-        h, c, h_states, c_states = [0.0] * H, [0.0] * H, [], []
+    for sample, sequence in enumerate(x):
+        h, c, h_states, c_states = start(h_0, sample, H), start(c_0, sample, H), [], []
         for x_t in sequence:
             z = [b[q] + column(x_t, W_x, q) + column(h, W_h, q) for q in range(4 * H)]
             c = [sigmoid(z[H + j]) * c[j] + sigmoid(z[j]) * math.tanh(z[2 * H + j]) for j in range(H)]
@@ -77,17 +88,19 @@ def lstm(x: Sequences, W_x: Matrix, W_h: Matrix, b: Sequence[float]) -> tuple[Se
     return hs, cs
 
 
-def gru(x: Sequences, W_x: Matrix, W_h: Matrix, b_x: Sequence[float], b_h: Sequence[float]) -> Sequences:
+def gru(
+    x: Sequences, W_x: Matrix, W_h: Matrix, b_x: Sequence[float], b_h: Sequence[float], h_0: State = None
+) -> Sequences:
     """h[n][t] for t = 1 … T, unit by unit, PyTorch's GRU with blocks [r, z, n]:
 
     a_q = b_x,q + Σ_i x_t,i·W_x,iq;  u_q = b_h,q + Σ_k h_{t−1},k·W_h,kq  for q = 0 … 3H − 1;
     r_j = σ(a_j + u_j), z_j = σ(a_{H+j} + u_{H+j}), n_j = tanh(a_{2H+j} + r_j·u_{2H+j});
-    h_t,j = (1 − z_j)·n_j + z_j·h_{t−1},j;  h_0 = 0.
+    h_t,j = (1 − z_j)·n_j + z_j·h_{t−1},j;  h_0 given or 0.
     """
     H = len(W_h)
     out = []
-    for sequence in x:
-        h, states = [0.0] * H, []
+    for sample, sequence in enumerate(x):
+        h, states = start(h_0, sample, H), []
         for x_t in sequence:
             a = [b_x[q] + column(x_t, W_x, q) for q in range(3 * H)]
             u = [b_h[q] + column(h, W_h, q) for q in range(3 * H)]

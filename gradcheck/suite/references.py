@@ -250,6 +250,38 @@ def drop_rate(layer: Dropout, p: float, size: int = 1_000_000) -> CheckResult:
     )
 
 
+def batchnorm_results(
+    y_ref: Any,
+    y: Array,
+    grad_x_ref: Any,
+    grad_x: Array,
+    dgamma: list[float],
+    dbeta: list[float],
+    layer: Layer,
+    tol: Tolerances,
+    where: str,
+    training: bool,
+    summed_over: str,
+) -> list[CheckResult]:
+    """The four comparisons of a batch-norm value check (BatchNorm's and BatchNorm2D's): y, grad_x, dgamma, dbeta.
+
+    ``summed_over`` names the axes the parameter gradients sum over ("n" for rows, "n,h,w" for images).
+    """
+    return [
+        compare("y", y_ref, y, tol, f"y = gamma·(x − mean)/√(var + 1e-5) + beta, {where}"),
+        compare(
+            "grad_x",
+            grad_x_ref,
+            grad_x,
+            tol,
+            "grad_x by the chain rule"
+            + (" through mean and var" if training else ": grad_y·gamma/√(running_var + eps)"),
+        ),
+        compare("gamma", dgamma, layer.grads["gamma"], tol, f"dgamma = Σ_{summed_over} grad_y·xhat"),
+        compare("beta", dbeta, layer.grads["beta"], tol, f"dbeta = Σ_{summed_over} grad_y"),
+    ]
+
+
 def batchnorm(training: bool) -> ValueCheck:
     """BatchNorm(4) with the contract's eps = 1e-5: y and the backward, with batch or running statistics."""
 
@@ -277,25 +309,8 @@ def batchnorm(training: bool) -> ValueCheck:
             dgamma = [sum(G[n][j] * xhat[n][j] for n in range(6)) for j in range(4)]
             dbeta = [sum(G[n][j] for n in range(6)) for j in range(4)]
             where = "running mean and variance"
-        return [
-            compare(
-                "y",
-                textbook.batchnorm(X, gamma, beta, mean, var, BATCHNORM_EPS),
-                y,
-                tol,
-                f"y = gamma·(x − mean)/√(var + 1e-5) + beta, {where}",
-            ),
-            compare(
-                "grad_x",
-                ref_grad_x,
-                grad_x,
-                tol,
-                "grad_x by the chain rule"
-                + (" through mean and var" if training else ": grad_y·gamma/√(running_var + eps)"),
-            ),
-            compare("gamma", dgamma, layer.grads["gamma"], tol, "dgamma = Σ_n grad_y·xhat"),
-            compare("beta", dbeta, layer.grads["beta"], tol, "dbeta = Σ_n grad_y"),
-        ]
+        y_ref = textbook.batchnorm(X, gamma, beta, mean, var, BATCHNORM_EPS)
+        return batchnorm_results(y_ref, y, ref_grad_x, grad_x, dgamma, dbeta, layer, tol, where, training, "n")
 
     return check
 

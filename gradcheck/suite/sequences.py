@@ -6,7 +6,10 @@ Two kinds, as for every component:
   parameter (and the input, where it has one); Embedding's ids always repeat, so a backward that
   overwrites the rows of repeated ids (``dW[ids] = grad_y``, numpy-ml's bug) instead of adding them
   gives a gradient of the wrong size and fails;
-- values against ``gradcheck.suite.recurrent_references``, the formulas as scalar loops in plain Python.
+- values against ``gradcheck.suite.recurrent_references``, the formulas as scalar loops in plain Python;
+- carried state: a nonzero initial state h_0 (c_0) in the references, its gradient dL/dh_0 (dL/dc_0) by
+  central differences, and the closed form of truncated BPTT: two windows with the state carried give
+  the values of one forward over the concatenated sequence.
 """
 
 from __future__ import annotations
@@ -155,14 +158,104 @@ def recurrent_values(make: Callable[..., Recurrent]) -> ValueCheck:
     return check
 
 
-def reference_states(layer: Recurrent, x: textbook.Sequences) -> textbook.Sequences:
-    """h[n][t] of ``layer``'s textbook recurrence, from its parameters."""
+def reference_states(
+    layer: Recurrent, x: textbook.Sequences, state: tuple[NDArray[np.float64], ...] | None = None
+) -> textbook.Sequences:
+    """h[n][t] of ``layer``'s textbook recurrence, from its parameters and the initial ``state`` (None: zeros)."""
     p = {name: value.tolist() for name, value in layer.params.items()}
+    h_0 = None if state is None else state[0].tolist()
     if isinstance(layer, LSTM):
-        return textbook.lstm(x, p["W_x"], p["W_h"], p["b"])[0]
+        c_0 = None if state is None else state[1].tolist()
+        return textbook.lstm(x, p["W_x"], p["W_h"], p["b"], h_0, c_0)[0]
     if isinstance(layer, GRU):
-        return textbook.gru(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"])
-    return textbook.rnn(x, p["W_x"], p["W_h"], p["b"])
+        return textbook.gru(x, p["W_x"], p["W_h"], p["b_x"], p["b_h"], h_0)
+    return textbook.rnn(x, p["W_x"], p["W_h"], p["b"], h_0)
+
+
+# -- carried state: h_0 (and c_0) given, its gradient, two windows as one sequence ----------------
+
+
+def initial_state(layer: Recurrent, rng: np.random.Generator) -> tuple[NDArray[np.float64], ...]:
+    """A nonzero (h_0[, c_0]), each (N, H) in (−0.9, 0.9), set on ``layer``; returned as drawn."""
+    state = tuple(rng.uniform(-0.9, 0.9, (ROWS, HIDDEN)) for _ in layer.state_names)
+    layer.set_initial_state(*state)
+    return state
+
+
+def recurrent_from_state(make: Callable[..., Recurrent], steps: int, return_sequences: bool = True) -> Runner:
+    """``recurrent`` from a nonzero initial state: dL/dx and the weights, and dL/dh_0 (dL/dc_0), by central differences.
+
+    h_0 enters the first step's formulas (h_0 @ W_h, and f ⊙ c_0 in the LSTM); the loop from T down to 1
+    carries dL/dh_t past t = 1 into dL/dh_0, which ``initial_state_gradient`` returns.
+    """
+
+    def run(rng: np.random.Generator, tol: Tolerances, sweep: bool) -> Report:
+        start = time.perf_counter()
+        layer = make(D_IN, HIDDEN, return_sequences, rng=rng)
+        for name in layer.bias_names:
+            layer.params[name][:] = rng.uniform(-1.0, 1.0, layer.params[name].shape)
+        initial_state(layer, rng)
+        x = rng.standard_normal((ROWS, steps, D_IN))
+        grad_y = rng.standard_normal(layer.forward(x).shape)
+        report = check_layer(layer, x, grad_y=grad_y, seed=seed_from(rng), tolerances=tol, sweep=sweep)
+        layer.forward(x)
+        layer.backward(grad_y)
+        name = type(layer).__name__
+        assert layer.initial_state is not None
+        targets = [
+            Target(name, f"{key}_0", live, grad, lambda: float(np.sum(grad_y * layer.forward(x))))
+            for key, live, grad in zip(
+                layer.state_names, layer.initial_state, layer.initial_state_gradient(), strict=True
+            )
+        ]
+        report.results += run_targets(targets, tol, seed_from(rng), sweep).results
+        report.seconds = time.perf_counter() - start
+        return report
+
+    return run
+
+
+def recurrent_state_values(make: Callable[..., Recurrent]) -> ValueCheck:
+    """From h_0 (c_0) ≠ 0: every h_t against the scalar loops; and the closed form of a carried state.
+
+    Stateful, two windows x[:, :2] and x[:, 2:] give the h_t of one forward over x (T = 5): the first
+    window's final state is the second's initial state. Only the rounding of x @ W_x over T·N rows
+    at once may differ (a matrix product of another size), hence the closed-form tolerance.
+    """
+
+    def check(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
+        layer = make(D_IN, HIDDEN, True, rng=rng)
+        for value in layer.params.values():
+            value[:] = rng.uniform(-0.8, 0.8, value.shape)
+        state = initial_state(layer, rng)
+        x = rng.standard_normal((ROWS, 5, D_IN))
+        name = type(layer).__name__
+        whole = layer.forward(x.copy())
+        stateful = make(D_IN, HIDDEN, True, stateful=True, rng=rng)
+        for key, value in layer.params.items():
+            stateful.params[key][:] = value
+        stateful.set_initial_state(*state)
+        windows = np.concatenate([stateful.forward(x[:, :2].copy()), stateful.forward(x[:, 2:].copy())], axis=1)
+        layer.forward(x.copy())
+        return [
+            compare(
+                "y (h_0 ≠ 0)",
+                reference_states(layer, x.tolist(), state),
+                whole,
+                tol,
+                f"{name}: h_t for t = 1 … T from a given h_0" + (", c_0" if len(state) == 2 else ""),
+            ),
+            compare("y (two windows, state carried)", whole, windows, tol, f"{name}(stateful): windows = one sequence"),
+            compare(
+                "final state (two windows)",
+                np.stack(layer.final_state()),
+                np.stack(stateful.final_state()),
+                tol,
+                f"{name}(stateful): the second window ends where the whole sequence does",
+            ),
+        ]
+
+    return check
 
 
 def lstm_cell_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
@@ -266,6 +359,11 @@ CHECKS: list[tuple[str, tuple[type, ...], Runner]] = [
             (f"{cls.__name__}[T=5, D=3→H=4, BPTT]", (cls,), recurrent(cls, 5)),
             (f"{cls.__name__}[T=5, return_sequences=False]", (cls,), recurrent(cls, 5, return_sequences=False)),
             (f"{cls.__name__} reference", (cls,), runner(recurrent_values(cls))),
+            # issue 20, carried state: h_0 (c_0) given, its gradient, two windows = one sequence
+            (f"{cls.__name__}[T=1, h_0 ≠ 0]", (cls,), recurrent_from_state(cls, 1)),
+            (f"{cls.__name__}[T=5, h_0 ≠ 0, BPTT]", (cls,), recurrent_from_state(cls, 5)),
+            (f"{cls.__name__}[T=5, h_0 ≠ 0, return_sequences=False]", (cls,), recurrent_from_state(cls, 5, False)),
+            (f"{cls.__name__}[carried state] reference", (cls,), runner(recurrent_state_values(cls))),
         )
     ),
     ("LSTM[float32, rebuilt in float64]", (LSTM,), recurrent(partial(LSTM, dtype=np.float32), 2)),
