@@ -14,6 +14,8 @@ mapped away besides. Every page of the site is opened, and the run fails on
 - unrendered math: ``$$``, ``\\(`` or ``\\[`` left in the text once MathJax has run, or a math
   element MathJax did not typeset;
 - a generated gradcheck table without a row, or a component page without one;
+- an executed cell's figure that was not drawn: ``plt.show()`` without an image in the cell's
+  output, or a Figure shown as its text (``<Figure size ...>``: no inline backend in the kernel);
 - a search for "Adam" that finds nothing.
 
 Screenshots of a few pages go to ``--screenshots`` (default: a ``screenshots`` folder beside the site).
@@ -54,6 +56,16 @@ UNRENDERED_MATH_JS = """() => {
 BROKEN_IMAGES_JS = """() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"""
 LINKS_JS = """() => [...document.querySelectorAll('a[href]')].map(a => a.href)"""
 IDS_JS = """() => [...document.querySelectorAll('[id]')].map(e => e.id)"""
+#: Per executed cell (MyST-NB): does its code call plt.show(), how many images its output holds, and whether
+#: the output shows a Figure as text. textContent, not innerText: a hide-input cell's code is in a closed <details>.
+FIGURES_JS = """() => [...document.querySelectorAll('div.cell')].map(cell => {
+    const input = cell.querySelector('.cell_input'), output = cell.querySelector('.cell_output');
+    return {
+        show: !!input && input.textContent.includes('plt.show()'),
+        images: output ? output.querySelectorAll('img').length : 0,
+        text: !!output && output.textContent.includes('<Figure size'),
+    };
+})"""
 TABLES_JS = """() => [...document.querySelectorAll('table.gradcheck-table')]
     .map(t => t.querySelectorAll('tbody tr').length)"""
 
@@ -124,6 +136,11 @@ def check(site: Path, chromium: str, screenshots: Path, search_timeout: float = 
             if math["untypeset"]:
                 problems.append(f"{name}: {math['untypeset']} math elements not typeset by MathJax")
             problems += [f"{name}: image did not load: {src}" for src in page.evaluate(BROKEN_IMAGES_JS)]
+            for cell in page.evaluate(FIGURES_JS):
+                if cell["show"] and not cell["images"]:
+                    problems.append(f"{name}: a figure not drawn (plt.show() left no image in its output)")
+                if cell["text"]:
+                    problems.append(f"{name}: a figure shown as text, not drawn (<Figure size ...>)")
             rows = page.evaluate(TABLES_JS)
             problems += [f"{name}: a gradcheck table without rows" for count in rows if count == 0]
             component_page = name.startswith("components/") and name != "components/index.html"
@@ -191,6 +208,9 @@ BROKEN_SITE = {
         <img src="missing.png" alt="an image that is not there">
         <img src="http://192.0.2.1/remote.png" alt="an image from another machine">
         <table class="gradcheck-table"><thead><tr><th>check</th></tr></thead><tbody></tbody></table>
+        <div class="cell"><div class="cell_input"><pre>plt.show()</pre></div></div>
+        <div class="cell"><div class="cell_input"><pre>figure</pre></div>
+            <div class="cell_output"><pre>&lt;Figure size 640x480 with 1 Axes&gt;</pre></div></div>
         <script>console.error("a deliberate error")</script>
         </article></body></html>""",
     "components/empty.html": "<html><body><article><p>No proof here.</p></article></body></html>",
@@ -203,6 +223,8 @@ EXPECTED = [
     "image did not load",
     "left the machine",
     "gradcheck table without rows",
+    "a figure not drawn",
+    "a figure shown as text",
     "component page without a gradcheck table",
     "console error",
     'search: "Adam" found nothing',

@@ -18,6 +18,9 @@ sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(DOCS.parent))  # this checkout's refnet and gradcheck, whatever is installed
 # ... and the tutorials' kernels too, which inherit the environment
 os.environ["PYTHONPATH"] = os.pathsep.join([str(DOCS.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
+# ... and draw their figures inline, as Jupyter does: MPLBACKEND=Agg (nox sets it, for the build's own
+# figures, which _ext/refnet_docs.py draws with Agg anyway) would leave a tutorial's plt.show() without output
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 import refnet  # noqa: E402
 
@@ -37,7 +40,6 @@ extensions = [
 
 exclude_patterns = [
     "_build",
-    "_pending",
     "_generated/notebooks",
     "Thumbs.db",
     ".DS_Store",

@@ -22,7 +22,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 import pages  # noqa: E402  (docs/_ext/pages.py: the Sphinx-free half of the extension)
 
-SOURCES = sorted(path for path in DOCS.rglob("*.md") if not {"_build", "_generated", "_pending"} & set(path.parts))
+SOURCES = sorted(path for path in DOCS.rglob("*.md") if not {"_build", "_generated"} & set(path.parts))
 TEXTS = {path.relative_to(DOCS).as_posix(): path.read_text(encoding="utf-8") for path in SOURCES}
 TABLES = [
     (page, args, options)
@@ -75,6 +75,15 @@ def test_a_table_shows_the_checks_named_after_its_class_only() -> None:
     names = pages.table_checks(["refnet.functions.ReLU"], {})
     assert names == ["ReLU"]  # not LeakyReLU, not Dense[relu]
     assert pages.table_checks(["refnet.functions.ReLU"], {"kind": "reference"}) == ["ReLU reference"]
+
+
+def test_a_table_of_functions_names_its_checks_by_pattern_only() -> None:
+    names = pages.table_checks([], {"pattern": "initializers[; freezing["})
+    assert sorted(names) == [
+        "freezing[every optimizer leaves a frozen layer as it is]",
+        "initializers[he_uniform, glorot_normal, lecun_normal]",
+        "initializers[orthogonal]",
+    ]
 
 
 def test_every_public_component_is_shown_with_its_checks() -> None:

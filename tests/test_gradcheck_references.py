@@ -198,6 +198,10 @@ FORWARD_CORRUPTIONS += [
     ("RNN reference", RNN, "sequence_forward", scaled),
     ("LSTM reference", LSTM, "sequence_forward", scaled),
     ("GRU reference", GRU, "sequence_forward", scaled),
+    # issue 20, carried state: h_t from h_0 ≠ 0 is scaled (a stateful run's windows then still agree)
+    ("RNN[carried state] reference", RNN, "sequence_forward", scaled),
+    ("LSTM[carried state] reference", LSTM, "sequence_forward", scaled),
+    ("GRU[carried state] reference", GRU, "sequence_forward", scaled),
     ("LSTM[cell state] reference", LSTM, "cell_states", scaled),
     ("Network[Embedding→RNN→Dense, CE] reference", NeuralNetwork, "forward", scaled),
 ]  # fmt: skip

@@ -110,7 +110,7 @@ def shown_on_pages(texts: Sequence[str]) -> set[type]:
 
 def page_texts() -> list[str]:
     """The text of every page of the site's sources."""
-    paths = [path for path in DOCS.rglob("*.md") if not {"_build", "_generated", "_pending"} & set(path.parts)]
+    paths = [path for path in DOCS.rglob("*.md") if not {"_build", "_generated"} & set(path.parts)]
     return [path.read_text(encoding="utf-8") for path in sorted(paths)]
 
 

@@ -99,9 +99,9 @@ def table_node(header: list[str], rows: list[list[str]], classes: list[str]) -> 
 
 
 class GradcheckTable(SphinxDirective):
-    """The catalog rows of the named classes, computed now by running the checks."""
+    """The catalog rows of the named classes (and of the checks ``:pattern:`` names), computed now by running them."""
 
-    required_arguments = 1
+    required_arguments = 0  # a table of functions (initializers, schedules) names its checks by :pattern: only
     optional_arguments = 20
     option_spec = {  # noqa: RUF012
         "pattern": directives.unchanged,
@@ -112,7 +112,8 @@ class GradcheckTable(SphinxDirective):
         kind = self.options.get("kind", "gradient")
         names = table_checks(self.arguments, self.options)
         if not names:
-            raise self.error(f"gradcheck-table: no {kind} check in the catalog for {', '.join(self.arguments)}")
+            wanted = ", ".join([*self.arguments, *filter(None, [self.options.get("pattern")])])
+            raise self.error(f"gradcheck-table: no {kind} check in the catalog for {wanted}")
         return gradcheck_nodes(self, names, kind)
 
 
