@@ -44,7 +44,7 @@ def onnx(session: nox.Session) -> None:
     """
     session.install("-e", ".[test,plot,onnx]")
     onnx_tests = ["tests/test_onnx.py", "tests/test_onnx_import.py", "tests/test_readme.py"]  # README: its ONNX block
-    onnx_tests.append("tests/test_onnx_layers.py")  # issue 23: the CNN, norm, attention and recurrent operators
+    onnx_tests += ["tests/test_onnx_layers.py", "tests/test_onnx_torch.py"]  # issue 23: the later layers, a PyTorch CNN
     session.run("pytest", "-W", "error", *onnx_tests, *session.posargs)
 
 

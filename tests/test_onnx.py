@@ -661,6 +661,19 @@ def test_positional_embedding_keeps_its_whole_table(tmp_path: Path) -> None:
     assert np.array_equal(layer.params["P"], net.layers[0].params["P"])
 
 
+def test_a_recurrent_layer_holding_an_initial_state_is_refused_and_exports_after_reset_state(tmp_path: Path) -> None:
+    layer = LSTM(5, 4, seed=0, stateful=True)
+    net = NeuralNetwork([layer], input_shape=(6, 5))
+    X = np.random.default_rng(0).normal(0.0, 1.0, (3, 6, 5))
+    net.predict(X)  # stateful: the final state is now the next batch's initial state
+    with pytest.raises(ValueError, match=r"layer0_lstm is a LSTM holding an initial state .* call reset_state\(\)"):
+        refnet.onnx.export(net, tmp_path / "m.onnx")
+    layer.reset_state()
+    refnet.onnx.export(net, tmp_path / "m.onnx")
+    y = net.predict(X)  # from h_0 = 0, as the file computes
+    assert relative_difference(run_reference(tmp_path / "m.onnx", X), y) <= 1e-12
+
+
 def test_input_shape_sets_the_shape_of_x_for_a_network_that_does_not_fix_it(tmp_path: Path) -> None:
     refnet.onnx.export(NeuralNetwork([Tanh()]), tmp_path / "t.onnx", input_shape=(2, 3))
     X = np.linspace(-2.0, 2.0, 24).reshape(4, 2, 3)

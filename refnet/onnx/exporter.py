@@ -406,7 +406,17 @@ def onnx_gates(layer: Recurrent, M: Array) -> Array:
 
 def export_recurrent(graph: OnnxGraph, layer: Recurrent, inputs: list[str], prefix: str) -> str:
     """ONNX's RNN/LSTM/GRU on the time-major x, with W = W_xᵀ (1, kH, D), R = W_hᵀ (1, kH, H) in ONNX's gate order,
-    B = [Wb | Rb] (1, 2kH): [b | 0] (RNN, LSTM, whose b is PyTorch's b_ih + b_hh), [b_x | b_h] (GRU)."""
+    B = [Wb | Rb] (1, 2kH): [b | 0] (RNN, LSTM, whose b is PyTorch's b_ih + b_hh), [b_x | b_h] (GRU).
+
+    The file starts every sequence from h_0 = 0 (and c_0 = 0): a layer holding an initial state (set, or
+    carried by stateful=True) is refused; a stateful layer without one exports what it computes after reset_state.
+    """
+    if layer.initial_state is not None:
+        raise ValueError(
+            f"refnet.onnx.export: {prefix} is a {type(layer).__name__} holding an initial state (set_initial_state, or "
+            "carried by stateful=True) for a batch of fixed size; the file starts every sequence from zeros: call "
+            "reset_state() first"
+        )
     params = layer.params
     W = onnx_gates(layer, params["W_x"]).T[np.newaxis]
     R = onnx_gates(layer, params["W_h"]).T[np.newaxis]
