@@ -28,16 +28,14 @@ import argparse
 import math
 import os
 import time
-from collections import Counter
 
 # One step's matrices are small (32 × 128 by 128 × 512): BLAS threads cost more than they gain there, and
 # many times more on a busy machine. Set before NumPy loads its BLAS; a value already set wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from pydoc_data.topics import topics
-
 import numpy as np
 from outputs import output_folder  # examples/outputs.py: REFNET_OUT, created if missing
+from pydoc_text import V, alphabet, ids, index, split, text, unigram_bits, windows
 
 from refnet import GRU, LSTM, RNN, Adam, Callback, CrossEntropy, Dense, Embedding, NeuralNetwork
 
@@ -51,27 +49,9 @@ parser.add_argument("--epochs", type=int, default=1 if os.environ.get("REFNET_EX
 args = parser.parse_args()
 out = output_folder("refnet-char-lm-")
 
-# -- the text, as ids -----------------------------------------------------------------------------
-text = "\n\n".join(topics[name] for name in sorted(topics))
-alphabet = sorted(set(text))
-index = {char: i for i, char in enumerate(alphabet)}
-ids = np.array([index[char] for char in text], dtype=np.int64)
-V = len(alphabet)
-split = int(0.9 * len(ids))
-
-
-def windows(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Consecutive windows of T + 1 ids: inputs (n, T) and the next character at each position (n, T)."""
-    count = (len(stream) - 1) // T
-    inputs = stream[: count * T].reshape(count, T)
-    targets = stream[1 : count * T + 1].reshape(count, T)
-    return inputs, targets
-
-
-X_train, Y_train = windows(ids[:split])
-X_val, Y_val = windows(ids[split:])
-counts = Counter(text[:split])
-unigram_bits = -sum(n / split * math.log2(n / split) for n in counts.values())
+# -- the text, as ids (examples/pydoc_text.py: the help topics, the alphabet, the held-out tenth) ------
+X_train, Y_train = windows(ids[:split], T)
+X_val, Y_val = windows(ids[split:], T)
 print(f"{len(text):,} characters, {V} distinct; {len(X_train):,} training windows of {T}, {len(X_val):,} validation")
 print(f"unigram entropy of the training text: {unigram_bits:.3f} bits per character")
 
