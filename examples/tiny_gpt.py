@@ -14,8 +14,8 @@ samples at two temperatures. The run asserts that the model ends well below the 
 Then the side-by-side: an LSTM language model (char_lm.py's, Embedding → LSTM → Dense, with the
 hidden width that gives it the GPT's number of parameters, within a few per cent) trains on the
 same random windows for the same wall-clock time the GPT's training took. That is the time
-budget: the GPT's 8 epochs (256 steps), 144 s in a run on 2 cores shared with other work (load
-average 9); the clock counts training steps only, never the evaluations. A table gives both:
+budget: the GPT's 8 epochs (256 steps), 19 s on 2 cores at load average 1.5 (the whole run: 45 s),
+144 s at load average 9; the clock counts training steps only, never the evaluations. A table gives both:
 parameters, steps done in the budget, held-out bits per character, and the load average the
 times were measured under (a busy machine slows both alike only roughly).
 
