@@ -13,7 +13,8 @@ the residual sums, the loss, Adam's update, Python) comes on top.
 The PyTorch peer (skipped where torch is not importable, as in ``test_bench_torch.py``) is the
 same block written with ``torch.nn`` modules (``nn.MultiheadAttention`` with a causal mask,
 ``nn.LayerNorm``, ``nn.GELU``), the same initial weights, 2 threads, one step = zero_grad,
-forward, loss, backward, Adam step.
+forward, loss, backward, Adam step; for the tiny GPT, ``nn.Embedding`` plus a learned position
+table, those blocks, ``nn.LayerNorm`` and ``nn.Linear``, with ``F.cross_entropy``.
 """
 
 from __future__ import annotations
@@ -102,10 +103,14 @@ def step(model: NeuralNetwork, X: Array, Y: Array) -> Any:
     return run
 
 
-def torch_block(model: NeuralNetwork, torch: Any, dtype: Any) -> Any:
-    """The same pre-LN block in torch, from refnet's weights (nn.Linear keeps W transposed)."""
+def torch_block(layers: list[Any], torch: Any, dtype: Any) -> Any:
+    """The same pre-LN block in torch, from the weights of refnet's block ``layers`` (nn.Linear keeps W transposed).
+
+    ``layers``: the block's seven, in graph order: LayerNorm, MultiHeadAttention, Add, LayerNorm,
+    Dense (gelu), Dense, Add.
+    """
     nn = torch.nn
-    _, attention, _, _, hidden, out, _ = model.layers
+    _, attention, _, _, hidden, out, _ = layers
     E, H = attention.embed_dim, attention.num_heads
 
     class Block(nn.Module):  # type: ignore[misc, name-defined]
@@ -135,6 +140,37 @@ def torch_block(model: NeuralNetwork, torch: Any, dtype: Any) -> Any:
     return block
 
 
+def torch_gpt(model: NeuralNetwork, torch: Any, dtype: Any) -> Any:
+    """The same tiny GPT in torch, from refnet's weights: embeddings, ``torch_block``'s blocks, LayerNorm, Linear."""
+    nn = torch.nn
+    embedding, positional, *block_layers, norm, head = model.layers
+    blocks = [torch_block(block_layers[i : i + 7], torch, dtype) for i in range(0, len(block_layers), 7)]
+    V, E = embedding.params["W"].shape
+
+    class GPT(nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.tokens = nn.Embedding(V, E, dtype=dtype)
+            self.positions = nn.Parameter(torch.from_numpy(positional.params["P"].copy()))
+            self.blocks = nn.ModuleList(blocks)
+            self.norm, self.head = nn.LayerNorm(E, dtype=dtype), nn.Linear(E, V, dtype=dtype)
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            h = self.tokens(ids) + self.positions[: ids.shape[1]]
+            for block in self.blocks:
+                h = block(h, mask)
+            return self.head(self.norm(h))
+
+    gpt = GPT()
+    with torch.no_grad():
+        gpt.tokens.weight.copy_(torch.from_numpy(embedding.params["W"]))
+        gpt.norm.weight.copy_(torch.from_numpy(norm.params["gamma"]))
+        gpt.norm.bias.copy_(torch.from_numpy(norm.params["beta"]))
+        gpt.head.weight.copy_(torch.from_numpy(head.params["W"].T.copy()))
+        gpt.head.bias.copy_(torch.from_numpy(head.params["b"]))
+    return gpt
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_transformer_block_step(benchmark: Any, dtype: str) -> None:
     model, X, Y = block_model(dtype)
@@ -148,7 +184,7 @@ def test_transformer_block_step(benchmark: Any, dtype: str) -> None:
     if torch is not None:
         torch.set_num_threads(THREADS)
         torch_dtype = torch.float32 if dtype == "float32" else torch.float64
-        block = torch_block(model, torch, torch_dtype)
+        block = torch_block(model.layers, torch, torch_dtype)
         optimizer = torch.optim.Adam(block.parameters(), lr=1e-3)
         x, y = torch.from_numpy(X), torch.from_numpy(Y)
         mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
@@ -180,11 +216,30 @@ def test_tiny_gpt_step(benchmark: Any, dtype: str) -> None:
     N, T, E, H, blocks, V = GPT
     dense, heads = block_floor(dtype, N, T, E, H, 4 * E, blocks)
     dense = [*dense, (N * T, E, V)]  # the output layer to the vocabulary
+    peers = {}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(THREADS)
+        gpt = torch_gpt(model, torch, torch.float32 if dtype == "float32" else torch.float64)
+        optimizer = torch.optim.Adam(gpt.parameters(), lr=1e-3)
+        x, y = torch.from_numpy(ids), torch.from_numpy(labels).reshape(-1)
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+
+        def torch_step() -> None:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(gpt(x, mask).reshape(-1, V), y).backward()
+            optimizer.step()
+
+        peers["torch"] = torch_step
     benchmark.group = "tiny GPT step"
     harness.run(
         benchmark,
         step(model, ids, labels),
         StepFloor(dense, heads, dtype),
+        peers=peers,
         n_rounds=ROUNDS,
         bound_name="matmul floor",
         samples=N,

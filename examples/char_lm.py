@@ -35,16 +35,14 @@ import argparse
 import math
 import os
 import time
-from collections import Counter
 
 # One step's matrices are small (32 × 128 by 128 × 512): BLAS threads cost more than they gain there, and
 # many times more on a busy machine. Set before NumPy loads its BLAS; a value already set wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from pydoc_data.topics import topics
-
 import numpy as np
 from outputs import output_folder  # examples/outputs.py: REFNET_OUT, created if missing
+from pydoc_text import V, alphabet, ids, index, split, text, unigram_bits
 
 from refnet import GRU, LSTM, RNN, Adam, Callback, CrossEntropy, Dense, Embedding, NeuralNetwork
 
@@ -59,16 +57,10 @@ parser.add_argument("--epochs", type=int, default=1 if os.environ.get("REFNET_EX
 args = parser.parse_args()
 out = output_folder("refnet-char-lm-")
 
-# -- the text, as ids -----------------------------------------------------------------------------
-text = "\n\n".join(topics[name] for name in sorted(topics))
-alphabet = sorted(set(text))
-index = {char: i for i, char in enumerate(alphabet)}
-ids = np.array([index[char] for char in text], dtype=np.int64)
-V = len(alphabet)
-split = int(0.9 * len(ids))
+# -- the text, as ids (examples/pydoc_text.py: the help topics, the alphabet, the held-out tenth) ------
 
 
-def windows(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tbptt_windows(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The stream as BATCH rows of windows of T: inputs and next characters (n·BATCH, T), batch by batch.
 
     Row n of the text is stream[n·L : (n + 1)·L], L a multiple of T; rows b·BATCH … b·BATCH + BATCH − 1
@@ -81,10 +73,8 @@ def windows(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inputs.transpose(1, 0, 2).reshape(-1, T), targets.transpose(1, 0, 2).reshape(-1, T)
 
 
-X_train, Y_train = windows(ids[:split])
-X_val, Y_val = windows(ids[split:])
-counts = Counter(text[:split])
-unigram_bits = -sum(n / split * math.log2(n / split) for n in counts.values())
+X_train, Y_train = tbptt_windows(ids[:split])
+X_val, Y_val = tbptt_windows(ids[split:])
 print(
     f"{len(text):,} characters, {V} distinct; {len(X_train):,} training windows of {T} "
     f"({len(X_train) // BATCH} batches of {BATCH}), {len(X_val):,} validation"

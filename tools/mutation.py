@@ -254,20 +254,6 @@ KNOWN_SURVIVORS: dict[str, str] = {
     "if not training or self.p == 0.01:":
         "wrong only for Dropout(p=0.01) exactly (no dropout at all); for p = 0 it draws an all-ones mask, the same "
         "values. The checks use p = 0.25 and 0.3; a check at p = 0.01 would be written for this mutant alone",
-    # issue 21: refnet's erf, judged by gradcheck's float64 checks against math.erf (1e-15 relative)
-    "refnet/support/erf.py::erf: return result.reshape(x.shape).astype(x.dtype if x.dtype.kind == \"f\" else "
-    "np.float64, copy=False)  =>  return result.reshape(x.shape).astype(x.dtype if (x.dtype.kind != 'f') else "
-    "np.float64, copy=False)":
-        "float32 in, float64 out: gradcheck checks in float64 only; the tests' float32 case catches it",
-    "refnet/support/erf.py::erf_block: index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: "
-    "truncation rounds down)  =>  index = ((a * GRID - 0.5)).astype(np.intp)  # the nearest grid point (a >= 0: "
-    "truncation rounds down)":
-        "the grid point below instead of the nearest: the series from a point 1/32 away is still within 1e-15 "
-        "(a different rounding, not a wrong value)",
-    "refnet/support/erf.py::erf_block: index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: "
-    "truncation rounds down)  =>  index = (a * GRID + 0.505).astype(np.intp)  # the nearest grid point (a >= 0: "
-    "truncation rounds down)":
-        "a grid point a hair past the nearest: the series is still within 1e-15 (a different rounding)",
 }  # fmt: skip
 
 # Issue 22, the learner's toolkit: its equivalent mutants, in a block of their own.
@@ -288,6 +274,21 @@ EQUIVALENT.update({
         "the branches meet at |d| = delta: ½·delta² = delta·(delta − ½·delta)",
     "refnet/initializers.py::orthogonal: Q *= np.sign(np.diag(R))  =>  Q /= np.sign(np.diag(R))":
         "the signs are ±1 (a zero on R's diagonal has probability 0): dividing by ±1 is multiplying by it",
+})  # fmt: skip
+
+# Issue 21: refnet's erf. Its contract (the issue's) is <= 1e-15 relative against math.erf; these two move the
+# Taylor series' centre to another grid point and still meet it. Measured on 400,000 uniform points of [-7, 7] and
+# every grid point, halfway point (where the first one's h reaches 1.5/32) and 1/64 off one: worst 5.1e-16 and
+# 3.9e-16 relative, as the original's 3.9e-16 (gradcheck's "GELU[erf] reference" checks 1e-15 at the same points).
+_ERF_BELOW = "((a * GRID - 0.5))"
+_ERF_INDEX = "index = (a * GRID + 0.5).astype(np.intp)  # the nearest grid point (a >= 0: truncation rounds down)"
+EQUIVALENT.update({
+    f"refnet/support/erf.py::erf_block: {_ERF_INDEX}  =>  {_ERF_INDEX.replace('(a * GRID + 0.5)', _ERF_BELOW)}":
+        "the grid point below instead of the nearest (|h| <= 1.5/32): the series still meets erf's 1e-15 contract "
+        "(worst 5.1e-16 relative, measured): a different rounding, not a wrong value",
+    f"refnet/support/erf.py::erf_block: {_ERF_INDEX}  =>  {_ERF_INDEX.replace('0.5)', '0.505)')}":
+        "a grid point a hair past the nearest: the series still meets erf's 1e-15 contract (worst 3.9e-16 "
+        "relative, measured): a different rounding, not a wrong value",
 })  # fmt: skip
 
 BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {

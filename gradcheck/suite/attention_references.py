@@ -499,8 +499,34 @@ def erf_values(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
             method="reference",
             checked=int(x.size),
             message=f"refnet's erf against math.erf, within {ERF_RTOL:g} relative at every point",
-        )
+        ),
+        erf_float32(rng),
     ]
+
+
+def erf_float32(rng: np.random.Generator) -> CheckResult:
+    """float32 in, float32 out (GELU's Φ in a float32 network): within float32's rounding of ``math.erf``."""
+    x = rng.uniform(-4.0, 4.0, 500).astype(np.float32)
+    expected = np.array([math.erf(float(value)) for value in x])
+    actual = erf(x)
+    relative = np.abs(actual.astype(np.float64) - expected) / np.maximum(np.abs(expected), np.finfo(np.float32).tiny)
+    worst = int(np.argmax(relative))
+    tolerance = float(np.finfo(np.float32).eps)  # rounding to float32 costs at most half of it
+    kept = actual.dtype == np.float32
+    return CheckResult(
+        component="",
+        tensor="erf(x), x float32",
+        index=f"x = {float(x[worst])!r}",
+        analytic=float(expected[worst]),
+        numerical=float(actual[worst]),
+        abs_error=float(abs(float(actual[worst]) - expected[worst])),
+        rel_error=float(relative[worst]),
+        tolerance=tolerance * abs(float(expected[worst])),
+        verdict="pass" if kept and float(relative[worst]) <= tolerance else "fail",
+        method="reference",
+        checked=int(x.size),
+        message=f"float32 in gives float32 out (got {actual.dtype}), within float32's epsilon of math.erf",
+    )
 
 
 # -- gradients by central differences -----------------------------------------------------------
