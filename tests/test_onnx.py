@@ -355,7 +355,21 @@ def exported(name: str, dtype: Any, folder: Path) -> tuple[NeuralNetwork, NDArra
 
 
 def run_onnxruntime(path: Path, X: NDArray[Any]) -> NDArray[Any]:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    """onnxruntime's Y for X on the CPU provider, with its default graph optimizations.
+
+    onnxruntime 1.23 (the newest wheels for Python 3.10; 1.32 does not) fuses x·Sigmoid(x) into its own
+    com.microsoft QuickGelu, which has a float32 kernel only: a float64 SiLU the file computes with
+    standard operators then fails to load. For that case alone the session is made again with the
+    basic optimizations (no fusion into com.microsoft operators), which computes the file as written.
+    """
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except ort.capi.onnxruntime_pybind11_state.NotImplemented as error:
+        if "QuickGelu" not in str(error):
+            raise
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return session.run(None, {"X": X})[0]
 
 
