@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 from typing import Any
 
 import harness
@@ -47,9 +49,28 @@ def blas_info() -> dict[str, Any]:
     }
 
 
+def cpu_info() -> dict[str, Any]:
+    """The CPU model and the vector extensions the BLAS kernels choose between, from /proc/cpuinfo (Linux;
+    elsewhere ``platform.processor()`` and no extensions)."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():  # the first processor's lines
+            key, _, value = line.partition(":")
+            if not key.strip():
+                break
+            fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or None
+    flags = set(fields.get("flags", "").split())
+    extensions = [name for name in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if name in flags]
+    return {"model": model, "extensions": extensions}
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    """Record what the ratios depend on: NumPy, the BLAS kernel that ran, threads, the OpenBLAS overrides."""
+    """What the ratios depend on: the CPU model, NumPy, the BLAS kernel that ran, threads, the OpenBLAS overrides."""
     machine_info["numpy"] = np.__version__
+    machine_info["cpu_model"] = cpu_info()
     machine_info["cpu_count"] = os.cpu_count()
     machine_info["blas"] = blas_info()
     machine_info["blas_overrides"] = {name: os.environ.get(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

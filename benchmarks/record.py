@@ -4,10 +4,10 @@
 
 The results file keeps what a reader needs to trust and reproduce the numbers: the commit
 that was measured (and whether the work tree differed from it, the results and docs/benchmarks.md
-aside), the command, the date, the CPU, Python, NumPy, the BLAS library with the kernel it
-ran and its thread count, the OpenBLAS overrides in force (none, for a benchmark run), and
-for every benchmark its min/median time, rounds and ``extra_info`` (the ratios). The nox
-sessions call it; ``summary.py`` reads the result.
+aside), the command, the date, the CPU model (/proc/cpuinfo's model name) and its vector
+extensions, Python, NumPy, the BLAS library with the kernel it ran and its thread count, the
+OpenBLAS overrides in force (none, for a benchmark run), and for every benchmark its min/median
+time, rounds and ``extra_info`` (the ratios). The nox sessions call it; ``summary.py`` reads the result.
 """
 
 from __future__ import annotations
@@ -53,7 +53,10 @@ def condense(run: dict[str, Any], command: str) -> dict[str, Any]:
         "command": command,
         "date": run.get("datetime"),
         "machine": {
-            "cpu": machine.get("cpu", {}).get("brand_raw") or platform.processor(),
+            "cpu": (machine.get("cpu_model") or {}).get("model")
+            or machine.get("cpu", {}).get("brand_raw")
+            or platform.processor(),
+            "cpu_extensions": (machine.get("cpu_model") or {}).get("extensions"),
             "cpu_count": machine.get("cpu_count"),
             "python": machine.get("python_version"),
             "numpy": machine.get("numpy"),

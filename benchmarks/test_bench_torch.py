@@ -11,7 +11,9 @@ batch not requiring a gradient. One PyTorch step is ``zero_grad``, forward, ``cr
 
 Timed round by round: refnet's ``train_step`` (pytest-benchmark's timer), then in the
 untimed setup hook the floor (``harness.Floor``) and the PyTorch step, so all three see
-the same machine load. Recorded: refnet / floor, refnet / PyTorch, PyTorch / floor.
+the same machine load. Recorded: refnet / floor, refnet / PyTorch, PyTorch / floor; and, to tell the
+BLAS from the library, PyTorch's own matrix products of the same shapes (``TorchGemm``, same rounds):
+NumPy's GEMMs / PyTorch's, and each step minus its library's GEMMs (the time outside the products).
 """
 
 from __future__ import annotations
@@ -53,6 +55,46 @@ def torch_model(net: NeuralNetwork) -> Any:
     return torch.nn.Sequential(*modules)
 
 
+class TorchGemm:
+    """PyTorch's matrix products of the floor's shapes (``harness.GemmBound``), in torch's own layout (a
+    Linear keeps W as (out, in)), preallocated ``out=`` tensors: forward ``X @ Wᵀ``, backward ``Gᵀ @ X`` and,
+    for every layer but the first (whose input needs no gradient), ``G @ W``. Timed beside NumPy's, it
+    tells the two BLAS apart from the two libraries' time outside the matrix products."""
+
+    def __init__(self, shapes: list[tuple[int, int, int]], dtype: str) -> None:
+        generator = torch.Generator().manual_seed(0)
+        kind = getattr(torch, dtype)
+        self.operands = []
+        for index, (n, n_in, n_out) in enumerate(shapes):
+            X, W, G = (
+                torch.randn(shape, generator=generator, dtype=kind) for shape in ((n, n_in), (n_out, n_in), (n, n_out))
+            )
+            Z, dW = torch.empty((n, n_out), dtype=kind), torch.empty((n_out, n_in), dtype=kind)
+            dX = torch.empty((n, n_in), dtype=kind) if index > 0 else None
+            self.operands.append((X, W, G, Z, dW, dX))
+
+    def __call__(self) -> None:
+        for X, W, G, Z, dW, dX in self.operands:
+            torch.matmul(X, W.T, out=Z)
+            torch.matmul(G.T, X, out=dW)
+            if dX is not None:
+                torch.matmul(G, W, out=dX)
+
+
+def outside_products(info: dict[str, Any]) -> dict[str, float]:
+    """NumPy's GEMMs / PyTorch's (the BLAS alone), and each step minus its own library's GEMMs (min over rounds)."""
+    if not info:
+        return {}
+    refnet_outside = info["refnet_min_s"] - info["floor_gemm_min_s"]
+    torch_outside = info["torch_min_s"] - info["torch_gemm_min_s"]
+    return {
+        "gemm_numpy_to_torch_min": info["floor_gemm_min_s"] / info["torch_gemm_min_s"],
+        "refnet_outside_gemm_min_s": refnet_outside,
+        "torch_outside_gemm_min_s": torch_outside,
+        "outside_gemm_refnet_to_torch_min": refnet_outside / torch_outside,
+    }
+
+
 @pytest.mark.parametrize("optimizer_name", list(harness.OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("mlp", list(harness.MLPS))
@@ -80,11 +122,11 @@ def test_step_against_torch(benchmark: Any, mlp: str, dtype: str, optimizer_name
         torch_optimizer.step()
 
     benchmark.group = f"peers {mlp}"
-    harness.run(
+    info = harness.run(
         benchmark,
         refnet_step,
         harness.Floor(widths, batch, dtype, optimizer_name),
-        peers={"torch": torch_step},
+        peers={"torch": torch_step, "torch_gemm": TorchGemm(harness.layer_shapes(widths, batch), dtype)},
         n_rounds=ROUNDS[mlp],
         repeat=REPEAT[mlp],
         bound_name="floor",
@@ -94,6 +136,7 @@ def test_step_against_torch(benchmark: Any, mlp: str, dtype: str, optimizer_name
         torch_version=torch.__version__,
         torch_threads=torch.get_num_threads(),
     )
+    benchmark.extra_info.update(outside_products(info))
     assert all(param.dtype == getattr(torch, dtype) for param in model.parameters())
     assert np.isfinite(net.evaluate(X, y)["loss"])
 

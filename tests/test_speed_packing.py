@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pytest
 
-from refnet import SGD, Adam, CrossEntropy, Dense, NeuralNetwork
+from refnet import SGD, Adam, CrossEntropy, Dense, Dropout, NeuralNetwork
 from refnet.base import Layer
 
 DTYPES = [np.float32, np.float64]
@@ -218,3 +218,35 @@ def test_a_pickled_optimizer_does_not_carry_its_packing() -> None:
     for a, b in zip(net.layers, copy_net.layers, strict=True):
         for key in a.params:
             np.testing.assert_array_equal(a.params[key], b.params[key])
+
+
+def test_the_plan_is_kept_from_step_to_step_with_a_parameter_free_layer_between() -> None:
+    """A layer without parameters (Dropout) has no optimizer state: the plan still holds, so a step packs nothing
+    again (the same buffers) and the parameters stay views of them."""
+    X, y = data(np.float64)
+    layers = [Dense(6, 8, "relu", seed=0), Dropout(0.2, seed=1), Dense(8, 3, seed=2)]
+    net = NeuralNetwork(layers, CrossEntropy(), seed=0)
+    optimizer = Adam(0.01)
+    net.compute_gradients(X, y)
+    optimizer.step(net.layers)
+    (unit,) = optimizer.pack(net.layers)
+    for _ in range(3):
+        net.compute_gradients(X, y)
+        optimizer.step(net.layers)
+        assert optimizer.pack(net.layers) == [unit]
+    assert all(layer.params[key].base is unit.theta for layer in (layers[0], layers[2]) for key in layer.params)
+
+
+def test_a_state_dropped_for_one_layer_is_seen_and_packed_again() -> None:
+    """restore_state_arrays puts new state dicts in place: the plan is made again from them."""
+    X, y = data(np.float64)
+    net = network(np.float64)
+    optimizer = Adam(0.01)
+    net.compute_gradients(X, y)
+    optimizer.step(net.layers)
+    (unit,) = optimizer.pack(net.layers)
+    saved = optimizer.state_arrays(net.layers)
+    optimizer.restore_state_arrays(net.layers, saved)
+    (again,) = optimizer.pack(net.layers)
+    assert again is not unit
+    assert all(optimizer.state_for(layer, "W")["m"].base is again.state["m"] for layer in net.layers)

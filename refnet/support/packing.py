@@ -204,17 +204,16 @@ class Packed:
         layer's own assignment): the caller then packs again from the arrays as they are.
         """
         member = self.members[index]
-        param = self.params[index]
         if member.layer is not layer or member.name != name or member.state is not state:
             return False
-        if layer.params[name] is not param or layer.grads[name] is not self.grads[index]:
+        # The views this buffer made, by identity (each is a view of the buffer: nothing else to check).
+        if layer.params[name] is not self.params[index] or layer.grads[name] is not self.grads[index]:
             return False
-        if param.base is not self.theta or len(state) != len(self.state):
+        if len(state) != len(self.state):
             return False
         for slot, value in self.state.items():
             if isinstance(value, np.ndarray):
-                view = state.get(slot)
-                if view is None or view is not self.slots[slot][index] or view.base is not value:
+                if state.get(slot) is not self.slots[slot][index]:
                     return False
             elif state.get(slot) != value:
                 return False
