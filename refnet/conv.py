@@ -37,6 +37,7 @@ from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 from refnet.functions import ACTIVATIONS, Activation, activation_from_config, get_activation
 from refnet.regularizers import ElasticNet
+from refnet.support.buffers import Buffers
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_finite, check_int, make_rng
 
 __all__ = ["Conv2D", "col2im", "im2col", "output_size"]
@@ -46,16 +47,17 @@ Pair = tuple[int, int]
 # -- the machinery: im2col (every window, one column each) and its transpose col2im ------------
 
 
-def im2col(x: Array, kernel: Pair, stride: Pair) -> Array:
+def im2col(x: Array, kernel: Pair, stride: Pair, out: Array | None = None) -> Array:
     """cols[c,p,q,n,i,j] = x[n, c, i·sh + p, j·sw + q]: the windows of x, one copy per kernel offset (p, q).
 
     Shapes: x (N, C, H, W) -> cols (C, kh, kw, N, H_out, W_out), H_out = ⌊(H − kh)/sh⌋ + 1;
-    ``cols.reshape(C·kh·kw, N·H_out·W_out)`` has one window per column.
+    ``cols.reshape(C·kh·kw, N·H_out·W_out)`` has one window per column. ``out``: an array of that
+    shape to write cols into (a layer's buffer, reused from step to step), else a new one.
     """
     N, C, H, W = x.shape
     (kh, kw), (sh, sw) = kernel, stride
     H_out, W_out = output_size(H, kh, sh), output_size(W, kw, sw)
-    cols = np.empty((C, kh, kw, N, H_out, W_out), dtype=x.dtype)
+    cols = np.empty((C, kh, kw, N, H_out, W_out), dtype=x.dtype) if out is None else out
     for p in range(kh):
         for q in range(kw):
             cols[:, p, q] = x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw].transpose(1, 0, 2, 3)
@@ -175,6 +177,7 @@ class Conv2D(Layer):
         self._cols: Array | None = None  # im2col of the last forward's x_pad, (K, M)
         self._out: Array | None = None  # z if the activation differentiates at its input, else y
         self._x_pad_shape: Shape = ()
+        self._buffers = Buffers()  # x_pad, cols and grad_cols, reused from step to step (never returned)
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
@@ -207,8 +210,9 @@ class Conv2D(Layer):
         O, (kh, kw), (sh, sw), (ph, pw) = self.out_channels, self.kernel_size, self.stride, self.padding
         H_out, W_out = output_size(H, kh, sh, ph), output_size(W_in, kw, sw, pw)
         K, M = C * kh * kw, N * H_out * W_out
-        x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        cols = im2col(x_pad, self.kernel_size, self.stride).reshape(K, M)  # column (n, i, j), row (c, p, q)
+        x_pad = self._buffers.padded("x_pad", x, ph, pw) if ph or pw else x
+        cols_6d = self._buffers.empty("cols", (C, kh, kw, N, H_out, W_out), x.dtype)
+        cols = im2col(x_pad, self.kernel_size, self.stride, out=cols_6d).reshape(K, M)  # column (n,i,j), row (c,p,q)
         z_cols = W.reshape(O, K) @ cols  # Σ over k = (c, p, q): (O, M)
         z_cols += b[:, np.newaxis]
         z = z_cols.reshape(O, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, O, H_out, W_out), a view
@@ -236,7 +240,8 @@ class Conv2D(Layer):
             self.regularizer.add_gradient(W, self.grads["W"])
         if not self.input_grad_needed:
             return grad_z  # read by nobody (see Layer.backward_params)
-        grad_cols = W.reshape(O, -1).T @ grad_z_cols  # Σ over o: (K, M)
+        grad_cols = self._buffers.empty("grad_cols", cols.shape, cols.dtype)
+        np.matmul(W.reshape(O, -1).T, grad_z_cols, out=grad_cols)  # Σ over o: (K, M)
         C, (kh, kw), (ph, pw) = self.in_channels, self.kernel_size, self.padding
         grad_x_pad = col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), self._x_pad_shape, self.stride)
         return grad_x_pad[:, :, ph : grad_x_pad.shape[2] - ph, pw : grad_x_pad.shape[3] - pw]
@@ -286,7 +291,7 @@ class Conv2D(Layer):
 
     def __getstate__(self) -> dict[str, Any]:
         # a copy keeps its weights under a network seed, and carries no initializer that cannot be pickled
-        return {**self.__dict__, "_unseeded": None}
+        return {**self.__dict__, "_unseeded": None, "_buffers": Buffers()}
 
     def check_saveable(self) -> None:
         """Only the built-in activations can be saved (the config stores the activation by name)."""
