@@ -47,17 +47,16 @@ Pair = tuple[int, int]
 # -- the machinery: im2col (every window, one column each) and its transpose col2im ------------
 
 
-def im2col(x: Array, kernel: Pair, stride: Pair, out: Array | None = None) -> Array:
+def im2col(x: Array, kernel: Pair, stride: Pair) -> Array:
     """cols[c,p,q,n,i,j] = x[n, c, i·sh + p, j·sw + q]: the windows of x, one copy per kernel offset (p, q).
 
     Shapes: x (N, C, H, W) -> cols (C, kh, kw, N, H_out, W_out), H_out = ⌊(H − kh)/sh⌋ + 1;
-    ``cols.reshape(C·kh·kw, N·H_out·W_out)`` has one window per column. ``out``: an array of that
-    shape to write cols into (a layer's buffer, reused from step to step), else a new one.
+    ``cols.reshape(C·kh·kw, N·H_out·W_out)`` has one window per column.
     """
     N, C, H, W = x.shape
     (kh, kw), (sh, sw) = kernel, stride
     H_out, W_out = output_size(H, kh, sh), output_size(W, kw, sw)
-    cols = np.empty((C, kh, kw, N, H_out, W_out), dtype=x.dtype) if out is None else out
+    cols = np.empty((C, kh, kw, N, H_out, W_out), dtype=x.dtype)
     for p in range(kh):
         for q in range(kw):
             cols[:, p, q] = x[:, :, p : p + sh * H_out : sh, q : q + sw * W_out : sw].transpose(1, 0, 2, 3)
@@ -174,10 +173,9 @@ class Conv2D(Layer):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         #: While W comes from OS entropy (no rng or seed given): a fingerprint of W as drawn (see ``adopt_rng``).
         self._unseeded: bytes | None = _fingerprint(W) if rng is None and seed is None else None
-        self._cols: Array | None = None  # im2col of the last forward's x_pad, (K, M)
+        self._x_pad: Array | None = None  # the last forward's x_pad (N, C, H + 2·ph, W + 2·pw); x without padding
         self._out: Array | None = None  # z if the activation differentiates at its input, else y
-        self._x_pad_shape: Shape = ()
-        self._buffers = Buffers()  # x_pad, cols and grad_cols, reused from step to step (never returned)
+        self._buffers = Buffers()  # x_pad, reused from step to step (never returned)
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
@@ -203,7 +201,7 @@ class Conv2D(Layer):
         """z[n,o,i,j] = b[o] + Σ_{c,p,q} W[o,c,p,q]·x_pad[n,c,i·sh+p,j·sw+q];  y = act(z).
 
         Shapes: x (N, C, H, W) -> x_pad (N, C, H + 2·ph, W + 2·pw) -> cols (K, M), K = C·kh·kw,
-        M = N·H_out·W_out -> z_cols = W_mat @ cols + b (O, M) -> y (N, O, H_out, W_out). Caches cols.
+        M = N·H_out·W_out -> z_cols = W_mat @ cols + b (O, M) -> y (N, O, H_out, W_out). Caches x_pad.
         """
         W, b = self.params["W"], self.params["b"]
         N, C, H, W_in = x.shape
@@ -211,14 +209,13 @@ class Conv2D(Layer):
         H_out, W_out = output_size(H, kh, sh, ph), output_size(W_in, kw, sw, pw)
         K, M = C * kh * kw, N * H_out * W_out
         x_pad = self._buffers.padded("x_pad", x, ph, pw) if ph or pw else x
-        cols_6d = self._buffers.empty("cols", (C, kh, kw, N, H_out, W_out), x.dtype)
-        cols = im2col(x_pad, self.kernel_size, self.stride, out=cols_6d).reshape(K, M)  # column (n,i,j), row (c,p,q)
+        cols = im2col(x_pad, self.kernel_size, self.stride).reshape(K, M)  # column (n, i, j), row (c, p, q)
         z_cols = W.reshape(O, K) @ cols  # Σ over k = (c, p, q): (O, M)
         z_cols += b[:, np.newaxis]
         z = z_cols.reshape(O, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, O, H_out, W_out), a view
         from_input = getattr(self.activation, "from_input", False)
         y = self.activation.function(z, out=None if from_input else z)
-        self._cols, self._x_pad_shape = cols, x_pad.shape
+        self._x_pad = x_pad  # backward lays out cols again: x_pad is kh·kw times smaller
         self._out = z if from_input else y
         return y
 
@@ -229,10 +226,11 @@ class Conv2D(Layer):
         Shapes: grad_y (N, O, H_out, W_out) -> grad_z_cols (O, M) -> grad_cols (K, M) -> grad_x (N, C, H, W).
         Skips grad_x while ``input_grad_needed`` is False.
         """
-        assert self._cols is not None and self._out is not None  # set by forward (the interface checks the order)
-        cols, W = self._cols, self.params["W"]
+        assert self._x_pad is not None and self._out is not None  # set by forward (the interface checks the order)
+        x_pad, W = self._x_pad, self.params["W"]
         grad_z = self.activation.gradient(self._out, grad_y)
         N, O, H_out, W_out = grad_z.shape
+        cols = im2col(x_pad, self.kernel_size, self.stride).reshape(-1, N * H_out * W_out)  # forward's cols (K, M)
         grad_z_cols = grad_z.transpose(1, 0, 2, 3).reshape(O, N * H_out * W_out)  # row o, column (n, i, j)
         grad_z_cols.sum(axis=1, out=self.grads["b"])
         np.matmul(grad_z_cols, cols.T, out=self.grads["W"].reshape(O, -1))  # Σ over (n, i, j); in place
@@ -240,10 +238,9 @@ class Conv2D(Layer):
             self.regularizer.add_gradient(W, self.grads["W"])
         if not self.input_grad_needed:
             return grad_z  # read by nobody (see Layer.backward_params)
-        grad_cols = self._buffers.empty("grad_cols", cols.shape, cols.dtype)
-        np.matmul(W.reshape(O, -1).T, grad_z_cols, out=grad_cols)  # Σ over o: (K, M)
+        grad_cols = W.reshape(O, -1).T @ grad_z_cols  # Σ over o: (K, M)
         C, (kh, kw), (ph, pw) = self.in_channels, self.kernel_size, self.padding
-        grad_x_pad = col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), self._x_pad_shape, self.stride)
+        grad_x_pad = col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), x_pad.shape, self.stride)
         return grad_x_pad[:, :, ph : grad_x_pad.shape[2] - ph, pw : grad_x_pad.shape[3] - pw]
 
     def penalty(self) -> float:

@@ -69,34 +69,21 @@ def test_returned_arrays_are_not_overwritten_by_later_calls() -> None:
     np.testing.assert_array_equal(x1, x1_as_given)  # the padded copy is the layer's own
 
 
-def test_a_step_of_the_same_shape_reuses_the_columns() -> None:
-    layer = Conv2D(2, 3, 3, padding=1, seed=0)
-    x = np.random.default_rng(4).standard_normal((4, 2, 6, 6))
-    layer.forward(x)
-    first = layer._cols
-    layer.forward(x)
-    assert first is not None and np.shares_memory(first, layer._cols)
-    layer.forward(x[:2])  # another batch size: columns of another shape
-    assert not np.shares_memory(first, layer._cols)
-
-
-def test_copies_of_a_layer_do_not_share_its_buffers() -> None:
+def test_copies_of_a_layer_compute_on_their_own() -> None:
     rng = np.random.default_rng(5)
-    layer = Conv2D(2, 3, 3, padding=1, seed=0)
-    x = rng.standard_normal((4, 2, 6, 6))
-    layer.forward(x)
-    for twin in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
-        twin.forward(x)
-        assert not np.shares_memory(twin._cols, layer._cols)
+    layers = conv_pool(np.float64)
+    x, other = rng.standard_normal((2, 4, 2, 6, 6))
+    grad = rng.standard_normal((4, 3, 3, 3))
+    layers[1].forward(layers[0].forward(x))
+    for twin in (copy.deepcopy(layers), pickle.loads(pickle.dumps(layers))):
+        twin[1].forward(twin[0].forward(other))  # the twin's buffers are its own: the layers' stay as x left them
+    grad_x = layers[0].backward(layers[1].backward(grad))
+    _, expected, _ = run(conv_pool(np.float64), x, grad)
+    np.testing.assert_array_equal(grad_x, expected)
 
 
-def test_buffers_reallocate_when_shape_or_dtype_change_and_keep_the_padding_zero() -> None:
+def test_the_padded_buffer_is_reused_reallocated_on_a_new_shape_and_keeps_its_border_zero() -> None:
     buffers = Buffers()
-    a = buffers.empty("cols", (2, 3), np.float64)
-    assert buffers.empty("cols", (2, 3), np.float64) is a
-    assert buffers.empty("cols", (3, 2), np.float64).shape == (3, 2)
-    assert buffers.empty("cols", (3, 2), np.float32).dtype == np.float32
-    assert buffers.empty("other", (3, 2), np.float32) is not buffers.empty("cols", (3, 2), np.float32)
     ones = np.ones((1, 1, 2, 2))
     first = buffers.padded("x_pad", ones, 1, 2)
     second = buffers.padded("x_pad", 5 * ones, 1, 2)
@@ -104,8 +91,11 @@ def test_buffers_reallocate_when_shape_or_dtype_change_and_keep_the_padding_zero
     expected = np.zeros((1, 1, 4, 6))
     expected[:, :, 1:3, 2:4] = 5.0
     np.testing.assert_array_equal(second, expected)
+    assert buffers.padded("x_pad", np.ones((2, 1, 2, 2)), 1, 2).shape == (2, 1, 4, 6)
+    assert buffers.padded("x_pad", np.ones((2, 1, 2, 2), np.float32), 1, 2).dtype == np.float32
+    assert buffers.padded("other", ones, 1, 2) is not buffers.padded("x_pad", ones, 1, 2)
     buffers.clear()
-    assert buffers.empty("cols", (2, 3), np.float64) is not a
+    assert buffers.padded("x_pad", ones, 1, 2) is not first
 
 
 def test_first_maximum_takes_the_first_of_ties_in_row_major_order_and_none_for_nan() -> None:

@@ -2,8 +2,8 @@
 
 A layer owns its ``Buffers`` (no module-level cache: two layers never share an array). Each buffer has
 a name; it is allocated on first use and again only when the shape or dtype asked for changes. A buffer
-holds what the layer alone reads (im2col's columns, their gradient, a padded copy of x): never an array
-the layer returns, which stays the caller's to keep.
+holds what the layer alone reads (Conv2D's padded copy of x, which its backward reads again): never an
+array the layer returns, which stays the caller's to keep.
 """
 
 from __future__ import annotations
@@ -21,13 +21,6 @@ class Buffers:
 
     def __init__(self) -> None:
         self._arrays: dict[str, Array] = {}
-
-    def empty(self, name: str, shape: tuple[int, ...], dtype: Any) -> Array:
-        """The buffer ``name`` of ``shape`` and ``dtype`` (its contents are whatever the last use left)."""
-        array = self._arrays.get(name)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = self._arrays[name] = np.empty(shape, dtype)
-        return array
 
     def padded(self, name: str, x: Array, ph: int, pw: int) -> Array:
         """x (N, C, H, W) with ph rows and pw columns of zeros on each side, (N, C, H + 2·ph, W + 2·pw).
