@@ -37,6 +37,7 @@ from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 from refnet.functions import ACTIVATIONS, Activation, activation_from_config, get_activation
 from refnet.regularizers import ElasticNet
+from refnet.support.buffers import Buffers
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_finite, check_int, make_rng
 
 __all__ = ["Conv2D", "col2im", "im2col", "output_size"]
@@ -172,9 +173,9 @@ class Conv2D(Layer):
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         #: While W comes from OS entropy (no rng or seed given): a fingerprint of W as drawn (see ``adopt_rng``).
         self._unseeded: bytes | None = _fingerprint(W) if rng is None and seed is None else None
-        self._cols: Array | None = None  # im2col of the last forward's x_pad, (K, M)
+        self._x_pad: Array | None = None  # the last forward's x_pad (N, C, H + 2·ph, W + 2·pw); x without padding
         self._out: Array | None = None  # z if the activation differentiates at its input, else y
-        self._x_pad_shape: Shape = ()
+        self._buffers = Buffers()  # x_pad, reused from step to step (never returned)
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
@@ -200,21 +201,21 @@ class Conv2D(Layer):
         """z[n,o,i,j] = b[o] + Σ_{c,p,q} W[o,c,p,q]·x_pad[n,c,i·sh+p,j·sw+q];  y = act(z).
 
         Shapes: x (N, C, H, W) -> x_pad (N, C, H + 2·ph, W + 2·pw) -> cols (K, M), K = C·kh·kw,
-        M = N·H_out·W_out -> z_cols = W_mat @ cols + b (O, M) -> y (N, O, H_out, W_out). Caches cols.
+        M = N·H_out·W_out -> z_cols = W_mat @ cols + b (O, M) -> y (N, O, H_out, W_out). Caches x_pad.
         """
         W, b = self.params["W"], self.params["b"]
         N, C, H, W_in = x.shape
         O, (kh, kw), (sh, sw), (ph, pw) = self.out_channels, self.kernel_size, self.stride, self.padding
         H_out, W_out = output_size(H, kh, sh, ph), output_size(W_in, kw, sw, pw)
         K, M = C * kh * kw, N * H_out * W_out
-        x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        x_pad = self._buffers.padded("x_pad", x, ph, pw) if ph or pw else x
         cols = im2col(x_pad, self.kernel_size, self.stride).reshape(K, M)  # column (n, i, j), row (c, p, q)
         z_cols = W.reshape(O, K) @ cols  # Σ over k = (c, p, q): (O, M)
         z_cols += b[:, np.newaxis]
         z = z_cols.reshape(O, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, O, H_out, W_out), a view
         from_input = getattr(self.activation, "from_input", False)
         y = self.activation.function(z, out=None if from_input else z)
-        self._cols, self._x_pad_shape = cols, x_pad.shape
+        self._x_pad = x_pad  # backward lays out cols again: x_pad is kh·kw times smaller
         self._out = z if from_input else y
         return y
 
@@ -225,10 +226,11 @@ class Conv2D(Layer):
         Shapes: grad_y (N, O, H_out, W_out) -> grad_z_cols (O, M) -> grad_cols (K, M) -> grad_x (N, C, H, W).
         Skips grad_x while ``input_grad_needed`` is False.
         """
-        assert self._cols is not None and self._out is not None  # set by forward (the interface checks the order)
-        cols, W = self._cols, self.params["W"]
+        assert self._x_pad is not None and self._out is not None  # set by forward (the interface checks the order)
+        x_pad, W = self._x_pad, self.params["W"]
         grad_z = self.activation.gradient(self._out, grad_y)
         N, O, H_out, W_out = grad_z.shape
+        cols = im2col(x_pad, self.kernel_size, self.stride).reshape(-1, N * H_out * W_out)  # forward's cols (K, M)
         grad_z_cols = grad_z.transpose(1, 0, 2, 3).reshape(O, N * H_out * W_out)  # row o, column (n, i, j)
         grad_z_cols.sum(axis=1, out=self.grads["b"])
         np.matmul(grad_z_cols, cols.T, out=self.grads["W"].reshape(O, -1))  # Σ over (n, i, j); in place
@@ -238,7 +240,7 @@ class Conv2D(Layer):
             return grad_z  # read by nobody (see Layer.backward_params)
         grad_cols = W.reshape(O, -1).T @ grad_z_cols  # Σ over o: (K, M)
         C, (kh, kw), (ph, pw) = self.in_channels, self.kernel_size, self.padding
-        grad_x_pad = col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), self._x_pad_shape, self.stride)
+        grad_x_pad = col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), x_pad.shape, self.stride)
         return grad_x_pad[:, :, ph : grad_x_pad.shape[2] - ph, pw : grad_x_pad.shape[3] - pw]
 
     def penalty(self) -> float:
@@ -286,7 +288,7 @@ class Conv2D(Layer):
 
     def __getstate__(self) -> dict[str, Any]:
         # a copy keeps its weights under a network seed, and carries no initializer that cannot be pickled
-        return {**self.__dict__, "_unseeded": None}
+        return {**self.__dict__, "_unseeded": None, "_buffers": Buffers()}
 
     def check_saveable(self) -> None:
         """Only the built-in activations can be saved (the config stores the activation by name)."""

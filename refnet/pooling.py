@@ -67,22 +67,35 @@ class Pool2D(Layer):
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
+def first_maximum(windows: Array, y: Array) -> Array:
+    """first[c,k,n,i,j] = True at the first k (row-major, k = p·kw + q) where windows[c,k,n,i,j] = y[c,n,i,j].
+
+    Shapes: windows (C, kh·kw, N, H_out, W_out), y (C, N, H_out, W_out), the windows' maxima -> first, booleans
+    of the windows' shape (all False in a window with no element equal to y: a NaN window).
+    """
+    first = np.empty(windows.shape, dtype=bool)
+    unclaimed = np.ones(y.shape, dtype=bool)  # windows whose first maximum is still ahead
+    for k in range(windows.shape[1]):
+        np.logical_and(unclaimed, windows[:, k] == y, out=first[:, k])
+        unclaimed &= ~first[:, k]
+    return first
+
+
 class MaxPool2D(Pool2D):
     """y = the largest value of each window; its gradient goes to the first maximum (row-major)."""
 
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None) -> None:
         super().__init__(kernel_size, stride)
-        self._windows: Array | None = None  # (C, kh·kw, N, H_out, W_out): the last forward's windows
-        self._y: Array | None = None  # (C, N, H_out, W_out): their maxima
+        self._first: Array | None = None  # (C, kh·kw, N, H_out, W_out) booleans: the last forward's first maxima
 
     def forward(self, x: Array, training: bool = True) -> Array:
         """y[n,c,i,j] = max_{p,q} x[n, c, i·sh + p, j·sw + q].  Shapes (N, C, H, W) -> (N, C, H_out, W_out).
 
-        Caches the windows (C, kh·kw, N, H_out, W_out) and their maxima (C, N, H_out, W_out).
+        Caches where each window's first maximum is (booleans of the windows' shape), not the windows.
         """
-        windows = self.windows(x)
+        windows = self.windows(x)  # (C, kh·kw, N, H_out, W_out)
         y = windows.max(axis=1)
-        self._windows, self._y = windows, y
+        self._first = first_maximum(windows, y)
         return y.transpose(1, 0, 2, 3)
 
     def backward(self, grad_y: Array) -> Array:
@@ -92,16 +105,11 @@ class MaxPool2D(Pool2D):
         maximum takes the gradient, the others get 0 (a tie is a kink: the first one is the choice).
         Shapes: grad_y (N, C, H_out, W_out) -> grad_cols (C, kh·kw, N, H_out, W_out) -> grad_x (N, C, H, W).
         """
-        assert self._windows is not None and self._y is not None  # set by forward (the interface checks the order)
-        windows, y = self._windows, self._y
+        assert self._first is not None  # set by forward (the interface checks the order)
+        first, (kh, kw) = self._first, self.kernel_size
         grad_y_c = grad_y.transpose(1, 0, 2, 3)  # (C, N, H_out, W_out), as y
-        grad_cols = np.empty_like(windows, dtype=grad_y.dtype)
-        unclaimed = np.ones(y.shape, dtype=bool)  # windows whose first maximum is still ahead
-        for k in range(windows.shape[1]):
-            first = unclaimed & (windows[:, k] == y)
-            np.multiply(grad_y_c, first, out=grad_cols[:, k])
-            unclaimed &= ~first
-        (kh, kw), (C, _, N, H_out, W_out) = self.kernel_size, windows.shape
+        grad_cols = first * grad_y_c[:, np.newaxis]  # grad_y at the first maximum, 0 elsewhere
+        C, _, N, H_out, W_out = grad_cols.shape
         return col2im(grad_cols.reshape(C, kh, kw, N, H_out, W_out), self._x_shape, self.stride)
 
 

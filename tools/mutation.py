@@ -115,7 +115,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "refnet/conv.py": ("im2col", "col2im", "output_size", "Conv2D.forward", "Conv2D.backward", "Conv2D.penalty"),
     "refnet/pooling.py": (
         "Pool2D.image_shape", "MaxPool2D.forward", "MaxPool2D.backward", "AvgPool2D.forward", "AvgPool2D.backward",
-        "Flatten.forward", "Flatten.backward",
+        "first_maximum", "Flatten.forward", "Flatten.backward",
     ),
     "refnet/batchnorm2d.py": ("to_rows", "from_rows", "BatchNorm2D.forward", "BatchNorm2D.backward"),
     # issue 21
