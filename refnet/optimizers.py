@@ -68,6 +68,8 @@ class Optimizer:
         # What the last step updated (see ``pack``), and for each parameter in order, its unit and index there.
         self._plan: list[Packed | Single] = []
         self._plan_entries: list[tuple[Packed | Single, int]] = []
+        #: ``in_dtype_of``'s last conversion per dtype: (the Python values, their scalars of that dtype).
+        self._scalars: dict[np.dtype[Any], tuple[tuple[float, ...], tuple[Any, ...]]] = {}
 
     def set_learning_rate(self, learning_rate: float, name: str = "learning_rate") -> None:
         """Set the learning rate as training state: any finite number >= 0.
@@ -105,12 +107,14 @@ class Optimizer:
         fields = dict(self.__dict__)
         fields["_state"] = list(self._state.items())
         fields["_plan"], fields["_plan_entries"] = [], []  # the packing of the last step, rebuilt on the next
+        fields["_scalars"] = {}  # rebuilt on the next step too
         return fields
 
     def __setstate__(self, fields: dict[str, Any]) -> None:
         pairs = fields.pop("_state")
         self.__dict__.update(fields)
         self._state = weakref.WeakKeyDictionary(pairs)
+        self._scalars = {}  # (absent from optimizers pickled before it existed)
 
     def state_for(self, layer: Layer, name: str) -> ParamState:
         """The state of one parameter array (created empty on first use)."""
@@ -211,11 +215,19 @@ class Optimizer:
                 where[(id(member.layer), member.name)] = (single, 0)
         return plan, [where[(id(layer), name)] for layer in layers for name in layer.params]
 
-    @staticmethod
-    def in_dtype_of(theta: Array, *values: float) -> tuple[Any, ...]:
+    def in_dtype_of(self, theta: Array, *values: float) -> tuple[Any, ...]:
         """The hyper-parameters as scalars of θ's dtype, so that float32 stays float32 under every
-        NumPy (NumPy 1 computes lr·g in float64 where lr does not fit float32; NumPy 2 does not)."""
-        return tuple(theta.dtype.type(value) for value in values)
+        NumPy (NumPy 1 computes lr·g in float64 where lr does not fit float32; NumPy 2 does not).
+
+        Converted once and kept while the values stay the same (a schedule changing lr converts
+        again). New scalars on every step were never freed here (NumPy 2.4.6, Python 3.11: a reference
+        whose holder gc cannot find), so the training loop's memory grew by them epoch after epoch
+        (benchmarks/test_bench_memory.py); and the conversion is per-step work.
+        """
+        cached = self._scalars.get(theta.dtype)
+        if cached is None or cached[0] != values:
+            cached = self._scalars[theta.dtype] = (values, tuple(theta.dtype.type(value) for value in values))
+        return cached[1]
 
     def update(self, theta: Array, g: Array, state: ParamState) -> None:
         """The update rule: change ``theta`` (and the slots of ``state``) in place from the gradient ``g``.

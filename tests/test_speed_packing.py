@@ -250,3 +250,17 @@ def test_a_state_dropped_for_one_layer_is_seen_and_packed_again() -> None:
     (again,) = optimizer.pack(net.layers)
     assert again is not unit
     assert all(optimizer.state_for(layer, "W")["m"].base is again.state["m"] for layer in net.layers)
+
+
+def test_hyper_parameters_are_converted_once_per_dtype_and_again_when_they_change() -> None:
+    optimizer = Adam(learning_rate=1e-3)
+    theta32, theta64 = np.zeros(3, np.float32), np.zeros(3)
+    first = optimizer.in_dtype_of(theta32, optimizer.learning_rate, optimizer.beta1)
+    assert [type(value) for value in first] == [np.float32, np.float32]
+    assert optimizer.in_dtype_of(theta32, optimizer.learning_rate, optimizer.beta1) is first
+    assert [type(value) for value in optimizer.in_dtype_of(theta64, 1e-3, 0.9)] == [np.float64, np.float64]
+    assert optimizer.in_dtype_of(theta32, 1e-3, 0.9) is first  # float64's conversion left float32's alone
+    optimizer.set_learning_rate(2e-3)
+    changed = optimizer.in_dtype_of(theta32, optimizer.learning_rate, optimizer.beta1)
+    assert changed is not first and changed[0] == np.float32(2e-3)
+    assert copy.deepcopy(optimizer).in_dtype_of(theta32, 2e-3, 0.9) == changed
