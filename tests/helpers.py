@@ -57,6 +57,12 @@ def assert_layer_gradients_close(layer: Any, x: Array, G: Array) -> None:
         assert_gradient_close(grads[name], central_difference(loss, value))
 
 
+def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
+    """max|y − reference| / max|reference|, in float64: one number for how far y is from the reference."""
+    y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    return float(np.abs(y - reference).max() / np.abs(reference).max())
+
+
 def projection_loss(y: Array, G: Array) -> float:
     """L = Σ y·G: a scalar whose gradient with respect to y is exactly G."""
     return float(np.sum(y * G))

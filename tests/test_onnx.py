@@ -26,6 +26,8 @@ ort = pytest.importorskip("onnxruntime")
 ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
 OpRun = pytest.importorskip("onnx.reference.op_run").OpRun
 
+from helpers import relative_difference  # noqa: E402
+
 import refnet.onnx  # noqa: E402
 from refnet import (  # noqa: E402
     ELU,
@@ -69,12 +71,6 @@ from refnet.transformer import tiny_gpt  # noqa: E402
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 DTYPES = [np.float64, np.float32]
 ROWS = 64
-
-
-def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
-    """max|y − reference| / max|reference|, in float64."""
-    y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    return float(np.abs(y - reference).max() / np.abs(reference).max())
 
 
 def randomized(net: NeuralNetwork, seed: int) -> NeuralNetwork:

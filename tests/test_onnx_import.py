@@ -24,6 +24,8 @@ TensorProto, helper, numpy_helper = onnx.TensorProto, onnx.helper, onnx.numpy_he
 # Through importorskip, whose modules are typed Any: mypy checks these tests the same with and without the extra.
 ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
 
+from helpers import relative_difference  # noqa: E402
+
 import refnet.onnx  # noqa: E402
 from refnet import (  # noqa: E402
     Adam,
@@ -41,12 +43,6 @@ from refnet.graph import Add  # noqa: E402
 
 ELEMENT = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
-
-
-def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
-    """max|y − reference| / max|reference|, in float64."""
-    y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    return float(np.abs(y - reference).max() / np.abs(reference).max())
 
 
 def write(

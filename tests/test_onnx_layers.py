@@ -19,18 +19,14 @@ TensorProto, helper, numpy_helper = onnx.TensorProto, onnx.helper, onnx.numpy_he
 # Through importorskip, whose modules are typed Any: mypy checks these tests the same with and without the extra.
 ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
 
+from helpers import relative_difference  # noqa: E402
+
 import refnet.onnx  # noqa: E402
 from refnet import GELU, AvgPool2D, Conv2D, Flatten, LayerNorm, MaxPool2D  # noqa: E402
 from refnet.errors import ModelFileError  # noqa: E402
 from refnet.recurrent import Recurrent  # noqa: E402
 
 ELEMENT = {np.float32: TensorProto.FLOAT, np.float64: TensorProto.DOUBLE}
-
-
-def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
-    """max|y − reference| / max|reference|, in float64."""
-    y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    return float(np.abs(y - reference).max() / np.abs(reference).max())
 
 
 def write(

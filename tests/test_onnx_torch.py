@@ -18,17 +18,13 @@ ort = pytest.importorskip("onnxruntime")
 # Through importorskip, whose modules are typed Any: mypy checks these tests the same with and without the extra.
 ReferenceEvaluator = pytest.importorskip("onnx.reference").ReferenceEvaluator
 
+from helpers import relative_difference  # noqa: E402
+
 import refnet.onnx  # noqa: E402
 from refnet import Conv2D, CrossEntropy, Dense, Flatten, MaxPool2D  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 MODEL = DATA / "torch_cnn.onnx"
-
-
-def relative_difference(y: NDArray[Any], reference: NDArray[Any]) -> float:
-    """max|y − reference| / max|reference|, in float64."""
-    y, reference = np.asarray(y, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    return float(np.abs(y - reference).max() / np.abs(reference).max())
 
 
 def fixture() -> dict[str, NDArray[Any]]:
