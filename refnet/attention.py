@@ -145,10 +145,7 @@ class MultiHeadAttention(Layer):
         self.params = {name: glorot_uniform((E, E), generator, resolved) for name in WEIGHTS}
         self.params.update({name: np.zeros(E, dtype=resolved) for name in BIASES})
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
-        #: While the weights come from OS entropy (no rng or seed given): copies as drawn, for ``adopt_rng``.
-        self._unseeded: dict[str, Array] | None = None
-        if rng is None and seed is None:
-            self._unseeded = {name: self.params[name].copy() for name in WEIGHTS}
+        self.remember_draw(rng, seed)  # a network seed redraws the weights if no rng or seed chose them (adopt_rng)
         self._cache: tuple[Array, Array, Array, Array, Array, Array] | None = None
 
     @property
@@ -220,19 +217,11 @@ class MultiHeadAttention(Layer):
         return allowed.reshape(-1, 1, T, T)
 
     # -- bookkeeping: a network seed taking over, saving ---------------------------------------
-    def adopt_rng(self, rng: np.random.Generator) -> None:
-        """Redraw the weights from ``rng`` if this layer was built without rng or seed and they are still as drawn."""
-        if self._unseeded is None:
-            return
-        drawn, self._unseeded = self._unseeded, None
-        if all(np.array_equal(self.params[name], value) for name, value in drawn.items()):
-            for name in WEIGHTS:
-                W = self.params[name]
-                np.copyto(W, glorot_uniform((W.shape[0], W.shape[1]), rng, W.dtype))
-
-    def __getstate__(self) -> dict[str, Any]:
-        # a copy (pickle, deepcopy) is a model of its own: it keeps its weights under a network seed
-        return {**self.__dict__, "_unseeded": None}
+    def redraw(self, rng: np.random.Generator) -> None:
+        """W_q, W_k, W_v, W_o drawn again from ``rng`` (the biases stay 0): a network seed taking over."""
+        for name in WEIGHTS:
+            W = self.params[name]
+            np.copyto(W, glorot_uniform((W.shape[0], W.shape[1]), rng, W.dtype))
 
     @classmethod
     def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:

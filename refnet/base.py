@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from refnet.errors import CallOrderError, ShapeError
 from refnet.support.checks import as_array, cast_finite
+from refnet.support.fingerprint import parameters_fingerprint
 from refnet.wiring import Node, apply
 
 Array = NDArray[Any]
@@ -215,7 +216,34 @@ class Layer:
         redraws what it drew from the OS (a Dense its initial weights, unless they have
         changed since) and draws from ``rng`` from then on; it adopts one network's
         generator, once. Layers without randomness have nothing to do.
+
+        For a layer whose constructor calls ``remember_draw``: if its parameters are still as
+        drawn from the OS, ``redraw(rng)`` draws them again.
         """
+        if self._unseeded is None:
+            return
+        as_drawn, self._unseeded = self._unseeded, None
+        if parameters_fingerprint(self.params) == as_drawn:
+            self.redraw(rng)
+
+    #: While the parameters are as drawn from OS entropy (no rng or seed given): their fingerprint,
+    #: for ``adopt_rng``. None once a seed chose them, and in a copy (a model of its own).
+    _unseeded: bytes | None = None
+
+    def remember_draw(self, rng: np.random.Generator | None, seed: int | None) -> None:
+        """Called by a constructor once it has drawn ``params``: keep their fingerprint if neither
+        ``rng`` nor ``seed`` chose them, so that a network's seed may redraw them (``adopt_rng``)."""
+        self._unseeded = parameters_fingerprint(self.params) if rng is None and seed is None else None
+
+    def redraw(self, rng: np.random.Generator) -> None:
+        """Draw the initial parameters again from ``rng``, in place (a layer calling ``remember_draw`` writes it)."""
+        raise NotImplementedError(f"{type(self).__name__} calls remember_draw, so it must write redraw(rng)")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (pickle, deepcopy) is a model of its own: a network seed never redraws its parameters.
+        fields = dict(self.__dict__)
+        fields.pop("_unseeded", None)
+        return fields
 
     def state_problem(self) -> str | None:
         """What is wrong with the layer's ``state`` arrays beyond finiteness (e.g. a negative variance), or None."""

@@ -25,7 +25,6 @@ Backward, given grad_y = dL/dy of shape (N, O, H_out, W_out), grad_z = grad_y·a
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 from typing import Any
@@ -171,8 +170,7 @@ class Conv2D(Layer):
         W = self._initial_weights(make_rng(rng, seed, "Conv2D"), resolved)
         self.params = {"W": W, "b": np.zeros(self.out_channels, dtype=resolved)}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
-        #: While W comes from OS entropy (no rng or seed given): a fingerprint of W as drawn (see ``adopt_rng``).
-        self._unseeded: bytes | None = _fingerprint(W) if rng is None and seed is None else None
+        self.remember_draw(rng, seed)  # a network seed redraws W if no rng or seed chose it (adopt_rng)
         self._x_pad: Array | None = None  # the last forward's x_pad (N, C, H + 2·ph, W + 2·pw); x without padding
         self._out: Array | None = None  # z if the activation differentiates at its input, else y
         self._buffers = Buffers()  # x_pad, reused from step to step (never returned)
@@ -277,18 +275,13 @@ class Conv2D(Layer):
             check_finite(W, "weight_init result")
         return np.array(cast_finite(W, dtype, "weight_init result"), order="C")  # always a copy
 
-    def adopt_rng(self, rng: np.random.Generator) -> None:
-        """Redraw W from ``rng`` if this Conv2D was built without rng or seed and W is still as drawn."""
-        if self._unseeded is None:
-            return
-        fingerprint, self._unseeded = self._unseeded, None
+    def redraw(self, rng: np.random.Generator) -> None:
+        """W drawn again from ``rng`` (b stays 0): a network seed taking over."""
         W = self.params["W"]
-        if _fingerprint(W) == fingerprint:
-            np.copyto(W, self._initial_weights(rng, W.dtype))
+        np.copyto(W, self._initial_weights(rng, W.dtype))
 
     def __getstate__(self) -> dict[str, Any]:
-        # a copy keeps its weights under a network seed, and carries no initializer that cannot be pickled
-        return {**self.__dict__, "_unseeded": None, "_buffers": Buffers()}
+        return {**super().__getstate__(), "_buffers": Buffers()}  # a copy starts with no work buffers
 
     def check_saveable(self) -> None:
         """Only the built-in activations can be saved (the config stores the activation by name)."""
@@ -335,8 +328,3 @@ class Conv2D(Layer):
             f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}, activation={self.activation.name!r}{extra})"
         )
-
-
-def _fingerprint(W: Array) -> bytes:
-    """A digest of W's bytes: equal digests mean (but for a 2⁻¹²⁸ chance) unchanged weights."""
-    return hashlib.blake2b(np.ascontiguousarray(W).data, digest_size=16).digest()

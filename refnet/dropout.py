@@ -31,7 +31,7 @@ class Dropout(Layer):
         self.p = check_unit_interval(p, "p")
         self.rng = make_rng(rng, seed, "Dropout")
         #: True while the masks come from OS entropy (no rng or seed given): a network seed may take over.
-        self._unseeded = rng is None and seed is None
+        self._draws_from_os = rng is None and seed is None
         #: The scaled mask of the last training forward, mask / (1 − p); None in evaluation.
         self.scaled_mask: Array | None = None
 
@@ -63,12 +63,12 @@ class Dropout(Layer):
         return self.rng
 
     def set_generator(self, rng: np.random.Generator) -> None:
-        self.rng, self._unseeded = rng, False
+        self.rng, self._draws_from_os = rng, False
 
     def adopt_rng(self, rng: np.random.Generator) -> None:
         """Draw the masks from ``rng`` if this Dropout was built without rng or seed."""
-        if self._unseeded:
-            self.rng, self._unseeded = rng, False
+        if self._draws_from_os:
+            self.rng, self._draws_from_os = rng, False
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}

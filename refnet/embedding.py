@@ -22,7 +22,6 @@ from numpy.typing import DTypeLike
 from refnet.base import Array, Layer, Shape
 from refnet.errors import ShapeError
 from refnet.support.checks import as_array, check_dtype, check_int, make_rng
-from refnet.support.fingerprint import fingerprint
 
 __all__ = ["Embedding"]
 
@@ -59,8 +58,7 @@ class Embedding(Layer):
         W = self._initial_weights(make_rng(rng, seed, "Embedding"), resolved)
         self.params = {"W": W}
         self.grads = {"W": np.zeros_like(W)}
-        #: While W comes from OS entropy (no rng or seed given): a fingerprint of W as drawn, for ``adopt_rng``.
-        self._unseeded: bytes | None = fingerprint(W) if rng is None and seed is None else None
+        self.remember_draw(rng, seed)  # a network seed redraws W if no rng or seed chose it (adopt_rng)
         self._ids: Array | None = None
 
     def _initial_weights(self, rng: np.random.Generator, dtype: np.dtype[Any]) -> Array:
@@ -126,18 +124,10 @@ class Embedding(Layer):
         return (*shape, self.embedding_dim)
 
     # -- bookkeeping: a network seed taking over, copies, config ------------------------------
-    def adopt_rng(self, rng: np.random.Generator) -> None:
-        """Redraw W from ``rng`` if this Embedding was built without rng or seed and W is still as drawn."""
-        if self._unseeded is None:
-            return
-        as_drawn, self._unseeded = self._unseeded, None
+    def redraw(self, rng: np.random.Generator) -> None:
+        """W drawn again from ``rng``: a network seed taking over."""
         W = self.params["W"]
-        if fingerprint(W) == as_drawn:
-            np.copyto(W, self._initial_weights(rng, W.dtype))
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A copy (pickle, deepcopy) is a model of its own: a network seed never redraws its weights.
-        return {**self.__dict__, "_unseeded": None}
+        np.copyto(W, self._initial_weights(rng, W.dtype))
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,6 @@ last axis, and dW, db sum over every row of every sequence.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -76,11 +75,8 @@ class Dense(Layer):
         init = self._initializer(weight_init)
         W = self._initial_weights(init, make_rng(rng, seed, "Dense"), resolved)
         self.params = {"W": W, "b": np.zeros(self.out, dtype=resolved)}
-        #: While W comes from OS entropy (no rng or seed given): the initializer, and a
-        #: fingerprint of W as drawn, for ``adopt_rng`` (a network seed takes over).
-        self._unseeded: tuple[Initializer, bytes] | None = None
-        if rng is None and seed is None:
-            self._unseeded = (init, _fingerprint(W))
+        self.remember_draw(rng, seed)  # a network seed redraws W if no rng or seed chose it (adopt_rng)
+        self._init: Initializer | None = init  # for redraw; a copy does not carry it (a lambda cannot be pickled)
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self._x: Array | None = None
         #: What act' is written in (``Activation.from_input``): y, or z for gelu/silu.
@@ -157,23 +153,14 @@ class Dense(Layer):
         check_finite(W, "weight_init result")
         return np.array(cast_finite(W, dtype, "weight_init result"), order="C")  # always a copy
 
-    def adopt_rng(self, rng: np.random.Generator) -> None:
-        """Redraw W from ``rng`` if this Dense was built without rng or seed and W is still as drawn.
-
-        Weights that changed since (trained, loaded, set by hand) are kept.
-        """
-        if self._unseeded is None:
-            return
-        init, fingerprint = self._unseeded
-        self._unseeded = None
+    def redraw(self, rng: np.random.Generator) -> None:
+        """W drawn again from ``rng`` by the same initializer (b stays 0): a network seed taking over."""
+        assert self._init is not None  # a copy, which has none, is never redrawn (adopt_rng)
         W = self.params["W"]
-        if _fingerprint(W) == fingerprint:
-            np.copyto(W, self._initial_weights(init, rng, W.dtype))
+        np.copyto(W, self._initial_weights(self._init, rng, W.dtype))
 
     def __getstate__(self) -> dict[str, Any]:
-        # A copy (pickle, deepcopy) is a model of its own: it keeps its weights under a
-        # network seed, and it does not carry the initializer (a lambda cannot be pickled).
-        return {**self.__dict__, "_unseeded": None}
+        return {**super().__getstate__(), "_init": None}  # the initializer may be a lambda: not pickled
 
     def check_saveable(self) -> None:
         """The config stores the activation by ``name`` only, so a subclass (``class
@@ -216,8 +203,3 @@ class Dense(Layer):
         if self.regularizer.active:
             extra = f", l1_lambda={self.regularizer.l1_lambda}, l2_lambda={self.regularizer.l2_lambda}"
         return f"Dense({self._in}, {self.out}, activation={self.activation.name!r}{extra})"
-
-
-def _fingerprint(W: Array) -> bytes:
-    """A digest of W's bytes: equal digests mean (but for a 2⁻¹²⁸ chance) unchanged weights."""
-    return hashlib.blake2b(np.ascontiguousarray(W).data, digest_size=16).digest()

@@ -46,8 +46,7 @@ class PositionalEmbedding(Layer):
         generator = make_rng(rng, seed, "PositionalEmbedding")
         self.params = {"P": generator.standard_normal((self.max_length, self.embed_dim)).astype(resolved)}
         self.grads = {"P": np.zeros_like(self.params["P"])}
-        #: While P comes from OS entropy (no rng or seed given): a copy as drawn, for ``adopt_rng``.
-        self._unseeded: Array | None = self.params["P"].copy() if rng is None and seed is None else None
+        self.remember_draw(rng, seed)  # a network seed redraws P if no rng or seed chose it (adopt_rng)
         self._shape: tuple[int, ...] | None = None
 
     @property
@@ -83,16 +82,10 @@ class PositionalEmbedding(Layer):
         dP[T:] = 0.0
         return grad_y
 
-    def adopt_rng(self, rng: np.random.Generator) -> None:
-        """Redraw P from ``rng`` if this layer was built without rng or seed and P is still as drawn."""
-        drawn, self._unseeded = self._unseeded, None
+    def redraw(self, rng: np.random.Generator) -> None:
+        """P drawn again from ``rng``: a network seed taking over."""
         P = self.params["P"]
-        if drawn is not None and np.array_equal(P, drawn):
-            np.copyto(P, rng.standard_normal(P.shape).astype(P.dtype))
-
-    def __getstate__(self) -> dict[str, Any]:
-        # a copy (pickle, deepcopy) is a model of its own: it keeps its table under a network seed
-        return {**self.__dict__, "_unseeded": None}
+        np.copyto(P, rng.standard_normal(P.shape).astype(P.dtype))
 
     @classmethod
     def array_shapes(cls, config: dict[str, Any]) -> tuple[dict[str, Shape], dict[str, Shape]]:

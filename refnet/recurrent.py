@@ -49,7 +49,6 @@ from numpy.typing import DTypeLike
 from refnet.base import Array, Layer, Shape
 from refnet.errors import CallOrderError, ShapeError
 from refnet.support.checks import as_array, cast_finite, check_dtype, check_finite, check_int, make_rng
-from refnet.support.fingerprint import fingerprint
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent", "sigmoid"]
 
@@ -229,8 +228,7 @@ class Recurrent(Layer):
         self.recurrent_init = recurrent_init
         self.params = self._initial_params(make_rng(rng, seed, name), check_dtype(dtype))
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
-        #: While the weights come from OS entropy (no rng or seed given): their fingerprint as drawn.
-        self._unseeded: bytes | None = self._fingerprint() if rng is None and seed is None else None
+        self.remember_draw(rng, seed)  # a network seed redraws the weights if no rng or seed chose them (adopt_rng)
         self._x: Array | None = None
         #: The state (h_0[, c_0]), each (N, H), the next forward starts from; None: zeros of any N.
         self.initial_state: tuple[Array, ...] | None = None
@@ -404,21 +402,10 @@ class Recurrent(Layer):
         return (shape[0], self.hidden_size) if self.return_sequences else (self.hidden_size,)
 
     # -- bookkeeping: a network seed taking over, copies, config ------------------------------
-    def _fingerprint(self) -> bytes:
-        return b"".join(fingerprint(value) for value in self.params.values())
-
-    def adopt_rng(self, rng: np.random.Generator) -> None:
-        """Redraw the weights from ``rng`` if built without rng or seed and they are still as drawn."""
-        if self._unseeded is None:
-            return
-        as_drawn, self._unseeded = self._unseeded, None
-        if self._fingerprint() == as_drawn:
-            for name, value in self._initial_params(rng, self.params["W_x"].dtype).items():
-                np.copyto(self.params[name], value)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A copy (pickle, deepcopy) is a model of its own: a network seed never redraws its weights.
-        return {**self.__dict__, "_unseeded": None}
+    def redraw(self, rng: np.random.Generator) -> None:
+        """Every weight and bias drawn again from ``rng``: a network seed taking over."""
+        for name, value in self._initial_params(rng, self.params["W_x"].dtype).items():
+            np.copyto(self.params[name], value)
 
     def get_config(self) -> dict[str, Any]:
         return {
