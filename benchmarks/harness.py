@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import median
@@ -194,6 +195,42 @@ class Floor:
         self.copy()
         self.gemm_samples.append(middle - start)
         self.copy_samples.append(time.perf_counter() - middle)
+
+
+def traced_epochs(
+    build: Callable[[], NeuralNetwork], train_epoch: Callable[[NeuralNetwork], object], epochs: int
+) -> tuple[NeuralNetwork, list[int], list[int]]:
+    """Build a network and train it ``epochs`` times for one epoch under tracemalloc, counting from
+    before it is built (parameters, gradients, optimizer state, caches, buffers, temporaries).
+
+    Returns the network, the peak traced bytes of each epoch and the live traced bytes after each.
+    """
+    peaks, live = [], []
+    tracemalloc.start()
+    try:
+        net = build()
+        for _ in range(epochs):
+            tracemalloc.reset_peak()
+            train_epoch(net)
+            current, peak = tracemalloc.get_traced_memory()
+            peaks.append(peak)
+            live.append(current)
+    finally:
+        tracemalloc.stop()
+    return net, peaks, live
+
+
+def memory_info(need: int, peaks: list[int], live: list[int]) -> dict[str, Any]:
+    """What a memory benchmark records beside its time: the need, each epoch's peak and live bytes, ratio, growth."""
+    return {
+        "bound": "theoretical memory",
+        "theoretical_bytes": need,
+        "peak_bytes_per_epoch": peaks,
+        "live_bytes_after_epoch": live,
+        "peak_ratio": max(peaks) / need,
+        "peak_growth_bytes": peaks[-1] - peaks[1],
+        "live_growth_bytes": live[-1] - live[1],
+    }
 
 
 def repeated(function: Callable[[], object], times: int) -> Callable[[], object]:

@@ -19,6 +19,7 @@ table, those blocks, ``nn.LayerNorm`` and ``nn.Linear``, with ``F.cross_entropy`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import harness
@@ -171,30 +172,44 @@ def torch_gpt(model: NeuralNetwork, torch: Any, dtype: Any) -> Any:
     return gpt
 
 
+def torch_or_none() -> Any:
+    """PyTorch on THREADS threads, or None where it is not installed (only ``nox -s peers`` installs it)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(THREADS)
+    return torch
+
+
+def causal_mask(torch: Any, T: int) -> Any:
+    """PyTorch's boolean attention mask of the future: True above the diagonal (a position never sees later ones)."""
+    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+
+
+def torch_adam_step(torch: Any, model: Any, loss: Callable[[], Any]) -> Callable[[], None]:
+    """One PyTorch training step of ``model`` on ``loss()`` with Adam (lr 1e-3), as refnet's step."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+
+    return step
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_transformer_block_step(benchmark: Any, dtype: str) -> None:
     model, X, Y = block_model(dtype)
     N, T, E, H, F = BLOCK
     dense, heads = block_floor(dtype, N, T, E, H, F)
     peers = {}
-    try:
-        import torch
-    except ImportError:
-        torch = None
+    torch = torch_or_none()
     if torch is not None:
-        torch.set_num_threads(THREADS)
-        torch_dtype = torch.float32 if dtype == "float32" else torch.float64
-        block = torch_block(model.layers, torch, torch_dtype)
-        optimizer = torch.optim.Adam(block.parameters(), lr=1e-3)
-        x, y = torch.from_numpy(X), torch.from_numpy(Y)
-        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
-
-        def torch_step() -> None:
-            optimizer.zero_grad()
-            torch.nn.functional.mse_loss(block(x, mask), y).backward()
-            optimizer.step()
-
-        peers["torch"] = torch_step
+        block = torch_block(model.layers, torch, torch.float32 if dtype == "float32" else torch.float64)
+        x, y, mask = torch.from_numpy(X), torch.from_numpy(Y), causal_mask(torch, T)
+        peers["torch"] = torch_adam_step(torch, block, lambda: torch.nn.functional.mse_loss(block(x, mask), y))
     benchmark.group = "transformer block step"
     harness.run(
         benchmark,
@@ -217,23 +232,13 @@ def test_tiny_gpt_step(benchmark: Any, dtype: str) -> None:
     dense, heads = block_floor(dtype, N, T, E, H, 4 * E, blocks)
     dense = [*dense, (N * T, E, V)]  # the output layer to the vocabulary
     peers = {}
-    try:
-        import torch
-    except ImportError:
-        torch = None
+    torch = torch_or_none()
     if torch is not None:
-        torch.set_num_threads(THREADS)
         gpt = torch_gpt(model, torch, torch.float32 if dtype == "float32" else torch.float64)
-        optimizer = torch.optim.Adam(gpt.parameters(), lr=1e-3)
-        x, y = torch.from_numpy(ids), torch.from_numpy(labels).reshape(-1)
-        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
-
-        def torch_step() -> None:
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(gpt(x, mask).reshape(-1, V), y).backward()
-            optimizer.step()
-
-        peers["torch"] = torch_step
+        x, y, mask = torch.from_numpy(ids), torch.from_numpy(labels).reshape(-1), causal_mask(torch, T)
+        peers["torch"] = torch_adam_step(
+            torch, gpt, lambda: torch.nn.functional.cross_entropy(gpt(x, mask).reshape(-1, V), y)
+        )
     benchmark.group = "tiny GPT step"
     harness.run(
         benchmark,

@@ -25,7 +25,6 @@ method: the largest Conv2D's cols and its gradient (one layer's at a time).
 from __future__ import annotations
 
 import math
-import tracemalloc
 from typing import Any
 
 import harness
@@ -225,35 +224,14 @@ def test_cnn_epoch_memory(benchmark: Any, cnn: str, dtype: str) -> None:
     X, y = make_images(cnn, dtype, BATCHES_PER_EPOCH)
     batch = CNNS[cnn][1]
     optimizer = SGD(learning_rate=0.01)
-    peaks, live = [], []
-    tracemalloc.start()
-    try:
-        net = make_cnn(cnn, dtype)
-        for _ in range(EPOCHS):
-            tracemalloc.reset_peak()
-            net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch, verbose=0)
-            current, peak = tracemalloc.get_traced_memory()
-            peaks.append(peak)
-            live.append(current)
-    finally:
-        tracemalloc.stop()
+
+    def epoch(net: Any) -> None:
+        net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch, verbose=0)
+
+    net, peaks, live = harness.traced_epochs(lambda: make_cnn(cnn, dtype), epoch, EPOCHS)
     need = theoretical_bytes(net, batch, dtype)
     assert max(peaks[1:]) - min(peaks[1:]) <= FLAT_BYTES, peaks
     assert max(live[1:]) - min(live[1:]) <= FLAT_BYTES, live
     benchmark.group = "cnn memory"
-    benchmark.pedantic(
-        lambda: net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch, verbose=0), rounds=harness.rounds(5)
-    )
-    benchmark.extra_info.update(
-        {
-            "bound": "theoretical memory",
-            "cnn": cnn,
-            "dtype": dtype,
-            "theoretical_bytes": need,
-            "peak_bytes_per_epoch": peaks,
-            "live_bytes_after_epoch": live,
-            "peak_ratio": max(peaks) / need,
-            "peak_growth_bytes": peaks[-1] - peaks[1],
-            "live_growth_bytes": live[-1] - live[1],
-        }
-    )
+    benchmark.pedantic(lambda: epoch(net), rounds=harness.rounds(5))
+    benchmark.extra_info.update({"cnn": cnn, "dtype": dtype, **harness.memory_info(need, peaks, live)})

@@ -15,7 +15,6 @@ each epoch show that nothing accumulates: the test asserts it.
 from __future__ import annotations
 
 import itertools
-import tracemalloc
 from typing import Any
 
 import harness
@@ -43,37 +42,16 @@ def test_epoch_memory(benchmark: Any, mlp: str, dtype: str) -> None:
     widths, batch = harness.MLPS[mlp]
     X, y = harness.make_batch(widths, batch * BATCHES_PER_EPOCH, dtype)
     optimizer = Adam(learning_rate=1e-3)
-    peaks, live = [], []
-    tracemalloc.start()
-    try:
-        net = harness.make_mlp(widths, dtype)
-        for _ in range(EPOCHS):
-            tracemalloc.reset_peak()
-            net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch)
-            current, peak = tracemalloc.get_traced_memory()
-            peaks.append(peak)
-            live.append(current)
-    finally:
-        tracemalloc.stop()
+
+    def epoch(net: Any) -> None:
+        net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch)
+
+    net, peaks, live = harness.traced_epochs(lambda: harness.make_mlp(widths, dtype), epoch, EPOCHS)
     need = theoretical_bytes(widths, batch, np.dtype(dtype))
     # Flat: after the first epoch, nothing accumulates from epoch to epoch.
     assert max(peaks[1:]) - min(peaks[1:]) <= FLAT_BYTES, peaks
     assert max(live[1:]) - min(live[1:]) <= FLAT_BYTES, live
     benchmark.group = "memory"
     # The time of one (untraced) epoch, so that the memory figures travel in the same JSON.
-    benchmark.pedantic(
-        lambda: net.train(X, y, epochs=1, optimizer=optimizer, batch_size=batch), rounds=harness.rounds(5)
-    )
-    benchmark.extra_info.update(
-        {
-            "bound": "theoretical memory",
-            "mlp": mlp,
-            "dtype": dtype,
-            "theoretical_bytes": need,
-            "peak_bytes_per_epoch": peaks,
-            "live_bytes_after_epoch": live,
-            "peak_ratio": max(peaks) / need,
-            "peak_growth_bytes": peaks[-1] - peaks[1],
-            "live_growth_bytes": live[-1] - live[1],
-        }
-    )
+    benchmark.pedantic(lambda: epoch(net), rounds=harness.rounds(5))
+    benchmark.extra_info.update({"mlp": mlp, "dtype": dtype, **harness.memory_info(need, peaks, live)})
