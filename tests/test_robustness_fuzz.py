@@ -117,7 +117,7 @@ def inputs(draw: st.DrawFn, n_features: int) -> Drawn:
         np.zeros((rows, 0)),
         np.ones((rows, n_features + 1)),
         np.ones(n_features),
-        np.ones((rows, n_features, 1)),
+        np.ones((rows, n_features, n_features + 1)),  # (N, ..., D) with the wrong D ((N, 1, 1) is a valid batch)
         good.astype(object),
         good.astype(str),
         np.ones((rows, n_features), dtype=complex),
