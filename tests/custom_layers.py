@@ -171,7 +171,7 @@ class Normalize:
     def __init__(self, width: int, dtype: Any = np.float64, bug: str | None = None, seed: int = 0) -> None:
         self.params = {"g": np.random.default_rng(seed).uniform(0.5, 1.5, width).astype(dtype)}
         self.grads: dict[str, Array] = {}
-        self.bug, self.eps = bug, 1e-3
+        self.bug, self.eps = bug, 1e-2  # 1/√(σ² + eps) ≤ 10: a nearly constant row stays decidable in float32
 
     def forward(self, x: Array) -> Array:
         mu = x.mean(axis=1, keepdims=True)
