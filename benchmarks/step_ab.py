@@ -1,12 +1,14 @@
 """Before/after: the training step of two source trees of refnet, timed in alternating processes.
 
-    python benchmarks/step_ab.py BEFORE_TREE AFTER_TREE [--rounds 3]
+    python benchmarks/step_ab.py BEFORE_TREE AFTER_TREE [--rounds 3] [--path train_step|seam]
 
 A tree is a checkout (``git worktree add /tmp/before <commit>``). Each round runs one process per
-tree, alternately, so that both see the same machine; a process times one training step
-(the network's gradients, then ``optimizer.step``) of the medium and large MLPs of
-``benchmarks/harness.py``, for SGD and Adam in float32 and float64, and prints the median of its
-steps. The table shows, per case, the median over rounds and the ratio after/before. Like
+tree, alternately, so that both see the same machine; a process times one training step of the
+medium and large MLPs of ``benchmarks/harness.py``, for SGD and Adam in float32 and float64, and
+prints the median of its steps. The step is ``--path``: ``train_step`` (the default) is what
+``train`` runs per batch and ``nox -s benchmarks`` times as the ``core`` path (gradients, the
+inf/NaN check, the guarded ``optimizer.step``); ``seam`` is the network's gradients and
+``optimizer.step`` alone. The table shows, per case, the median over rounds and the ratio after/before. Like
 ``nox -s benchmarks``, it unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for its own processes.
 """
 
@@ -24,11 +26,13 @@ STEPS = {"medium": 60, "large": 20}
 WARMUP = 5
 
 
-def time_tree(tree: str) -> dict[str, float]:
+def time_tree(tree: str, path: str) -> dict[str, float]:
     """Median seconds of one training step per case, for the refnet in ``tree`` (run in a child process)."""
     sys.path[:0] = [tree, os.path.join(tree, "benchmarks")]
     import harness
     import numpy as np
+
+    from refnet.training import train_step
 
     medians: dict[str, float] = {}
     for mlp, steps in STEPS.items():
@@ -40,8 +44,11 @@ def time_tree(tree: str) -> dict[str, float]:
                 samples = []
                 for _ in range(WARMUP + steps):
                     start = time.perf_counter()
-                    seam.loss_and_gradients(setup.X, setup.target)
-                    setup.optimizer.step(setup.net.layers)
+                    if path == "train_step":
+                        assert train_step(setup.net, setup.guard, setup.X, setup.target)[2] is None
+                    else:
+                        seam.loss_and_gradients(setup.X, setup.target)
+                        setup.optimizer.step(setup.net.layers)
                     samples.append(time.perf_counter() - start)
                 medians[f"{mlp} {np.dtype(dtype).name} {name}"] = statistics.median(samples[WARMUP:])
     return medians
@@ -52,16 +59,17 @@ def main() -> None:
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--path", choices=["train_step", "seam"], default="train_step")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(time_tree(args.child)))
+        print(json.dumps(time_tree(args.child, args.path)))
         return
     env = {key: value for key, value in os.environ.items() if key not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     runs: dict[str, list[dict[str, float]]] = {args.before: [], args.after: []}
     for _ in range(args.rounds):
         for tree in runs:
-            command = [sys.executable, __file__, args.before, args.after, "--child", tree]
+            command = [sys.executable, __file__, args.before, args.after, "--child", tree, "--path", args.path]
             output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
             runs[tree].append(json.loads(output))
     before = {case: statistics.median(run[case] for run in runs[args.before]) for case in runs[args.before][0]}

@@ -37,7 +37,7 @@ class Optimizer:
     """Base class: ``step(layers)`` updates every parameter from its gradient.
 
     A subclass writes only the math: ``update(theta, g, state)``, the formula for one
-    parameter, in place (``theta -= ...``, ``m[:] = ...`` or ``np.add(..., out=m)``), and declares its state in
+    parameter, in place (``theta -= ...``, ``m *= beta1`` or ``m[:] = ...``), and declares its state in
     ``slots``. Around it, the base class keeps the state per parameter, creates each slot
     (zeros shaped like the parameter; counters at 0, advanced by one before every update),
     clips gradients, and runs the formula on cache-sized blocks of all parameters packed
@@ -335,7 +335,8 @@ class SGD(Optimizer):
             theta -= lr * g
             return
         v = state["velocity"]
-        np.add(mu * v, g, out=v)  # v ← μ·v + g, written into v
+        v *= mu  # v ← μ·v + g, in place
+        v += g
         if self.nesterov:
             theta -= lr * (g + mu * v)
         else:
@@ -398,8 +399,10 @@ class Adam(Optimizer):
         θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε);  amsgrad: v_max ← max(v_max, v), v̂ = v_max/(1 − β2ᵗ)."""
         lr, beta1, beta2, epsilon = self.in_dtype_of(theta, self.learning_rate, self.beta1, self.beta2, self.epsilon)
         t, m, v = state["t"], state["m"], state["v"]
-        np.add(beta1 * m, (1 - beta1) * g, out=m)  # m ← β1·m + (1 − β1)·g, written into m: no copy of the sum
-        np.add(beta2 * v, (1 - beta2) * g**2, out=v)  # v ← β2·v + (1 − β2)·g²
+        m *= beta1  # m ← β1·m + (1 − β1)·g, in place (no temporary for β1·m)
+        m += (1 - beta1) * g
+        v *= beta2  # v ← β2·v + (1 − β2)·g²
+        v += (1 - beta2) * g**2
         m_hat = m / (1 - beta1**t)
         if self.amsgrad:  # v̂ from the largest v so far (PyTorch's amsgrad): the step size never grows back
             v_max = state["v_max"]
@@ -492,12 +495,14 @@ class RMSProp(Optimizer):
         """v ← ρ·v + (1 − ρ)·g²;  θ ← θ − lr·g/(√v + ε)  (momentum: b ← μ·b + g/(√v + ε); θ ← θ − lr·b)."""
         lr, rho, epsilon, mu = self.in_dtype_of(theta, self.learning_rate, self.rho, self.epsilon, self.momentum)
         v = state["v"]
-        np.add(rho * v, (1 - rho) * g**2, out=v)  # v ← ρ·v + (1 − ρ)·g², written into v
+        v *= rho  # v ← ρ·v + (1 − ρ)·g², in place
+        v += (1 - rho) * g**2
         if mu == 0.0:
             theta -= lr * g / (np.sqrt(v) + epsilon)
             return
         b = state["b"]
-        np.add(mu * b, g / (np.sqrt(v) + epsilon), out=b)  # b ← μ·b + g/(√v + ε)
+        b *= mu  # b ← μ·b + g/(√v + ε)
+        b += g / (np.sqrt(v) + epsilon)
         theta -= lr * b
 
     def state_problem(self, state: ParamState) -> str | None:
