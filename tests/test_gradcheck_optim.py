@@ -171,11 +171,12 @@ def test_a_gradient_equal_to_epsilon_tells_inside_from_outside_the_root_by_order
     assert steps[EpsilonInsideRoot] < steps[Adam] / 1000
 
 
-def test_failure_reports_the_step_and_element_with_expected_and_actual() -> None:
+def test_failure_reports_the_step_and_element_with_the_reference_and_the_checked_value() -> None:
     report = check_optimizers(adam=EpsilonInsideRoot)
     (result,) = [r for r in report.results if r.tensor == "g near ε"]
     assert result.index.startswith("step 1, [")
-    assert result.method == "closed form" and "expected" in result.message
+    assert result.method == "closed form"
+    assert f"the reference gives {result.analytic:.10g}, the checked code {result.numerical:.10g}" in result.message
     assert result.abs_error > result.tolerance
 
 

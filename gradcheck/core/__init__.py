@@ -9,5 +9,6 @@ Where to read first:
 Around them the retry machinery (``kinks``, ``steps``, ``noise``) looks again at an element
 that fails or that rounding may have decided, with the rounding model explained once, in
 ``noise``; ``tolerances`` holds every threshold, ``results`` what a check says, ``sweep`` the
-convergence order, ``guard`` what the checked code raises.
+convergence order, ``guard`` what the checked code raises. ``values.compare`` is the other
+judgement: a value against its reference or closed form, where there is no derivative.
 """

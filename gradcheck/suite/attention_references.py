@@ -26,10 +26,11 @@ from gradcheck.checks import check_layer
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report, Verdict
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.core.values import compare
 from gradcheck.network_check import check_network
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
-from gradcheck.suite.references import compare, rows, runner, vector
+from gradcheck.suite.references import rows, runner, vector
 from refnet.attention import MultiHeadAttention, attention_forward, causal_mask
 from refnet.functions import GELU, Activation, SiLU
 from refnet.graph import GraphModel, Input

@@ -24,6 +24,7 @@ from gradcheck.core.kinks import draw_away, push_from_zero
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.core.values import compare
 from gradcheck.network_check import check_network
 from gradcheck.suite import conv_textbook as book
 from gradcheck.suite import textbook
@@ -33,7 +34,6 @@ from gradcheck.suite.references import (
     BATCHNORM_MOMENTUM,
     ValueCheck,
     batchnorm_results,
-    compare,
     runner,
     vector,
 )

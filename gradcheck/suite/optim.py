@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from gradcheck.core.lines import Array
-from gradcheck.core.results import CheckResult, Report, relative_error
+from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.core.values import compare
 from refnet.base import Layer
 from refnet.optimizers import SGD, Adam, Optimizer
 
@@ -45,33 +46,6 @@ class ParameterHolder(Layer):
         arrays = {key: np.array(value) for key, value in params.items()}
         self.params = {key: a if a.dtype.kind == "f" else a.astype(np.float64) for key, a in arrays.items()}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
-
-
-def compare(component: str, tensor: str, expected: Array, actual: Array, tol: Tolerances, formula: str) -> CheckResult:
-    """Steps (rows) of parameters against their closed form; the worst element decides."""
-    expected, actual = np.atleast_2d(expected), np.atleast_2d(actual)
-    error = np.abs(expected - actual)
-    allowed = tol.closed_atol + tol.closed_rtol * np.maximum(np.abs(expected), np.abs(actual))
-    ratio = np.nan_to_num(error / allowed, nan=np.inf)
-    step, element = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-    a, n = float(expected[step, element]), float(actual[step, element])
-    passed = bool(np.all(ratio <= 1.0))
-    where = f"step {step + 1}, [{element}]"
-    message = f"{formula}: " + ("exact to rounding" if passed else f"off at {where}: expected {a:.10g}, got {n:.10g}")
-    return CheckResult(
-        component=component,
-        tensor=tensor,
-        index=where,
-        analytic=a,
-        numerical=n,
-        abs_error=abs(a - n),
-        rel_error=relative_error(a, n),
-        tolerance=float(allowed[step, element]),
-        verdict="pass" if passed else "fail",
-        method="closed form",
-        checked=int(ratio.size),
-        message=message,
-    )
 
 
 def run_steps(optimizer: Optimizer, layers: list[ParameterHolder], gradients: list[list[Array]]) -> list[Array]:
@@ -107,7 +81,7 @@ def adam_constant_gradient(adam: OptimizerFactory = Adam, tol: Tolerances = DEFA
     thetas = run_steps(adam(learning_rate=lr, epsilon=eps), [layer], [[g]] * steps)[0]
     moves = -np.diff(np.vstack([[1.0, -0.5, 0.2, 3.0, -1.0], thetas]), axis=0)
     expected = np.tile(lr * g / (np.abs(g) + eps), (steps, 1))
-    return compare("Adam", "constant g", expected, moves, tol, "Δθ = lr·g/(|g|+ε) at every step")
+    return compare("constant g", expected, moves, tol, "Δθ = lr·g/(|g|+ε) at every step", component="Adam", steps=True)
 
 
 def adam_first_step(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -118,7 +92,15 @@ def adam_first_step(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT_TOL
     layer = ParameterHolder(W=theta0)
     optimizer = adam(learning_rate=lr, beta1=0.8, beta2=0.99, epsilon=eps)
     theta1 = run_steps(optimizer, [layer], [[g]])[0]
-    return compare("Adam", "first step", theta0 - lr * g / (np.abs(g) + eps), theta1, tol, "θ₁ = θ₀ − lr·g/(|g|+ε)")
+    return compare(
+        "first step",
+        theta0 - lr * g / (np.abs(g) + eps),
+        theta1,
+        tol,
+        "θ₁ = θ₀ − lr·g/(|g|+ε)",
+        component="Adam",
+        steps=True,
+    )
 
 
 def adam_epsilon_outside_root(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -127,7 +109,15 @@ def adam_epsilon_outside_root(adam: OptimizerFactory = Adam, tol: Tolerances = D
     g = np.array([1e-8, -1e-8, 3e-8, 2e-9, -5e-7])
     layer = ParameterHolder(W=np.ones(5))
     theta1 = run_steps(adam(learning_rate=lr, epsilon=eps), [layer], [[g]])[0]
-    return compare("Adam", "g near ε", 1 - lr * g / (np.abs(g) + eps), theta1, tol, "θ₁ = θ₀ − lr·g/(|g|+ε), g ≈ ε")
+    return compare(
+        "g near ε",
+        1 - lr * g / (np.abs(g) + eps),
+        theta1,
+        tol,
+        "θ₁ = θ₀ − lr·g/(|g|+ε), g ≈ ε",
+        component="Adam",
+        steps=True,
+    )
 
 
 def adam_bias_correction(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -139,7 +129,9 @@ def adam_bias_correction(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAUL
     optimizer = adam(learning_rate=lr, beta1=beta1, beta2=beta2, epsilon=eps)
     thetas = run_steps(optimizer, [layer], [[g] for g in gradients])[0]
     expected = adam_steps(theta0, gradients, lr, beta1, beta2, eps)
-    return compare("Adam", "bias correction", expected, thetas, tol, "m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)")
+    return compare(
+        "bias correction", expected, thetas, tol, "m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)", component="Adam", steps=True
+    )
 
 
 def adam_per_layer_state(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -159,7 +151,9 @@ def adam_per_layer_state(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAUL
     expected_a = adam_steps(theta_a, grads_a, lr, beta1, beta2, eps)
     expected_b = np.vstack([np.tile(theta_b, (2, 1)), adam_steps(theta_b, grads_b, lr, beta1, beta2, eps)])
     expected = np.hstack([expected_a, expected_b])
-    return compare("Adam", "per-layer state", expected, actual, tol, "two layers, own moments and own t")
+    return compare(
+        "per-layer state", expected, actual, tol, "two layers, own moments and own t", component="Adam", steps=True
+    )
 
 
 def adamw_zero_gradient(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -169,7 +163,7 @@ def adamw_zero_gradient(adam: OptimizerFactory = Adam, tol: Tolerances = DEFAULT
     layer = ParameterHolder(W=theta0)
     thetas = run_steps(adam(learning_rate=lr, weight_decay=wd), [layer], [[np.zeros(4)]] * steps)[0]
     expected = theta0 * (1 - lr * wd) ** np.arange(1, steps + 1)[:, None]
-    return compare("Adam", "AdamW, g = 0", expected, thetas, tol, "θ_t = θ₀(1 − lr·wd)ᵗ")
+    return compare("AdamW, g = 0", expected, thetas, tol, "θ_t = θ₀(1 − lr·wd)ᵗ", component="Adam", steps=True)
 
 
 def sgd_quadratic(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -182,7 +176,7 @@ def sgd_quadratic(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOLERAN
         optimizer.step([layer])
         thetas.append(layer.params["W"].copy())
     expected = (1 - lr * a) ** np.arange(1, steps + 1)[:, None] * theta0
-    return compare("SGD", "½·a·θ²", expected, np.array(thetas), tol, "θ_t = (1 − lr·a)ᵗ·θ₀")
+    return compare("½·a·θ²", expected, np.array(thetas), tol, "θ_t = (1 − lr·a)ᵗ·θ₀", component="SGD", steps=True)
 
 
 def _momentum_sums(mu: float, steps: int) -> Array:
@@ -197,7 +191,7 @@ def sgd_momentum(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOLERANC
     g, theta0 = np.array([1.0, -0.5, 3.0]), np.array([0.0, 1.0, -2.0])
     thetas = run_steps(sgd(learning_rate=lr, momentum=mu), [ParameterHolder(W=theta0)], [[g]] * steps)[0]
     expected = theta0 - lr * _momentum_sums(mu, steps)[:, None] * g
-    return compare("SGD", "momentum", expected, thetas, tol, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)")
+    return compare("momentum", expected, thetas, tol, "θ_t = θ₀ − lr·g·Σ(1−μᵏ)/(1−μ)", component="SGD", steps=True)
 
 
 def sgd_nesterov(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -208,7 +202,7 @@ def sgd_nesterov(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOLERANC
     thetas = run_steps(optimizer, [ParameterHolder(W=theta0)], [[g]] * steps)[0]
     t = np.arange(1, steps + 1, dtype=np.float64)
     expected = theta0 - lr * (t + mu * _momentum_sums(mu, steps))[:, None] * g
-    return compare("SGD", "nesterov", expected, thetas, tol, "θ_t = θ₀ − lr·(t·g + μ·Σv_k)")
+    return compare("nesterov", expected, thetas, tol, "θ_t = θ₀ − lr·(t·g + μ·Σv_k)", component="SGD", steps=True)
 
 
 def sgd_zero_gradient(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOLERANCES) -> CheckResult:
@@ -219,7 +213,7 @@ def sgd_zero_gradient(sgd: OptimizerFactory = SGD, tol: Tolerances = DEFAULT_TOL
         run_steps(sgd(learning_rate=0.1, **kwargs), [ParameterHolder(W=theta0)], [[np.zeros(3)]] * 10)[0]
         for kwargs in variants
     ]
-    return compare("SGD", "g = 0", np.tile(theta0, (10, 3)), np.hstack(runs), tol, "θ_t = θ₀")
+    return compare("g = 0", np.tile(theta0, (10, 3)), np.hstack(runs), tol, "θ_t = θ₀", component="SGD", steps=True)
 
 
 ClosedFormCheck = Callable[[OptimizerFactory, Tolerances], CheckResult]

@@ -33,6 +33,7 @@ import numpy as np
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report, Verdict, relative_error
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.core.values import compare
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import ACTIVATIONS, Runner
 from refnet.base import Layer
@@ -55,54 +56,6 @@ ValueCheck = Callable[[np.random.Generator, Tolerances], list[CheckResult]]
 BATCHNORM_EPS = 1e-5
 BATCHNORM_MOMENTUM = 0.1
 BCE_EPS = 1e-7
-
-
-def compare(tensor: str, expected: Any, actual: Any, tol: Tolerances, formula: str) -> CheckResult:
-    """The reference ``expected`` against refnet's ``actual``; the worst element decides."""
-    reference = np.array(expected, dtype=np.float64)
-    value = np.array(actual, dtype=np.float64)
-    if reference.shape != value.shape:
-        message = f"{formula}: refnet gives shape {value.shape}, the reference {reference.shape}"
-        return CheckResult(
-            component="",
-            tensor=tensor,
-            index="shape",
-            analytic=math.nan,
-            numerical=math.nan,
-            abs_error=math.inf,
-            rel_error=math.inf,
-            tolerance=0.0,
-            verdict="fail",
-            method="reference",
-            checked=0,
-            message=message,
-        )
-    reference, value = np.atleast_1d(reference), np.atleast_1d(value)
-    error = np.abs(reference - value)
-    scale = float(np.abs(reference).max()) if reference.size else 0.0
-    allowed = tol.closed_atol + tol.closed_rtol * np.maximum(np.maximum(np.abs(reference), np.abs(value)), scale)
-    ratio = np.nan_to_num(error / allowed, nan=np.inf)
-    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-    a, n = float(reference[worst]), float(value[worst])
-    verdict: Verdict = "pass" if bool(np.all(ratio <= 1.0)) else "fail"
-    index = str(tuple(int(i) for i in worst)) if np.ndim(expected) else "()"
-    message = f"{formula}: " + (
-        "equal to rounding" if verdict == "pass" else f"at {index} the reference gives {a:.10g}, refnet {n:.10g}"
-    )
-    return CheckResult(
-        component="",
-        tensor=tensor,
-        index=index,
-        analytic=a,
-        numerical=n,
-        abs_error=abs(a - n),
-        rel_error=relative_error(a, n),
-        tolerance=float(allowed[worst]),
-        verdict=verdict,
-        method="reference",
-        checked=int(ratio.size),
-        message=message,
-    )
 
 
 def runner(check: ValueCheck) -> Runner:

@@ -25,12 +25,13 @@ from gradcheck.checks import check_layer, run_targets
 from gradcheck.core.lines import Target
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.core.values import compare
 from gradcheck.network_check import check_network
 from gradcheck.repeat import repeat_failures_of
 from gradcheck.suite import recurrent_references as textbook
 from gradcheck.suite import textbook as plain_textbook
 from gradcheck.suite.cases import Runner, seed_from
-from gradcheck.suite.references import ValueCheck, compare, rows, runner
+from gradcheck.suite.references import ValueCheck, rows, runner
 from refnet.embedding import Embedding
 from refnet.layer import Dense
 from refnet.losses import CrossEntropy

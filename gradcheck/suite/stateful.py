@@ -30,11 +30,11 @@ import numpy as np
 
 from gradcheck.core.results import CheckResult
 from gradcheck.core.tolerances import Tolerances
+from gradcheck.core.values import compare
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner
-from gradcheck.suite.optim import ParameterHolder, adam_steps, compare, run_steps
+from gradcheck.suite.optim import ParameterHolder, adam_steps, run_steps
 from gradcheck.suite.references import BATCHNORM_EPS, BATCHNORM_MOMENTUM, ValueCheck, rows, runner, vector
-from gradcheck.suite.references import compare as compare_values
 from refnet.base import Layer
 from refnet.batchnorm import BatchNorm
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, exponential_decay, step_decay
@@ -69,22 +69,24 @@ def running_statistics(momentum: float | None) -> ValueCheck:
         expected_y = textbook.batchnorm(rows(x), gamma, beta, ref_means[-1], ref_vars[-1], BATCHNORM_EPS)
         return [
             compare(
-                "BatchNorm",
                 "running_mean",
                 np.array(ref_means),
                 np.array(means),
                 tol,
                 f"running ← {1 - m:g}·running + {m:g}·mean(x)",
+                component="BatchNorm",
+                steps=True,
             ),
             compare(
-                "BatchNorm",
                 "running_var",
                 np.array(ref_vars),
                 np.array(variances),
                 tol,
                 f"running ← {1 - m:g}·running + {m:g}·Σ(x − mean)²/(N − 1)",
+                component="BatchNorm",
+                steps=True,
             ),
-            compare_values(
+            compare(
                 "y (eval after training)", expected_y, y, tol, "gamma·(x − running_mean)/√(running_var + eps) + beta"
             ),
         ]
@@ -115,10 +117,8 @@ def clipping(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
         )
         actual = np.concatenate([layer.params["W"].ravel() for layer in layers])
         formula = "θ − lr·g·clip/‖g‖" if label == "above" else "θ − lr·g (‖g‖ <= clip: no scaling)"
-        results.append(compare("SGD", f"clip_norm, ‖g‖ {label}", expected, actual, tol, formula))
-        results.append(
-            compare_values(f"global_norm ({label})", norm, measured, tol, "√(Σ over every parameter of Σg²)")
-        )
+        results.append(compare(f"clip_norm, ‖g‖ {label}", expected, actual, tol, formula, component="SGD", steps=True))
+        results.append(compare(f"global_norm ({label})", norm, measured, tol, "√(Σ over every parameter of Σg²)"))
     results.append(adam_clipping(rng, tol))
     return results
 
@@ -132,7 +132,7 @@ def adam_clipping(rng: np.random.Generator, tol: Tolerances) -> CheckResult:
     actual = run_steps(Adam(lr, beta1, beta2, eps, clip_norm=clip), [layer], [[g] for g in gradients])[0]
     clipped = [g * (clip / math.sqrt(float(g @ g)) if math.sqrt(float(g @ g)) > clip else 1.0) for g in gradients]
     expected = adam_steps(theta0, np.array(clipped), lr, beta1, beta2, eps)
-    return compare("Adam", "clip_norm", expected, actual, tol, "Adam on g·min(1, clip/‖g‖)")
+    return compare("clip_norm", expected, actual, tol, "Adam on g·min(1, clip/‖g‖)", component="Adam", steps=True)
 
 
 # -- several layers in one step, and a state carried to another optimizer ------------------
@@ -179,7 +179,9 @@ def several_layers(resume: bool) -> ValueCheck:
             actual = np.hstack([history.reshape(4, -1) for history in histories])
             expected = np.hstack([closed_form(theta.ravel(), g) for theta, g in zip(thetas0, per_layer, strict=True)])
             what = f"{name}, state carried over after step 2" if resume else f"{name}, three layers"
-            results.append(compare(name, what, expected, actual, tol, "each array its own sequence"))
+            results.append(
+                compare(what, expected, actual, tol, "each array its own sequence", component=name, steps=True)
+            )
         return results
 
     return check
@@ -217,24 +219,26 @@ def schedule(name: str) -> ValueCheck:
         expected = np.array([formula(epoch, lr0) for epoch in epochs])
         results = [
             compare(
-                name,
                 "schedule(epoch, lr0)",
                 expected,
                 np.array([function(e, lr0) for e in epochs]),
                 tol,
                 f"{name}: lr(epoch) for epochs 0..14",
+                component=name,
+                steps=True,
             )
         ]
         for label, initial_lr, optimizer_lr in (("lr0 from the optimizer", None, lr0), ("initial_lr", lr0, 0.7)):
             set_rates, logged = drive_scheduler(LearningRateScheduler(make(), initial_lr=initial_lr), optimizer_lr)
             results.append(
                 compare(
-                    name,
                     f"scheduler, {label}",
                     np.vstack([expected, expected]),
                     np.vstack([set_rates, logged]),
                     tol,
                     "optimizer.learning_rate and logs['lr']",
+                    component=name,
+                    steps=True,
                 )
             )
         return results
@@ -279,7 +283,15 @@ def blocked(
             return np.array([steps(theta0, g, t) for t in (1, 2, 3)])
 
         return [
-            compare(name, f"{theta0.size} elements, 3 steps", closed_form(theta0, g), theta, tol, formula)
+            compare(
+                f"{theta0.size} elements, 3 steps",
+                closed_form(theta0, g),
+                theta,
+                tol,
+                formula,
+                component=name,
+                steps=True,
+            )
             for theta0, g, theta in zip(theta0s, gs, actual, strict=True)
         ]
 
@@ -326,9 +338,9 @@ def neuron_training(rng: np.random.Generator, tol: Tolerances) -> list[CheckResu
         b -= lr * sum(grad_z)
     history = layer.train(X, y, epochs=epochs, learning_rate=lr)
     return [
-        compare_values("losses", losses, history, tol, "mean((ŷ − y)²) before each epoch's step"),
-        compare_values("w", w, layer.params["w"], tol, "w ← w − lr·Σ_n dL/dz·x"),
-        compare_values("b", [b], layer.params["b"], tol, "b ← b − lr·Σ_n dL/dz"),
+        compare("losses", losses, history, tol, "mean((ŷ − y)²) before each epoch's step"),
+        compare("w", w, layer.params["w"], tol, "w ← w − lr·Σ_n dL/dz·x"),
+        compare("b", [b], layer.params["b"], tol, "b ← b − lr·Σ_n dL/dz"),
     ]
 
 

@@ -35,11 +35,11 @@ from gradcheck.core.kinks import draw_away, push_from_zero
 from gradcheck.core.lines import Array
 from gradcheck.core.results import CheckResult, Report
 from gradcheck.core.tolerances import DEFAULT_TOLERANCES, Tolerances
+from gradcheck.core.values import compare
 from gradcheck.suite import textbook
 from gradcheck.suite.cases import Runner, seed_from
 from gradcheck.suite.optim import OptimizerFactory, ParameterHolder, adam_steps, run_steps
-from gradcheck.suite.optim import compare as compare_steps
-from gradcheck.suite.references import ValueCheck, compare, rows, runner, vector
+from gradcheck.suite.references import ValueCheck, rows, runner, vector
 from gradcheck.suite.references import loss as loss_reference
 from gradcheck.suite.stateful import drive_scheduler
 from refnet.callbacks import LearningRateScheduler, Schedule, cosine_decay, linear_warmup
@@ -330,21 +330,23 @@ def rmsprop_constant(
     small = np.array([1e-8, -1e-8, 3e-8, 2e-9, -5e-7])
     first = lr * small / (math.sqrt(1 - rho) * np.abs(small) + eps)
     return [
-        compare_steps(
-            "RMSProp",
+        compare(
             "constant g",
             expected,
             moves(rmsprop(lr, rho=rho, epsilon=eps), [CONSTANT_G] * steps),
             tol,
             "Δθ_t = lr·g/(√(1 − ρᵗ)·|g| + ε)",
+            component="RMSProp",
+            steps=True,
         ),
-        compare_steps(
-            "RMSProp",
+        compare(
             "g near ε",
             first[None, :],
             moves(rmsprop(lr, rho=rho, epsilon=eps), [small]),
             tol,
             "Δθ₁ = lr·g/(√(1 − ρ)·|g| + ε): ε outside the root",
+            component="RMSProp",
+            steps=True,
         ),
     ]
 
@@ -360,7 +362,9 @@ def rmsprop_sequence(momentum: float) -> Callable[..., list[CheckResult]]:
         )[0]
         expected = rmsprop_steps(THETA0, gradients, lr, rho, eps, momentum)
         formula = "v_t = Σ(1 − ρ)ρ^(t−k)g_k²" + (", b_t = Σμ^(t−k)g_k/(√v_k + ε)" if momentum else "")
-        return [compare_steps("RMSProp", f"sequence, momentum {momentum:g}", expected, actual, tol, formula)]
+        return [
+            compare(f"sequence, momentum {momentum:g}", expected, actual, tol, formula, component="RMSProp", steps=True)
+        ]
 
     return check
 
@@ -373,7 +377,7 @@ def adagrad_constant(
     t = np.arange(1, steps + 1, dtype=np.float64)[:, None]
     expected = lr * CONSTANT_G / (np.sqrt(t) * np.abs(CONSTANT_G) + eps)
     actual = moves(adagrad(lr, epsilon=eps), [CONSTANT_G] * steps)
-    return [compare_steps("AdaGrad", "constant g", expected, actual, tol, "Δθ_t = lr·g/(√t·|g| + ε)")]
+    return [compare("constant g", expected, actual, tol, "Δθ_t = lr·g/(√t·|g| + ε)", component="AdaGrad", steps=True)]
 
 
 def adagrad_sequence(
@@ -385,14 +389,23 @@ def adagrad_sequence(
     actual = run_steps(adagrad(lr, epsilon=eps), [ParameterHolder(W=THETA0)], [[g] for g in gradients])[0]
     small = np.array([1e-10, -1e-10, 3e-10, 2e-11, -5e-9])
     return [
-        compare_steps("AdaGrad", "sequence", adagrad_steps(THETA0, gradients, lr, eps), actual, tol, "G_t = Σ g_k²"),
-        compare_steps(
-            "AdaGrad",
+        compare(
+            "sequence",
+            adagrad_steps(THETA0, gradients, lr, eps),
+            actual,
+            tol,
+            "G_t = Σ g_k²",
+            component="AdaGrad",
+            steps=True,
+        ),
+        compare(
             "g near ε",
             (lr * small / (np.abs(small) + eps))[None, :],
             moves(adagrad(lr, epsilon=eps), [small]),
             tol,
             "Δθ₁ = lr·g/(|g| + ε)",
+            component="AdaGrad",
+            steps=True,
         ),
     ]
 
@@ -407,21 +420,23 @@ def amsgrad(rng: np.random.Generator, tol: Tolerances, adam: OptimizerFactory = 
     )[0]
     constant = moves(adam(lr, epsilon=eps, amsgrad=True), [CONSTANT_G] * 10)
     return [
-        compare_steps(
-            "Adam",
+        compare(
             "amsgrad, falling gradients",
             amsgrad_steps(THETA0, gradients, lr, beta1, beta2, eps),
             actual,
             tol,
             "v̂_t = max_k v_k/(1 − β2ᵗ)",
+            component="Adam",
+            steps=True,
         ),
-        compare_steps(
-            "Adam",
+        compare(
             "amsgrad, constant g",
             np.tile(lr * CONSTANT_G / (np.abs(CONSTANT_G) + eps), (10, 1)),
             constant,
             tol,
             "Δθ = lr·g/(|g| + ε) (v rises: its maximum is v)",
+            component="Adam",
+            steps=True,
         ),
     ]
 
@@ -473,7 +488,9 @@ def several_layers_resumed(rng: np.random.Generator, tol: Tolerances) -> list[Ch
         late = run_steps(carried, layers, gradients[2:])
         actual = np.hstack([np.concatenate([a, b]).reshape(4, -1) for a, b in zip(early, late, strict=True)])
         expected = np.hstack([closed_form(th.ravel(), g) for th, g in zip(thetas0, per_layer, strict=True)])
-        results.append(compare_steps(name, "three layers, state carried after step 2", expected, actual, tol, name))
+        results.append(
+            compare("three layers, state carried after step 2", expected, actual, tol, name, component=name, steps=True)
+        )
     return results
 
 
@@ -487,7 +504,9 @@ def clipping(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
     for name, (make, closed_form) in NEW_OPTIMIZERS.items():
         actual = run_steps(make(clip_norm=clip), [ParameterHolder(W=THETA0)], [[g] for g in gradients])[0]
         results.append(
-            compare_steps(name, "clip_norm", closed_form(THETA0, clipped), actual, tol, "on g·min(1, c/‖g‖)")
+            compare(
+                "clip_norm", closed_form(THETA0, clipped), actual, tol, "on g·min(1, c/‖g‖)", component=name, steps=True
+            )
         )
     return results
 
@@ -510,11 +529,25 @@ def frozen_layer(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]
         frozen.trainable = False
         actual_frozen, actual_live = run_steps(make(clip_norm=1.0), [frozen, live], gradients)
         results.append(
-            compare_steps(name, "frozen layer", np.tile(theta_frozen, (3, 1)), actual_frozen, tol, "θ_t = θ₀")
+            compare(
+                "frozen layer",
+                np.tile(theta_frozen, (3, 1)),
+                actual_frozen,
+                tol,
+                "θ_t = θ₀",
+                component=name,
+                steps=True,
+            )
         )
         results.append(
-            compare_steps(
-                name, "live layer beside it", closed_form(theta_live, clipped), actual_live, tol, "clip by its own ‖g‖"
+            compare(
+                "live layer beside it",
+                closed_form(theta_live, clipped),
+                actual_live,
+                tol,
+                "clip by its own ‖g‖",
+                component=name,
+                steps=True,
             )
         )
     return results
@@ -628,37 +661,41 @@ def warmup(rng: np.random.Generator, tol: Tolerances) -> list[CheckResult]:
     halved = linear_warmup(3, lambda epoch, lr0: 0.5 * lr0 * 0.9**epoch)
     set_rates, logged = drive_scheduler(LearningRateScheduler(make_warmup()), lr0)
     return [
-        compare_steps(
-            "linear_warmup",
+        compare(
             "schedule(epoch, lr0)",
             expected,
             np.array([make_warmup()(epoch, lr0) for epoch in range(15)]),
             tol,
             "lr0·(f + (1 − f)·e/W), then the cosine from e − W",
+            component="linear_warmup",
+            steps=True,
         ),
-        compare_steps(
-            "linear_warmup",
+        compare(
             "without a schedule after",
             np.array([lr0 * (0.1 + 0.9 * e / 3) if e < 3 else lr0 for e in range(6)]),
             np.array([plain(e, lr0) for e in range(6)]),
             tol,
             "lr0·(0.1 + 0.9·e/3), then lr0",
+            component="linear_warmup",
+            steps=True,
         ),
-        compare_steps(
-            "linear_warmup",
+        compare(
             "then a schedule that starts at lr0/2",
             np.array([lr0 * (0.1 + 0.9 * e / 3) if e < 3 else 0.5 * lr0 * 0.9 ** (e - 3) for e in range(6)]),
             np.array([halved(e, lr0) for e in range(6)]),
             tol,
             "the warm-up ends at e = W − 1: from e = W on, the schedule's own rate",
+            component="linear_warmup",
+            steps=True,
         ),
-        compare_steps(
-            "linear_warmup",
+        compare(
             "through LearningRateScheduler",
             np.vstack([expected, expected]),
             np.vstack([set_rates, logged]),
             tol,
             "optimizer.learning_rate and logs['lr']",
+            component="linear_warmup",
+            steps=True,
         ),
     ]
 
