@@ -3,8 +3,10 @@
 L is the data loss plus every layer's penalty, as ``compute_gradients`` returns it; dL/dθ are
 the layers' grads it leaves, dL/dX what the network's backward returns for the loss gradient.
 A second backward for the same forward must change nothing (``gradcheck.repeat``). The network
-is driven through its public seam (``prepare``, ``require_loss``, ``forward_prepared``,
-``backward``), and its state and random generators are put back before every evaluation.
+is driven through its seam (``network.core``: ``prepare``, ``forward``, ``loss``) and ``backward``,
+and its state and random generators are put back before every evaluation. A frozen layer's
+parameters (``trainable = False``) are not checked: training computes no gradient for them, by
+design; the gradient that flows through the frozen layer is, in dL/dX and the layers below it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def check_network(
     dL/dX is what the network's backward returns for the loss gradient: the sum over every
     path from the input, so a graph that overwrites instead of summing at a fan-out fails.
     A second backward for the same forward must leave grad_X and every grads[θ] unchanged.
-    A float32 network is checked in float32 (``tolerances_for``).
+    A float32 network is checked in float32 (``tolerances_for``). A frozen layer's parameters are
+    left out (no gradient is computed for them); its input gradient is checked through the others.
     """
     name = name or type(network).__name__
     dtype = network.dtype
@@ -76,6 +79,7 @@ def network_report(
     targets += [
         Target(name, f"layers[{i}].{key}", layer.params[key], grads[i][key], loss)
         for i, layer in enumerate(network.layers)
+        if layer.trainable  # frozen: training computes no dL/dθ (see the module docstring)
         for key in layer.params
     ]
     try:

@@ -104,10 +104,9 @@ class BatchNorm(Layer):
         grad_x_hat = grad_y * gamma
         if not self._training:  # running statistics are constants
             return grad_x_hat * self._inv_std
-        N = x_hat.shape[0]
-        # mean(grad_x_hat·x_hat) = gamma·dgamma/N: the sum just computed, reused
-        grad_x = grad_x_hat - grad_x_hat.mean(axis=0) - x_hat * (self.grads["gamma"] * gamma / N)
-        return grad_x * self._inv_std
+        mean_g = grad_x_hat.mean(axis=0)
+        mean_g_x_hat = (grad_x_hat * x_hat).mean(axis=0)
+        return (grad_x_hat - mean_g - x_hat * mean_g_x_hat) * self._inv_std
 
     def state_problem(self) -> str | None:
         # a variance is never negative; evaluation would take the root of a negative number

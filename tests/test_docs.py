@@ -150,3 +150,20 @@ def test_the_site_vendors_its_math_renderer_and_loads_nothing_from_a_cdn() -> No
     assert 'mathjax_path = "mathjax/tex-chtml.js"' in conf
     for text in [conf, *TEXTS.values()]:
         assert not re.search(r"<script[^>]+src=\"https?://", text)
+
+
+#: A repository path written in backticks: `refnet/optimizers.py`, `gradcheck/core/`.
+REPOSITORY_PATH = re.compile(r"`((?:refnet|gradcheck|tests|tools|benchmarks|examples|docs)/[\w./-]*)`")
+
+
+def test_every_repository_path_the_readme_and_the_docs_name_exists() -> None:
+    texts = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
+    texts.update({f"docs/{name}": text for name, text in TEXTS.items()})
+    missing = [
+        f"{name}: {match}"
+        for name, text in texts.items()
+        for match in REPOSITORY_PATH.findall(text)
+        if not (ROOT / match).exists()
+    ]
+    assert sum(len(REPOSITORY_PATH.findall(text)) for text in texts.values()) > 50  # the pattern finds the paths
+    assert not missing, missing

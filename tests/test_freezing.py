@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gradcheck import check_network
 from refnet import (
     MSE,
     SGD,
@@ -81,15 +82,29 @@ def test_a_frozen_batchnorm_still_updates_its_running_statistics_in_training() -
     np.testing.assert_array_equal(net.layers[1].params["gamma"], np.ones(8))
 
 
-def test_the_input_gradient_still_flows_through_a_frozen_layer() -> None:
+@pytest.mark.parametrize("frozen", [1, 3], ids=["batchnorm", "dense"])
+def test_the_input_gradient_still_flows_through_a_frozen_layer(frozen: int) -> None:
     X, Y = data()
     net, reference = network(), network()
-    net.layers[3].trainable = False
+    net.layers[frozen].trainable = False
+    for grad in net.layers[frozen].grads.values():
+        grad[...] = 7.0  # stale values, which the frozen layer's input gradient must not read
     net.compute_gradients(X, Y)
     reference.compute_gradients(X, Y)
-    # layer 0 sits below the frozen layer 3: its gradient is exactly what it is without freezing
+    # layer 0 sits below the frozen layer: its gradient is exactly what it is without freezing
     np.testing.assert_array_equal(net.layers[0].grads["W"], reference.layers[0].grads["W"])
     np.testing.assert_array_equal(net.layers[4].grads["W"], reference.layers[4].grads["W"])
+
+
+def test_check_network_leaves_out_a_frozen_layers_parameters_and_checks_the_rest() -> None:
+    X, Y = data(12)
+    net = network()
+    net.layers[1].trainable = False  # BatchNorm in training mode: its input gradient uses the batch statistics
+    report = check_network(net, X, Y)
+    tensors = [result.tensor for result in report.results]
+    assert "X" in tensors and "layers[0].W" in tensors and "layers[3].W" in tensors
+    assert not any(tensor.startswith("layers[1].") for tensor in tensors)
+    assert report.passed, report
 
 
 def test_a_frozen_dense_skips_its_parameter_gradients() -> None:

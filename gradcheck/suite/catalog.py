@@ -95,6 +95,16 @@ def _relu_batchnorm_dropout(rng: np.random.Generator) -> list[Layer]:
     ]
 
 
+def _frozen_batchnorm(rng: np.random.Generator) -> list[Layer]:
+    """A frozen BatchNorm in training mode between two live layers: its input gradient still uses the
+    batch statistics (mean(grad_x_hat·x_hat) included), though it computes no dgamma and dbeta."""
+    batchnorm = BatchNorm(5)
+    batchnorm.params["gamma"][:] = rng.uniform(0.5, 1.5, 5)
+    batchnorm.params["beta"][:] = rng.standard_normal(5)
+    batchnorm.trainable = False
+    return [Dense(3, 5, "tanh", rng=rng), batchnorm, Dense(5, 2, rng=rng)]
+
+
 def _leaky_deep(rng: np.random.Generator) -> list[Layer]:
     return [
         Dense(5, 4, "leaky_relu", l1_lambda=0.02, rng=rng),
@@ -188,6 +198,11 @@ CATALOG: list[Check] = [
         "Network[relu→BN→dropout, CE labels, L1+L2]",
         (NeuralNetwork, BatchNorm, Dropout, CrossEntropy),
         cases.network(_relu_batchnorm_dropout, CrossEntropy, lambda rng, n: rng.integers(0, 3, n), rows=8),
+    ),
+    Check(
+        "Network[tanh→frozen BN (train)→linear, MSE]",
+        (NeuralNetwork, BatchNorm),
+        cases.network(_frozen_batchnorm, MSE, lambda rng, n: rng.standard_normal((n, 2)), rows=6),
     ),
     Check(
         "Network[leaky→tanh→linear, BCE logits, L1+L2]",
