@@ -1,6 +1,6 @@
 """Before/after: the training step of two source trees of refnet, timed in alternating processes.
 
-    python benchmarks/step_ab.py BEFORE_TREE AFTER_TREE [--rounds 3] [--path train_step|seam]
+    python benchmarks/step_ab.py BEFORE_TREE AFTER_TREE [--rounds 3] [--path train_step|seam|update]
 
 A tree is a checkout (``git worktree add /tmp/before <commit>``). Each round runs one process per
 tree, alternately, so that both see the same machine; a process times one training step of the
@@ -8,7 +8,8 @@ medium and large MLPs of ``benchmarks/harness.py``, for SGD and Adam in float32 
 prints the median of its steps. The step is ``--path``: ``train_step`` (the default) is what
 ``train`` runs per batch and ``nox -s benchmarks`` times as the ``core`` path (gradients, the
 inf/NaN check, the guarded ``optimizer.step``); ``seam`` is the network's gradients and
-``optimizer.step`` alone. The table shows, per case, the median over rounds and the ratio after/before. Like
+``optimizer.step``; ``update`` is ``optimizer.step`` alone (on the gradients of one backward).
+The table shows, per case, the median over rounds and the ratio after/before. Like
 ``nox -s benchmarks``, it unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for its own processes.
 """
 
@@ -42,10 +43,16 @@ def time_tree(tree: str, path: str) -> dict[str, float]:
                 # Before issue 18 the network's seam was the network itself; since, it is ``net.core``.
                 seam = getattr(setup.net, "core", setup.net)
                 samples = []
-                for _ in range(WARMUP + steps):
+                count = steps
+                if path == "update":  # one backward for the gradients, then steps of the optimizer alone
+                    seam.loss_and_gradients(setup.X, setup.target)
+                    count = 3 * steps  # a shorter step: more of them
+                for _ in range(WARMUP + count):
                     start = time.perf_counter()
                     if path == "train_step":
                         assert train_step(setup.net, setup.guard, setup.X, setup.target)[2] is None
+                    elif path == "update":
+                        setup.optimizer.step(setup.net.layers)
                     else:
                         seam.loss_and_gradients(setup.X, setup.target)
                         setup.optimizer.step(setup.net.layers)
@@ -59,7 +66,7 @@ def main() -> None:
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--path", choices=["train_step", "seam"], default="train_step")
+    parser.add_argument("--path", choices=["train_step", "seam", "update"], default="train_step")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
